@@ -1,0 +1,33 @@
+/* jsonfmt: the JSON form of transactions, headers and blocks (DESIGN §4.3),
+ * one implementation for the HTTP API and chain-cli.
+ *
+ * Builders return a new jansson reference the caller owns (json_decref), or
+ * NULL when memory runs out. */
+#ifndef CHAIN_JSONFMT_H
+#define CHAIN_JSONFMT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "block.h"
+#include "err.h"
+#include "hash.h"
+#include "tx.h"
+
+/* {"version", "inputs", "outputs"}, plus "transaction_hash" when txid is set. */
+json_t *jsonfmt_tx(const tx_t *tx, const hash32_t *txid);
+/* {"version", "previous_block_hash", "merkle_root", "timestamp", "bits",
+ * "nonce" (16 hex digits), "hash"}, plus "height" when height >= 0. */
+json_t *jsonfmt_header(const block_header_t *h, int64_t height);
+/* {"header": {...}, "transactions": [...]}; b->txids must be filled. */
+json_t *jsonfmt_block(const block_t *b, int64_t height);
+
+/* Builds a transaction from its JSON form ("version" may be left out: 1).
+ * On success *tx is owned by the caller (tx_free). ERR_BAD_REQUEST names a
+ * missing or mistyped field; ERR_BAD_SCRIPT a script that does not parse. */
+int jsonfmt_parse_tx(tx_t *tx, const json_t *j, err_t *e) __attribute__((warn_unused_result));
+
+/* Lowercase hex of a hash, NUL-terminated. */
+void jsonfmt_hash_hex(char out[65], const hash32_t *h);
+
+#endif

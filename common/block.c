@@ -134,6 +134,23 @@ int block_encode(const block_t *b, mp_buf_t *out)
     return mp_buf_ok(out) ? 0 : -1;
 }
 
+int block_assemble(mp_buf_t *out, const block_header_t *h, const tx_t *coinbase,
+                   const uint8_t *const *txs, const size_t *lens, size_t n)
+{
+    if (n >= UINT32_MAX)
+        return -1;
+    uint8_t raw[BLOCK_HEADER_LEN];
+    block_header_encode(raw, h);
+    mp_put_array(out, 2);
+    mp_put_bin(out, raw, sizeof raw);
+    mp_put_array(out, (uint32_t)(n + 1));
+    if (tx_encode(coinbase, out, false) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        mp_put_raw(out, txs[i], lens[i]);
+    return mp_buf_ok(out) ? 0 : -1;
+}
+
 int block_check(const block_t *b, const chain_params_t *params, err_t *e)
 {
     const block_header_t *h = &b->header;

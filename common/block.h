@@ -62,6 +62,13 @@ void block_free(block_t *b);
 /* Appends the canonical encoding; -1 when the buffer failed. */
 int block_encode(const block_t *b, mp_buf_t *out) __attribute__((warn_unused_result));
 
+/* Appends the encoding of a block made of header h, the coinbase, and n
+ * transactions already encoded (txs[i], lens[i] bytes). -1 when the buffer
+ * failed (its maximum or memory). */
+int block_assemble(mp_buf_t *out, const block_header_t *h, const tx_t *coinbase,
+                   const uint8_t *const *txs, const size_t *lens, size_t n)
+    __attribute__((warn_unused_result));
+
 /* Context-free rules: version 1; bits valid and proof of work met (ERR_BAD_BITS,
  * ERR_BAD_POW); at least one tx, the first a coinbase and only the first
  * (ERR_BAD_COINBASE, ERR_COINBASE_TX); each tx passes tx_check(); no two equal

@@ -38,15 +38,23 @@ int key_generate(key_pair_t *k, err_t *e)
     return rc;
 }
 
+/* Refuses every passphrase prompt: OpenSSL would otherwise read one from the
+ * terminal, and a daemon must fail with a message rather than hang. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf, (void)size, (void)rwflag, (void)u;
+    return 0;
+}
+
 int key_load_pem(key_pair_t *k, const char *path, err_t *e)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return err_set(e, ERR_BAD_KEY, "cannot open key file %s: %s", path, strerror(errno));
-    EVP_PKEY *pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    EVP_PKEY *pkey = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
     fclose(f);
     if (!pkey)
-        return err_set(e, ERR_BAD_KEY, "%s holds no PEM private key", path);
+        return err_set(e, ERR_BAD_KEY, "%s holds no unencrypted PEM private key", path);
     int rc = 0;
     size_t len = KEY_SEED_LEN;
     if (EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519)

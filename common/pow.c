@@ -8,7 +8,10 @@ void pow_compact_to_target(u256_t *target, uint32_t bits, bool *negative, bool *
     uint32_t word = bits & 0x007fffff;
     memset(target, 0, sizeof *target);
     if (size <= 3) {
-        target->w[0] = word >> (8 * (3 - size));
+        /* shifted in place, as Bitcoin Core does: the sign test below reads
+         * what is left of the word (0x00923456 is zero, not negative) */
+        word >>= 8 * (3 - size);
+        target->w[0] = word;
     } else if (size - 3 < 32) {
         /* word << 8*(size-3), dropping what passes 2^256 (flagged below) */
         uint8_t be[32] = {0};
@@ -67,14 +70,21 @@ uint32_t pow_next_bits(const chain_params_t *params, uint64_t height, uint32_t p
         return prev_bits;
     uint64_t expected = (uint64_t)(params->retarget_interval - 1) * params->target_spacing;
     uint64_t actual = last_time > first_time ? last_time - first_time : 0;
-    if (actual < expected / 4)
-        actual = expected / 4;
-    if (actual > expected * 4)
-        actual = expected * 4;
+    /* the ratio actual/expected clamped to exactly [1/4, 4]: clamping actual
+     * to expected/4 would round down when expected is not a multiple of 4
+     * (190 s on demo) and let the target fall by more than a quarter */
+    uint64_t mul = actual, div = expected;
+    if (actual < expected / 4 + (expected % 4 != 0)) { /* 4 * actual < expected */
+        mul = 1;
+        div = 4;
+    } else if (actual > expected * 4) {
+        mul = 4;
+        div = 1;
+    }
     u256_t target, limit;
     pow_compact_to_target(&target, prev_bits, NULL, NULL);
     pow_compact_to_target(&limit, params->pow_limit_bits, NULL, NULL);
-    if (!u256_mul_div(&target, actual, expected) || u256_cmp(&target, &limit) > 0)
+    if (!u256_mul_div(&target, mul, div) || u256_cmp(&target, &limit) > 0)
         target = limit;
     return pow_target_to_compact(&target);
 }

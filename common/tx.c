@@ -247,6 +247,9 @@ int tx_coinbase_script(uint8_t *out, uint64_t height, const uint8_t *extranonce,
     for (int i = 0; i < 8; i++)
         out[n++] = (uint8_t)(height >> (8 * i));
     if (extranonce_len > 0) {
+        /* 0x01-0x4b push directly; longer needs OP_PUSHDATA1 (DESIGN §3.3) */
+        if (extranonce_len > 0x4b)
+            out[n++] = OP_PUSHDATA1;
         out[n++] = (uint8_t)extranonce_len;
         memcpy(out + n, extranonce, extranonce_len);
         n += extranonce_len;
@@ -270,5 +273,39 @@ int tx_coinbase_height(const tx_t *coinbase, uint64_t *height, err_t *e)
     for (int i = 0; i < 8; i++)
         h |= (uint64_t)in->script[1 + i] << (8 * i);
     *height = h;
+    return 0;
+}
+
+int tx_coinbase_build(tx_coinbase_t *cb, uint64_t height, const uint8_t *extranonce,
+                      size_t extranonce_len, const hash20_t *payout, amount_t value)
+{
+    int len = tx_coinbase_script(cb->script, height, extranonce, extranonce_len);
+    if (len < 0)
+        return -1;
+    script_p2pkh_lock(cb->lock, payout);
+    cb->input = (tx_input_t){.index = TX_COINBASE_INDEX, .script = cb->script,
+                             .script_len = (size_t)len};
+    cb->output = (tx_output_t){value, cb->lock, sizeof cb->lock};
+    cb->tx = (tx_t){.version = TX_VERSION, .n_inputs = 1, .inputs = &cb->input, .n_outputs = 1,
+                    .outputs = &cb->output};
+    return 0;
+}
+
+int tx_sign_p2pkh(tx_t *tx, const key_pair_t *key, uint8_t (*unlock)[SCRIPT_P2PKH_UNLOCK_LEN],
+                  err_t *e)
+{
+    /* the sighash blanks every unlocking script, so one serves all inputs */
+    hash32_t sighash;
+    uint8_t sig[KEY_SIG_LEN];
+    if (tx_sighash(tx, &sighash) < 0)
+        return err_set(e, ERR_INTERNAL, "out of memory hashing the transaction");
+    int rc = key_sign(key, sig, sighash.b, sizeof sighash.b, e);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < tx->n_inputs; i++) {
+        script_p2pkh_unlock(unlock[i], sig, key->pubkey);
+        tx->inputs[i].script = unlock[i];
+        tx->inputs[i].script_len = SCRIPT_P2PKH_UNLOCK_LEN;
+    }
     return 0;
 }

@@ -17,13 +17,15 @@
 #include "amount.h"
 #include "err.h"
 #include "hash.h"
+#include "key.h"
 #include "mp.h"
+#include "script.h"
 
 #define TX_VERSION 1
 #define TX_MAX_SIZE 1000000 /* a transaction must fit in a block */
 #define TX_COINBASE_INDEX 0xffffffffu
 #define TX_COINBASE_SCRIPT_MAX 100
-#define TX_EXTRANONCE_MAX (TX_COINBASE_SCRIPT_MAX - 9 - 1)
+#define TX_EXTRANONCE_MAX (TX_COINBASE_SCRIPT_MAX - 9 - 2) /* height push, 0x4c n */
 
 typedef struct {
     hash32_t prev_txid;
@@ -92,5 +94,28 @@ int tx_coinbase_script(uint8_t *out, uint64_t height, const uint8_t *extranonce,
  * ERR_BAD_COINBASE on any deviation. */
 int tx_coinbase_height(const tx_t *coinbase, uint64_t *height, err_t *e)
     __attribute__((warn_unused_result));
+
+/* The coinbase a miner builds for a job (DESIGN §4.4, docs/PROTOCOL.md): the
+ * height push, the extranonce push, and one P2PKH output paying value to
+ * payout. Scripts live in the struct and cb->tx points into it: build it in
+ * place and never copy it. */
+typedef struct {
+    uint8_t script[TX_COINBASE_SCRIPT_MAX];
+    uint8_t lock[SCRIPT_P2PKH_LOCK_LEN];
+    tx_input_t input;
+    tx_output_t output;
+    tx_t tx;
+} tx_coinbase_t;
+
+/* -1 when the extranonce is longer than TX_EXTRANONCE_MAX. */
+int tx_coinbase_build(tx_coinbase_t *cb, uint64_t height, const uint8_t *extranonce,
+                      size_t extranonce_len, const hash20_t *payout, amount_t value)
+    __attribute__((warn_unused_result));
+
+/* Signs every input of tx with key, as P2PKH spends of the key's coins: each
+ * input's unlocking script becomes `<sig> <pubkey>` in unlock[i] (caller
+ * storage of n_inputs entries, which the inputs then point to). */
+int tx_sign_p2pkh(tx_t *tx, const key_pair_t *key, uint8_t (*unlock)[SCRIPT_P2PKH_UNLOCK_LEN],
+                  err_t *e) __attribute__((warn_unused_result));
 
 #endif

@@ -1,0 +1,92 @@
+/* chain: the block tree and the main chain (DESIGN §3.4, §4.1).
+ *
+ * Keeps the whole block index in memory (hash -> entry, loaded at open), the
+ * main chain by height, a bounded pool of orphans (blocks whose parent is not
+ * known yet), and the LMDB store. Every block that arrives is checked; one
+ * with more cumulative work than the tip triggers a reorganisation:
+ * disconnect to the fork, then connect the new branch, each step one LMDB
+ * write transaction. If a block of the new branch fails, it is marked invalid
+ * and the old branch is restored.
+ *
+ * Not thread-safe: chaind's node layer serialises calls. LMDB readers on other
+ * threads see each committed step (the `chain`, `blocks`, `utxo`, `txindex`,
+ * `addr` databases) without taking any lock. */
+#ifndef CHAIND_CHAIN_H
+#define CHAIND_CHAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "block.h"
+#include "err.h"
+#include "params.h"
+#include "store.h"
+#include "u256.h"
+#include "validate.h"
+
+#define CHAIN_MAX_ORPHANS 64
+#define CHAIN_MAX_ORPHAN_BYTES (16u << 20)
+#define CHAIN_MAX_FORK_DEPTH 1000  /* deeper forks than this are refused */
+#define CHAIN_MAX_SIDE_BLOCKS 5000 /* blocks off the main chain kept at most */
+#define CHAIN_MAX_FUTURE 7200      /* seconds a timestamp may be ahead (2 h) */
+
+typedef struct chain_entry {
+    hash32_t hash;
+    block_header_t header;
+    uint64_t height;
+    u256_t chainwork;
+    uint8_t status; /* STORE_VALID, STORE_INVALID */
+    struct chain_entry *parent;
+} chain_entry_t;
+
+typedef enum { CHAIN_TIP, CHAIN_SIDE, CHAIN_ORPHAN, CHAIN_KNOWN } chain_status_t;
+
+/* Called as blocks join or leave the main chain (after the write commits),
+ * with the decoded block. The mempool follows the chain through these. */
+typedef struct {
+    void (*connected)(void *ctx, const block_t *b, const chain_entry_t *entry);
+    void (*disconnected)(void *ctx, const block_t *b, const chain_entry_t *entry);
+    void *ctx;
+} chain_hooks_t;
+
+typedef struct chain chain_t;
+
+/* Opens the store in datadir (map_size bytes of address space), creating the
+ * genesis block on first use, loading the index, and finishing any
+ * reorganisation that a crash interrupted. threads: script-check threads
+ * (0: one per CPU). cache may be NULL. */
+int chain_open(chain_t **c, const chain_params_t *params, const char *datadir, size_t map_size,
+               unsigned threads, sigcache_t *cache, err_t *e) __attribute__((warn_unused_result));
+void chain_close(chain_t **c);
+void chain_set_hooks(chain_t *c, const chain_hooks_t *hooks);
+
+const chain_params_t *chain_params(const chain_t *c);
+store_t *chain_store(chain_t *c);
+const chain_entry_t *chain_tip(const chain_t *c);
+/* The main-chain entry at height, or NULL above the tip. */
+const chain_entry_t *chain_at(const chain_t *c, uint64_t height);
+/* Any known block (main chain or side), or NULL. */
+const chain_entry_t *chain_lookup(const chain_t *c, const hash32_t *hash);
+bool chain_is_main(const chain_t *c, const chain_entry_t *entry);
+/* Median timestamp of entry and its ten predecessors. */
+uint64_t chain_median_time(const chain_entry_t *entry);
+/* The bits a child of parent must carry. */
+uint32_t chain_next_bits(const chain_t *c, const chain_entry_t *parent);
+size_t chain_orphan_count(const chain_t *c);
+
+/* Takes a block's encoding (from a peer, a miner or HTTP). On success *status
+ * says where it went and *hash is its hash; a rejection returns the reason's
+ * code. Orphans waiting for this block are processed after it. `now` is the
+ * local time for the future-timestamp rule. */
+int chain_submit_block(chain_t *c, const uint8_t *data, size_t len, uint64_t now,
+                       chain_status_t *status, hash32_t *hash, err_t *e)
+    __attribute__((warn_unused_result));
+
+/* Headers of the main chain after the first locator hash found on it (the
+ * genesis when none is), at most max. *out (owned by the caller, free()) holds
+ * *n headers of BLOCK_HEADER_LEN bytes. */
+int chain_headers_after(const chain_t *c, const hash32_t *locator, size_t n_locator, size_t max,
+                        uint8_t **out, size_t *n) __attribute__((warn_unused_result));
+
+#endif

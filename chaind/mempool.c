@@ -1,0 +1,303 @@
+#include "mempool.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hex.h"
+#include "hmap.h"
+#include "store.h"
+
+struct mempool {
+    hmap_t *by_txid;  /* txid -> entry */
+    hmap_t *spent;    /* outpoint -> entry spending it */
+    size_t bytes, max_bytes;
+    uint64_t min_fee_rate, seq;
+};
+
+static const char file_magic[8] = "CHAINMP1";
+
+mempool_t *mempool_new(size_t max_bytes, uint64_t min_fee_rate)
+{
+    mempool_t *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->by_txid = hmap_new(32);
+    m->spent = hmap_new(STORE_OUTPOINT_LEN);
+    m->max_bytes = max_bytes;
+    m->min_fee_rate = min_fee_rate;
+    if (!m->by_txid || !m->spent)
+        mempool_destroy(&m);
+    return m;
+}
+
+static void free_entry(mempool_entry_t *x)
+{
+    tx_free(&x->tx);
+    free(x->raw);
+    free(x);
+}
+
+void mempool_destroy(mempool_t **mp)
+{
+    mempool_t *m = *mp;
+    if (!m)
+        return;
+    if (m->by_txid) {
+        size_t pos = 0;
+        const void *key;
+        void *value;
+        while (hmap_next(m->by_txid, &pos, &key, &value))
+            free_entry(value);
+    }
+    hmap_destroy(&m->by_txid);
+    hmap_destroy(&m->spent);
+    free(m);
+    *mp = NULL;
+}
+
+size_t mempool_count(const mempool_t *m) { return hmap_count(m->by_txid); }
+size_t mempool_bytes(const mempool_t *m) { return m->bytes; }
+uint64_t mempool_min_fee_rate(const mempool_t *m) { return m->min_fee_rate; }
+
+const mempool_entry_t *mempool_get(const mempool_t *m, const hash32_t *txid)
+{
+    return hmap_get(m->by_txid, txid->b);
+}
+
+const mempool_entry_t *mempool_spender(const mempool_t *m, const hash32_t *txid, uint32_t index)
+{
+    uint8_t key[STORE_OUTPOINT_LEN];
+    store_outpoint_key(key, txid, index);
+    return hmap_get(m->spent, key);
+}
+
+/* a pays a lower fee rate than b (fee/len compared without division) */
+static bool lower_rate(const mempool_entry_t *a, const mempool_entry_t *b)
+{
+    unsigned __int128 x = (unsigned __int128)a->fee * b->len, y = (unsigned __int128)b->fee * a->len;
+    return x < y || (x == y && a->seq > b->seq);
+}
+
+static void unlink_entry(mempool_t *m, mempool_entry_t *x)
+{
+    for (size_t i = 0; i < x->tx.n_inputs; i++) {
+        uint8_t key[STORE_OUTPOINT_LEN];
+        store_outpoint_key(key, &x->tx.inputs[i].prev_txid, x->tx.inputs[i].index);
+        hmap_del(m->spent, key);
+    }
+    hmap_del(m->by_txid, x->txid.b);
+    m->bytes -= x->len;
+    free_entry(x);
+}
+
+void mempool_remove(mempool_t *m, const hash32_t *txid)
+{
+    mempool_entry_t *x = hmap_get(m->by_txid, txid->b);
+    if (x)
+        unlink_entry(m, x);
+}
+
+static mempool_entry_t *lowest(const mempool_t *m)
+{
+    mempool_entry_t *low = NULL;
+    size_t pos = 0;
+    const void *key;
+    void *value;
+    while (hmap_next(m->by_txid, &pos, &key, &value))
+        if (!low || lower_rate(value, low))
+            low = value;
+    return low;
+}
+
+int mempool_accept(mempool_t *m, const uint8_t *raw, size_t len, const coin_view_t *view,
+                   uint64_t next_height, uint32_t maturity, sigcache_t *cache, hash32_t *txid,
+                   err_t *e)
+{
+    mempool_entry_t *x = calloc(1, sizeof *x);
+    if (!x)
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    int rc = tx_decode(&x->tx, raw, len, e);
+    if (rc < 0) {
+        free(x);
+        return rc;
+    }
+    hash_sha256d(&x->txid, raw, len);
+    *txid = x->txid;
+    x->len = len;
+    script_job_t *jobs = malloc(x->tx.n_inputs * sizeof *jobs);
+    mp_buf_t arena;
+    mp_buf_init(&arena, (size_t)64 << 20);
+    size_t n_jobs = 0;
+    hash32_t sighash;
+    if (!jobs)
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+    else if (hmap_get(m->by_txid, x->txid.b))
+        rc = err_set(e, ERR_KNOWN, "the transaction is already in the mempool");
+    else if ((rc = tx_check(&x->tx, NULL, e)) == 0 && tx_is_coinbase(&x->tx))
+        rc = err_set(e, ERR_COINBASE_TX, "a coinbase is only valid in a block");
+    for (size_t i = 0; rc == 0 && i < x->tx.n_inputs; i++) {
+        const mempool_entry_t *other = mempool_spender(m, &x->tx.inputs[i].prev_txid,
+                                                       x->tx.inputs[i].index);
+        if (other) {
+            char hex[65];
+            hex_encode(hex, other->txid.b, 32);
+            rc = err_set(e, ERR_DOUBLE_SPEND, "input %zu is already spent by mempool "
+                         "transaction %s", i, hex);
+        }
+    }
+    if (rc == 0 && tx_sighash(&x->tx, &sighash) < 0)
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+    if (rc == 0)
+        rc = validate_tx_inputs(&x->tx, view, next_height, maturity, &x->fee, &sighash, 0, jobs,
+                                &n_jobs, &arena, e);
+    if (rc == 0 && (unsigned __int128)x->fee < (unsigned __int128)m->min_fee_rate * len)
+        rc = err_set(e, ERR_FEE_TOO_LOW, "fee %" PRIu64 " below %" PRIu64 " units a byte of its "
+                     "%zu bytes (%" PRIu64 " needed)", x->fee, m->min_fee_rate, len,
+                     (uint64_t)(m->min_fee_rate * len));
+    if (rc == 0) {
+        validate_fix_jobs(jobs, n_jobs, &arena);
+        rc = validate_scripts(cache, jobs, n_jobs, e);
+    }
+    free(jobs);
+    mp_buf_free(&arena);
+    /* make room: evict lower fee rates, unless the newcomer is the lowest */
+    while (rc == 0 && m->bytes + len > m->max_bytes) {
+        mempool_entry_t *low = lowest(m);
+        if (!low || !lower_rate(low, x))
+            rc = err_set(e, ERR_MEMPOOL_FULL, "the mempool is full and this fee rate is too low");
+        else
+            unlink_entry(m, low);
+    }
+    if (rc == 0) {
+        x->raw = malloc(len);
+        if (!x->raw || hmap_put(m->by_txid, x->txid.b, x) < 0)
+            rc = err_set(e, ERR_INTERNAL, "out of memory");
+    }
+    for (size_t i = 0; rc == 0 && i < x->tx.n_inputs; i++) {
+        uint8_t key[STORE_OUTPOINT_LEN];
+        store_outpoint_key(key, &x->tx.inputs[i].prev_txid, x->tx.inputs[i].index);
+        if (hmap_put(m->spent, key, x) < 0) {
+            for (size_t j = 0; j < i; j++) {
+                store_outpoint_key(key, &x->tx.inputs[j].prev_txid, x->tx.inputs[j].index);
+                hmap_del(m->spent, key);
+            }
+            hmap_del(m->by_txid, x->txid.b);
+            rc = err_set(e, ERR_INTERNAL, "out of memory");
+        }
+    }
+    if (rc < 0) {
+        free_entry(x);
+        return rc;
+    }
+    memcpy(x->raw, raw, len);
+    x->seq = m->seq++;
+    m->bytes += len;
+    return 0;
+}
+
+void mempool_remove_for_block(mempool_t *m, const block_t *b)
+{
+    for (size_t i = 0; i < b->n_txs; i++) {
+        mempool_remove(m, &b->txids[i]);
+        for (size_t j = 0; j < b->txs[i].n_inputs; j++) {
+            const tx_input_t *in = &b->txs[i].inputs[j];
+            mempool_entry_t *conflict =
+                (mempool_entry_t *)mempool_spender(m, &in->prev_txid, in->index);
+            if (conflict)
+                unlink_entry(m, conflict);
+        }
+    }
+}
+
+static int by_rate_desc(const void *a, const void *b)
+{
+    const mempool_entry_t *x = *(const mempool_entry_t *const *)a;
+    const mempool_entry_t *y = *(const mempool_entry_t *const *)b;
+    return lower_rate(y, x) ? -1 : lower_rate(x, y) ? 1 : 0;
+}
+
+int mempool_select(const mempool_t *m, size_t max_bytes, const mempool_entry_t ***out, size_t *n)
+{
+    size_t count = hmap_count(m->by_txid);
+    const mempool_entry_t **all = malloc((count ? count : 1) * sizeof *all);
+    if (!all)
+        return -1;
+    size_t pos = 0, k = 0;
+    const void *key;
+    void *value;
+    while (hmap_next(m->by_txid, &pos, &key, &value))
+        all[k++] = value;
+    qsort(all, k, sizeof *all, by_rate_desc);
+    size_t used = 0, kept = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (all[i]->len > max_bytes - used)
+            continue; /* a smaller one further down may still fit */
+        used += all[i]->len;
+        all[kept++] = all[i];
+    }
+    *out = all;
+    *n = kept;
+    return 0;
+}
+
+int mempool_save(const mempool_t *m, const char *path, err_t *e)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return err_set(e, ERR_INTERNAL, "mempool path too long");
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return err_set(e, ERR_INTERNAL, "cannot write %s: %s", tmp, strerror(errno));
+    bool ok = fwrite(file_magic, 1, sizeof file_magic, f) == sizeof file_magic;
+    size_t pos = 0;
+    const void *key;
+    void *value;
+    while (ok && hmap_next(m->by_txid, &pos, &key, &value)) {
+        const mempool_entry_t *x = value;
+        uint8_t len[4] = {(uint8_t)x->len, (uint8_t)(x->len >> 8), (uint8_t)(x->len >> 16),
+                          (uint8_t)(x->len >> 24)};
+        ok = fwrite(len, 1, 4, f) == 4 && fwrite(x->raw, 1, x->len, f) == x->len;
+    }
+    ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
+    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return err_set(e, ERR_INTERNAL, "cannot save the mempool to %s: %s", path,
+                       strerror(errno));
+    }
+    return 0;
+}
+
+int mempool_load(const char *path, size_t max_bytes,
+                 void (*take)(void *ctx, const uint8_t *raw, size_t len), void *ctx, err_t *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return errno == ENOENT ? 0
+                               : err_set(e, ERR_INTERNAL, "cannot read %s: %s", path,
+                                         strerror(errno));
+    char magic[sizeof file_magic];
+    int rc = 0;
+    uint8_t *buf = malloc(TX_MAX_SIZE);
+    size_t total = 0;
+    if (!buf)
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+    else if (fread(magic, 1, sizeof magic, f) != sizeof magic ||
+             memcmp(magic, file_magic, sizeof magic) != 0)
+        rc = err_set(e, ERR_BAD_ENCODING, "%s is not a saved mempool", path);
+    uint8_t len_bytes[4];
+    while (rc == 0 && fread(len_bytes, 1, 4, f) == 4) {
+        size_t len = (size_t)len_bytes[0] | (size_t)len_bytes[1] << 8 |
+                     (size_t)len_bytes[2] << 16 | (size_t)len_bytes[3] << 24;
+        if (len > TX_MAX_SIZE || fread(buf, 1, len, f) != len)
+            rc = err_set(e, ERR_BAD_ENCODING, "%s is truncated or corrupt", path);
+        else if ((total += len) <= max_bytes)
+            take(ctx, buf, len);
+    }
+    free(buf);
+    fclose(f);
+    return rc;
+}

@@ -1,0 +1,77 @@
+/* mempool: transactions waiting for a block (DESIGN §4.2).
+ *
+ * Policy: a transaction spends confirmed coins only (an output still in the
+ * mempool is not spendable yet); fee = inputs - outputs must be at least
+ * min_fee_rate units a byte of its encoding; no two transactions spend one
+ * output (ERR_DOUBLE_SPEND); the pool holds at most max_bytes of encodings, and
+ * when full a newcomer evicts the lowest fee rates or, paying no more than
+ * they do, is refused (ERR_MEMPOOL_FULL).
+ *
+ * Not thread-safe: chaind's node layer serialises calls. Entries are owned by
+ * the pool; pointers to them stay valid until the next call that changes it. */
+#ifndef CHAIND_MEMPOOL_H
+#define CHAIND_MEMPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "block.h"
+#include "err.h"
+#include "tx.h"
+#include "validate.h"
+
+#define MEMPOOL_DEFAULT_MAX_BYTES (64u << 20)
+#define MEMPOOL_DEFAULT_MIN_FEE_RATE 10 /* units a byte: DESIGN §4.3 */
+
+typedef struct {
+    hash32_t txid;
+    uint8_t *raw; /* the canonical encoding */
+    size_t len;
+    tx_t tx;
+    amount_t fee;
+    uint64_t seq; /* arrival order */
+} mempool_entry_t;
+
+typedef struct mempool mempool_t;
+
+mempool_t *mempool_new(size_t max_bytes, uint64_t min_fee_rate);
+void mempool_destroy(mempool_t **m);
+
+/* Decodes, checks and admits a transaction: the context-free rules, the
+ * inputs against view for a spend at next_height, the scripts (through
+ * cache), then the pool's policy. *txid is set as soon as the encoding
+ * decodes (so a rejection can name it). */
+int mempool_accept(mempool_t *m, const uint8_t *raw, size_t len, const coin_view_t *view,
+                   uint64_t next_height, uint32_t maturity, sigcache_t *cache, hash32_t *txid,
+                   err_t *e) __attribute__((warn_unused_result));
+
+/* Drops what a connected block confirmed, and whatever spent the same coins. */
+void mempool_remove_for_block(mempool_t *m, const block_t *b);
+/* Drops one transaction (no-op when absent). */
+void mempool_remove(mempool_t *m, const hash32_t *txid);
+
+const mempool_entry_t *mempool_get(const mempool_t *m, const hash32_t *txid);
+/* The transaction that spends an outpoint, or NULL. */
+const mempool_entry_t *mempool_spender(const mempool_t *m, const hash32_t *txid, uint32_t index);
+size_t mempool_count(const mempool_t *m);
+size_t mempool_bytes(const mempool_t *m);
+uint64_t mempool_min_fee_rate(const mempool_t *m);
+
+/* The entries by fee rate, highest first, that fit together in max_bytes.
+ * *out is a malloc'd array (the caller frees it, not the entries); *n its
+ * length. -1 when memory runs out. */
+int mempool_select(const mempool_t *m, size_t max_bytes, const mempool_entry_t ***out, size_t *n)
+    __attribute__((warn_unused_result));
+
+/* Writes every encoding to path (atomically: a temporary file then rename). */
+int mempool_save(const mempool_t *m, const char *path, err_t *e)
+    __attribute__((warn_unused_result));
+/* Reads a saved pool: calls take(ctx, raw, len) for each transaction so the
+ * caller can re-admit it against today's chain. A missing file is not an
+ * error; a corrupt one is (ERR_BAD_ENCODING) after the good prefix. */
+int mempool_load(const char *path, size_t max_bytes,
+                 void (*take)(void *ctx, const uint8_t *raw, size_t len), void *ctx, err_t *e)
+    __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,369 @@
+#include "rpc.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "proto.h"
+
+#define RPC_HWM 10000        /* messages queued per socket at most */
+#define RPC_MAX_FRAMES 4     /* identity, optional delimiter, payload */
+
+struct rpc {
+    void *ctx, *router, *pub;
+    node_t *node;
+    pthread_mutex_t pub_lock;
+};
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void publish(void *arg, const char *topic, const uint8_t *body, size_t len)
+{
+    rpc_t *r = arg;
+    pthread_mutex_lock(&r->pub_lock);
+    /* PUB never blocks: past the high-water mark ZeroMQ drops, and the
+     * subscriber sees the gap in seq */
+    if (zmq_send(r->pub, topic, strlen(topic), ZMQ_SNDMORE) < 0 ||
+        zmq_send(r->pub, body, len, 0) < 0)
+        LOGWARN("event %s not sent: %s", topic, zmq_strerror(zmq_errno()));
+    pthread_mutex_unlock(&r->pub_lock);
+}
+
+static int bind_socket(void *sock, const char *endpoint, err_t *e)
+{
+    int hwm = RPC_HWM, linger = 0;
+    zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_bind(sock, endpoint) < 0)
+        return err_set(e, ERR_INTERNAL, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+    return 0;
+}
+
+int rpc_open(rpc_t **out, node_t *node, const char *rpc_endpoint, const char *events_endpoint,
+             err_t *e)
+{
+    *out = NULL;
+    rpc_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    r->node = node;
+    pthread_mutex_init(&r->pub_lock, NULL);
+    r->ctx = zmq_ctx_new();
+    r->router = r->ctx ? zmq_socket(r->ctx, ZMQ_ROUTER) : NULL;
+    r->pub = r->ctx ? zmq_socket(r->ctx, ZMQ_PUB) : NULL;
+    int rc = !r->router || !r->pub ? err_set(e, ERR_INTERNAL, "cannot create ZeroMQ sockets") : 0;
+    if (rc == 0) {
+        int64_t max = PROTO_MAX_MSG + 1024;
+        zmq_setsockopt(r->router, ZMQ_MAXMSGSIZE, &max, sizeof max);
+        rc = bind_socket(r->router, rpc_endpoint, e);
+    }
+    if (rc == 0)
+        rc = bind_socket(r->pub, events_endpoint, e);
+    if (rc < 0) {
+        rpc_close(&r);
+        return rc;
+    }
+    node_set_publisher(node, publish, r);
+    *out = r;
+    return 0;
+}
+
+void rpc_close(rpc_t **rp)
+{
+    rpc_t *r = *rp;
+    if (!r)
+        return;
+    if (r->node)
+        node_set_publisher(r->node, NULL, NULL);
+    if (r->router)
+        zmq_close(r->router);
+    if (r->pub)
+        zmq_close(r->pub);
+    if (r->ctx)
+        zmq_ctx_term(r->ctx);
+    pthread_mutex_destroy(&r->pub_lock);
+    free(r);
+    *rp = NULL;
+}
+
+static const char *status_name(chain_status_t s)
+{
+    static const char *const names[] = {"tip", "side", "orphan", "known"};
+    return names[s];
+}
+
+static void reply_error(mp_buf_t *reply, uint64_t id, const err_t *e)
+{
+    mp_buf_reset(reply);
+    proto_error(reply, id, e->code, e->message);
+}
+
+static void handle_get_block(node_t *node, const proto_request_t *req, mp_buf_t *reply)
+{
+    hash32_t hash;
+    err_t e;
+    store_t *s = node_store(node);
+    MDB_txn *txn;
+    (void)proto_get_bin_exact(&req->body, "hash", hash.b, 32); /* schema: present */
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) {
+        err_set(&e, ERR_INTERNAL, "store unavailable");
+        reply_error(reply, req->id, &e);
+        return;
+    }
+    MDB_val k = {32, hash.b}, v;
+    if (mdb_get(txn, s->blocks, &k, &v) == 0) {
+        proto_begin_ok(reply, req->id, 1);
+        mp_put_cstr(reply, "block");
+        mp_put_bin(reply, v.mv_data, v.mv_size);
+    } else {
+        err_set(&e, ERR_NOT_FOUND, "no such block");
+        reply_error(reply, req->id, &e);
+    }
+    mdb_txn_abort(txn);
+}
+
+static void handle_get_tx(node_t *node, const proto_request_t *req, mp_buf_t *reply)
+{
+    hash32_t txid;
+    err_t e;
+    uint8_t *raw;
+    size_t len;
+    (void)proto_get_bin_exact(&req->body, "txid", txid.b, 32);
+    if (node_mempool_tx(node, &txid, &raw, &len) == 0) {
+        proto_begin_ok(reply, req->id, 1);
+        mp_put_cstr(reply, "tx");
+        mp_put_bin(reply, raw, len);
+        free(raw);
+        return;
+    }
+    /* a confirmed one: find it in its block */
+    store_t *s = node_store(node);
+    MDB_txn *txn;
+    int found = 0;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) == 0) {
+        MDB_val k = {32, txid.b}, v, bv;
+        block_t b;
+        if (mdb_get(txn, s->txindex, &k, &v) == 0 && v.mv_size == 32 &&
+            mdb_get(txn, s->blocks, &(MDB_val){32, v.mv_data}, &bv) == 0 &&
+            block_decode(&b, bv.mv_data, bv.mv_size, NULL) == 0) {
+            for (size_t i = 0; i < b.n_txs && !found; i++) {
+                if (!hash32_eq(&b.txids[i], &txid))
+                    continue;
+                proto_begin_ok(reply, req->id, 1);
+                mp_put_cstr(reply, "tx");
+                found = tx_encode(&b.txs[i], reply, false) == 0;
+            }
+            block_free(&b);
+        }
+        mdb_txn_abort(txn);
+    }
+    if (!found) {
+        err_set(&e, ERR_NOT_FOUND, "no such transaction");
+        reply_error(reply, req->id, &e);
+    }
+}
+
+static void handle_get_headers(node_t *node, const proto_request_t *req, mp_buf_t *reply)
+{
+    hash32_t locator[PROTO_MAX_LOCATOR];
+    mp_reader_t r;
+    uint32_t n;
+    uint64_t max;
+    (void)proto_get_uint(&req->body, "max", &max);
+    if (max > PROTO_MAX_HEADERS)
+        max = PROTO_MAX_HEADERS;
+    if (proto_get_array(&req->body, "locator", &r, &n) < 0)
+        n = 0;
+    for (uint32_t i = 0; i < n; i++)
+        (void)mp_get_bin_exact(&r, locator[i].b, 32); /* schema: bin32 each */
+    uint8_t *headers;
+    size_t count;
+    err_t e;
+    if (node_headers_after(node, locator, n, (size_t)max, &headers, &count) < 0) {
+        err_set(&e, ERR_INTERNAL, "out of memory");
+        reply_error(reply, req->id, &e);
+        return;
+    }
+    proto_begin_ok(reply, req->id, 1);
+    mp_put_cstr(reply, "headers");
+    mp_put_array(reply, (uint32_t)count);
+    for (size_t i = 0; i < count; i++)
+        mp_put_bin(reply, headers + i * BLOCK_HEADER_LEN, BLOCK_HEADER_LEN);
+    free(headers);
+}
+
+void rpc_handle(node_t *node, const uint8_t *request, size_t len, mp_buf_t *reply)
+{
+    proto_request_t req;
+    err_t e;
+    if (proto_decode_request(&req, request, len, &e) < 0) {
+        reply_error(reply, req.id, &e);
+        return;
+    }
+    const char *t = req.type;
+    if (strcmp(t, "get_tip") == 0) {
+        node_status_t s;
+        node_status(node, &s);
+        uint8_t work[32];
+        u256_to_be(work, &s.chainwork);
+        proto_begin_ok(reply, req.id, 3);
+        mp_put_cstr(reply, "height");
+        mp_put_uint(reply, s.height);
+        mp_put_cstr(reply, "hash");
+        mp_put_bin(reply, s.hash.b, 32);
+        mp_put_cstr(reply, "chainwork");
+        mp_put_bin(reply, work, 32);
+    } else if (strcmp(t, "submit_tx") == 0 || strcmp(t, "submit_block") == 0) {
+        bool is_tx = t[7] == 't';
+        const uint8_t *data;
+        size_t data_len;
+        char origin[129];
+        hash32_t hash;
+        chain_status_t status = CHAIN_KNOWN;
+        (void)proto_get_bin(&req.body, is_tx ? "tx" : "block", &data, &data_len);
+        (void)proto_get_str(&req.body, "origin", origin, sizeof origin);
+        int rc = is_tx ? node_submit_tx(node, data, data_len, origin, &hash, &e)
+                       : node_submit_block(node, data, data_len, origin, &status, &hash, &e);
+        if (rc < 0) {
+            reply_error(reply, req.id, &e);
+        } else {
+            proto_begin_ok(reply, req.id, is_tx ? 1 : 2);
+            mp_put_cstr(reply, is_tx ? "txid" : "hash");
+            mp_put_bin(reply, hash.b, 32);
+            if (!is_tx) {
+                mp_put_cstr(reply, "status");
+                mp_put_cstr(reply, status_name(status));
+            }
+        }
+    } else if (strcmp(t, "get_headers") == 0) {
+        handle_get_headers(node, &req, reply);
+    } else if (strcmp(t, "get_block") == 0) {
+        handle_get_block(node, &req, reply);
+    } else if (strcmp(t, "get_tx") == 0) {
+        handle_get_tx(node, &req, reply);
+    } else if (strcmp(t, "get_job") == 0) {
+        proto_begin_ok(reply, req.id, NODE_JOB_FIELDS);
+        if (node_job_body(node, reply) < 0) {
+            err_set(&e, ERR_INTERNAL, "no job could be made");
+            reply_error(reply, req.id, &e);
+        }
+    } else if (strcmp(t, "submit_work") == 0) {
+        uint64_t job_id, timestamp, nonce;
+        const uint8_t *extranonce;
+        size_t extranonce_len;
+        hash20_t payout;
+        hash32_t hash;
+        (void)proto_get_uint(&req.body, "job_id", &job_id);
+        (void)proto_get_uint(&req.body, "timestamp", &timestamp);
+        (void)proto_get_uint(&req.body, "nonce", &nonce);
+        (void)proto_get_bin(&req.body, "extranonce", &extranonce, &extranonce_len);
+        (void)proto_get_bin_exact(&req.body, "payout", payout.b, 20);
+        if (node_submit_work(node, job_id, extranonce, extranonce_len, &payout, timestamp, nonce,
+                             &hash, &e) < 0) {
+            reply_error(reply, req.id, &e);
+        } else {
+            proto_begin_ok(reply, req.id, 1);
+            mp_put_cstr(reply, "hash");
+            mp_put_bin(reply, hash.b, 32);
+        }
+    } else if (strcmp(t, "hashrate") == 0) {
+        char worker[65];
+        uint64_t rate;
+        (void)proto_get_str(&req.body, "worker", worker, sizeof worker);
+        (void)proto_get_uint(&req.body, "rate", &rate);
+        node_report_hashrate(node, worker, rate, (uint64_t)time(NULL));
+        proto_begin_ok(reply, req.id, 0);
+    } else if (strcmp(t, "peers") == 0) {
+        mp_reader_t r;
+        uint32_t n;
+        if (proto_get_array(&req.body, "peers", &r, &n) == 0) {
+            size_t start = r.pos;
+            for (uint32_t i = 0; i < n; i++)
+                (void)mp_skip(&r); /* schema: well-formed maps */
+            /* keep the array with its header: rebuild it around the elements */
+            mp_buf_t arr;
+            mp_buf_init(&arr, PROTO_MAX_MSG);
+            mp_put_array(&arr, n);
+            mp_put_raw(&arr, r.p + start, r.pos - start);
+            if (mp_buf_ok(&arr))
+                node_set_peers(node, arr.data, arr.len, n);
+            mp_buf_free(&arr);
+        }
+        proto_begin_ok(reply, req.id, 0);
+    } else {
+        err_set(&e, ERR_UNKNOWN_TYPE, "no handler for %s", t);
+        reply_error(reply, req.id, &e);
+    }
+    if (!mp_buf_ok(reply)) {
+        err_set(&e, ERR_TOO_LARGE, "the reply does not fit in a message");
+        reply_error(reply, req.id, &e);
+    }
+}
+
+/* Reads one multi-frame message from the ROUTER; replies on the same route. */
+static void serve_one(rpc_t *r, mp_buf_t *reply)
+{
+    zmq_msg_t frames[RPC_MAX_FRAMES];
+    int n = 0, more = 1;
+    while (more) {
+        zmq_msg_t scratch, *m = n < RPC_MAX_FRAMES ? &frames[n] : &scratch;
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, r->router, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(m);
+            break;
+        }
+        more = zmq_msg_more(m);
+        if (m == &scratch)
+            zmq_msg_close(m); /* too many frames: drop the extras */
+        else
+            n++;
+    }
+    if (n >= 2) {
+        zmq_msg_t *payload = &frames[n - 1];
+        mp_buf_reset(reply);
+        rpc_handle(r->node, zmq_msg_data(payload), zmq_msg_size(payload), reply);
+        /* route back: the identity (and a REQ client's empty delimiter) */
+        for (int i = 0; i < n - 1; i++)
+            zmq_send(r->router, zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i]), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        if (zmq_send(r->router, reply->data, reply->len, ZMQ_DONTWAIT) < 0)
+            LOGDEBUG("reply not sent: %s", zmq_strerror(zmq_errno()));
+    }
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&frames[i]);
+}
+
+void rpc_run(rpc_t *r, volatile sig_atomic_t *stop, void (*tick)(void *ctx), void *ctx)
+{
+    mp_buf_t reply;
+    mp_buf_init(&reply, PROTO_MAX_MSG + 1024);
+    while (!*stop) {
+        zmq_pollitem_t items[] = {{r->router, 0, ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(items, 1, 100);
+        if (rc < 0 && zmq_errno() != EINTR) {
+            LOGERR("zmq_poll: %s", zmq_strerror(zmq_errno()));
+            break;
+        }
+        /* at most a batch of requests per wake-up, so ticks are never starved */
+        for (int i = 0; rc > 0 && i < 256 && (items[0].revents & ZMQ_POLLIN); i++) {
+            serve_one(r, &reply);
+            int events = 0;
+            size_t size = sizeof events;
+            if (zmq_getsockopt(r->router, ZMQ_EVENTS, &events, &size) < 0 || !(events & ZMQ_POLLIN))
+                break;
+        }
+        node_tick(r->node, monotonic_ms());
+        if (tick)
+            tick(ctx);
+    }
+    mp_buf_free(&reply);
+}

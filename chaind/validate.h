@@ -1,0 +1,80 @@
+/* validate: the rules that need the UTXO set (DESIGN §3.2–3.4, §4.2), the
+ * bounded signature cache, and the pool of threads that checks a block's
+ * scripts in parallel. Shared by the mempool and block connection, so a
+ * transaction is judged by one function wherever it arrives. */
+#ifndef CHAIND_VALIDATE_H
+#define CHAIND_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "mp.h"
+#include "script.h"
+#include "store.h"
+#include "tx.h"
+
+/* --- signature cache --------------------------------------------------- */
+typedef struct sigcache sigcache_t;
+
+/* A cache of at most max_entries verified (pubkey, sig, sighash) triples.
+ * Thread-safe. NULL when memory runs out. */
+sigcache_t *sigcache_new(size_t max_entries);
+void sigcache_destroy(sigcache_t **c);
+/* Verifies one signature, answering from the cache when it can; a valid
+ * signature checked for the first time is remembered. */
+bool sigcache_verify(sigcache_t *c, const uint8_t pubkey[KEY_PUBKEY_LEN],
+                     const uint8_t sig[KEY_SIG_LEN], const hash32_t *sighash);
+/* Hits and misses so far (for /metrics). */
+void sigcache_stats(sigcache_t *c, uint64_t *hits, uint64_t *misses, size_t *entries);
+
+/* --- script checks ----------------------------------------------------- */
+/* One input's spend: scripts are borrowed from the caller's storage. */
+typedef struct {
+    const uint8_t *unlocking;
+    size_t unlocking_len;
+    const uint8_t *locking;
+    size_t locking_len;
+    hash32_t sighash;
+    uint32_t tx_index, input_index; /* for the error message */
+} script_job_t;
+
+typedef struct vpool vpool_t;
+
+/* A pool of threads (0: one per online CPU) checking scripts through cache
+ * (may be NULL). NULL when threads cannot be started. */
+vpool_t *vpool_new(unsigned threads, sigcache_t *cache);
+void vpool_destroy(vpool_t **p);
+unsigned vpool_threads(const vpool_t *p);
+/* Runs every job, spread over the pool; returns 0 when all pass, or the
+ * error of a failing one (ERR_SCRIPT_FAILED naming tx and input). Blocks until
+ * done; one caller at a time. */
+int vpool_run(vpool_t *p, const script_job_t *jobs, size_t n, err_t *e)
+    __attribute__((warn_unused_result));
+/* The same on the calling thread only (the mempool's single transactions). */
+int validate_scripts(sigcache_t *cache, const script_job_t *jobs, size_t n, err_t *e)
+    __attribute__((warn_unused_result));
+
+/* --- inputs ------------------------------------------------------------ */
+/* Where inputs are looked up: 0 and the coin, MDB_NOTFOUND, or another error. */
+typedef struct {
+    int (*get)(void *ctx, const hash32_t *txid, uint32_t index, store_coin_t *coin);
+    void *ctx;
+} coin_view_t;
+
+/* Checks a non-coinbase transaction's inputs against view for a spend in a
+ * block at `height`: every coin exists (ERR_UNKNOWN_UTXO), coinbase coins are
+ * mature (ERR_IMMATURE_COINBASE), inputs sum within max money and cover the
+ * outputs (ERR_INSUFFICIENT_FUNDS). *fee gets inputs - outputs. When jobs is
+ * set, appends one script job per input (jobs[*n_jobs], capacity cap_jobs), its
+ * locking script copied into arena (so it outlives the view's borrowed bytes;
+ * pointers are fixed up by validate_fix_jobs() once the arena stops growing). */
+int validate_tx_inputs(const tx_t *tx, const coin_view_t *view, uint64_t height,
+                       uint32_t maturity, amount_t *fee, const hash32_t *sighash,
+                       uint32_t tx_index, script_job_t *jobs, size_t *n_jobs, mp_buf_t *arena,
+                       err_t *e) __attribute__((warn_unused_result));
+/* Points each job's locking script into the arena (they hold offsets until now). */
+void validate_fix_jobs(script_job_t *jobs, size_t n, const mp_buf_t *arena);
+
+#endif

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test: a release build and an ASan+UBSan build, each with all
+# criterion tests (ctest), then every fuzz target for FUZZ_SECONDS (default 30).
+# Needs the Debian packages in .ci/packages (.ci/run installs them).
+set -euo pipefail
+cd "$(dirname "$0")"
+jobs=$(nproc)
+
+missing=()
+while read -r pkg; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done < <(grep -v '^#' .ci/packages)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "missing Debian packages: ${missing[*]}" >&2
+  echo "install them with: sudo apt-get install ${missing[*]}  (or run .ci/run)" >&2
+  exit 1
+fi
+if [ ! -f ../shared/vectors.json ] && [ -z "${CHAIN_VECTORS:-}" ]; then
+  echo "../shared/vectors.json is missing: the tests check every vector in it" >&2
+  exit 1
+fi
+
+run_suite() { # name, cmake flags...
+  local dir="build-$1"; shift
+  echo "== $dir: configure and build"
+  cmake -S . -B "$dir" "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs" >/dev/null
+  echo "== $dir: tests"
+  (cd "$dir" && ctest --output-on-failure -j "$jobs")
+}
+
+run_suite release -DCMAKE_BUILD_TYPE=Release
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  run_suite sanitize -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON
+echo "== fuzz smoke run: ${FUZZ_SECONDS:-30} s a target"
+tests/fuzz/run.sh "${FUZZ_SECONDS:-30}"
+echo "all tests passed"

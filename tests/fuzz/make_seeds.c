@@ -1,0 +1,415 @@
+/* make_seeds: writes the fuzz targets' seed corpora.
+ *
+ *   make_seeds VECTORS_JSON OUTDIR
+ *
+ * Built with the fuzz targets (target make_seeds in build-fuzz/; an ordinary
+ * program, no libFuzzer main). From shared/vectors.json and the project's own
+ * encoders it writes:
+ *   OUTDIR/tx        every transactions/coinbase/reject_encodings hex (and the
+ *                    sighash preimages)
+ *   OUTDIR/block     the regtest and demo genesis blocks, each header vector
+ *                    over the first coinbase vector, a mined regtest block
+ *                    carrying the vector transactions, and its mutated twin
+ *                    (a repeated transaction)
+ *   OUTDIR/script    every script vector, in fuzz_script's format:
+ *                    split (2 bytes, little-endian) | unlocking | locking
+ *   OUTDIR/envelope  requests and peer messages of every type, ok and error
+ *                    replies, and events ([topic byte] | map, see fuzz_envelope)
+ * Seed files are named seed-*, so reruns overwrite them and keep what the
+ * fuzzer added. Exits non-zero on any failure. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "block.h"
+#include "err.h"
+#include "hex.h"
+#include "merkle.h"
+#include "mp.h"
+#include "params.h"
+#include "proto.h"
+#include "tx.h"
+
+static const char *outdir;
+static int written;
+
+static void die(const char *what)
+{
+    fprintf(stderr, "make_seeds: %s\n", what);
+    exit(1);
+}
+
+static void make_dir(const char *path)
+{
+    if (mkdir(path, 0777) < 0 && errno != EEXIST) {
+        perror(path);
+        exit(1);
+    }
+}
+
+static void write_seed(const char *corpus, const char *name, const uint8_t *data, size_t len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s/seed-%s", outdir, corpus, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || (len && fwrite(data, 1, len, f) != len) || fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+    written++;
+}
+
+static void write_buf(const char *corpus, const char *name, mp_buf_t *b)
+{
+    if (!mp_buf_ok(b))
+        die("an encoding failed");
+    write_seed(corpus, name, b->data, b->len);
+    mp_buf_reset(b);
+}
+
+/* The hex field key of o, decoded into a malloc'd buffer (never NULL). */
+static uint8_t *unhex(const json_t *o, const char *key, size_t *len)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    if (!s)
+        die("a vector lacks a hex field");
+    size_t n = strlen(s) / 2;
+    uint8_t *out = malloc(n ? n : 1);
+    if (!out || hex_decode(out, n, s, strlen(s)) != (long)n)
+        die("a vector field is not hex");
+    *len = n;
+    return out;
+}
+
+static json_t *section(json_t *v, const char *name)
+{
+    json_t *a = json_object_get(v, name);
+    if (!json_is_array(a))
+        die("vectors.json lacks a section");
+    return a;
+}
+
+static void seed_hex_section(json_t *v, const char *name, const char *key)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(section(v, name), i, o) {
+        if (!json_object_get(o, key))
+            continue;
+        size_t len;
+        uint8_t *d = unhex(o, key, &len);
+        char seed[96];
+        snprintf(seed, sizeof seed, "%s-%s-%zu", name, key, i);
+        write_seed("tx", seed, d, len);
+        free(d);
+    }
+}
+
+static void decode_tx_hex(const json_t *o, tx_t *tx)
+{
+    size_t len;
+    uint8_t *d = unhex(o, "hex", &len);
+    err_t e;
+    if (tx_decode(tx, d, len, &e) < 0)
+        die(e.message);
+    free(d);
+}
+
+/* Encodes b after filling its txids and merkle root; mines when asked. */
+static void seed_block(const char *name, block_t *b, bool fill_root, bool mine, mp_buf_t *out)
+{
+    for (size_t i = 0; i < b->n_txs; i++)
+        if (tx_txid(&b->txs[i], &b->txids[i]) < 0)
+            die("txid");
+    if (fill_root) {
+        bool mutated;
+        if (merkle_root(&b->header.merkle_root, &mutated, b->txids, b->n_txs) < 0)
+            die("merkle root");
+    }
+    if (mine) {
+        hash32_t h;
+        for (b->header.nonce = 0;; b->header.nonce++) {
+            block_header_hash(&h, &b->header);
+            if (block_hash_meets(&h, b->header.bits))
+                break;
+        }
+    }
+    if (block_encode(b, out) < 0)
+        die("block encoding");
+    write_buf("block", name, out);
+}
+
+static void seed_blocks(json_t *v, mp_buf_t *out)
+{
+    static const char *const nets[] = {"regtest", "demo"};
+    for (int i = 0; i < 2; i++) {
+        if (params_genesis_encode(params_by_name(nets[i]), out) < 0)
+            die("genesis encoding");
+        char name[32];
+        snprintf(name, sizeof name, "genesis-%s", nets[i]);
+        write_buf("block", name, out);
+    }
+
+    json_t *txs = section(v, "transactions"), *headers = section(v, "headers");
+    size_t n = 1 + json_array_size(txs);
+    tx_t *all = calloc(n + 1, sizeof *all);
+    hash32_t *txids = calloc(n + 1, sizeof *txids);
+    if (!all || !txids)
+        die("out of memory");
+    decode_tx_hex(json_array_get(section(v, "coinbase"), 0), &all[0]);
+    for (size_t i = 1; i < n; i++)
+        decode_tx_hex(json_array_get(txs, i - 1), &all[i]);
+
+    /* each header vector over the first coinbase vector (its merkle root) */
+    size_t i;
+    json_t *o;
+    json_array_foreach(headers, i, o) {
+        uint8_t raw[BLOCK_HEADER_LEN];
+        size_t len;
+        uint8_t *d = unhex(o, "hex", &len);
+        if (len != BLOCK_HEADER_LEN)
+            die("a header vector is not 88 bytes");
+        memcpy(raw, d, len);
+        free(d);
+        block_t b = {.n_txs = 1, .txs = all, .txids = txids};
+        block_header_decode(&b.header, raw);
+        char name[32];
+        snprintf(name, sizeof name, "header-%zu", i);
+        seed_block(name, &b, false, false, out);
+    }
+
+    /* a mined regtest block: coinbase then the vector transactions */
+    const chain_params_t *regtest = params_by_name("regtest");
+    block_t b = {.header = {.version = BLOCK_VERSION, .timestamp = regtest->genesis_timestamp + 10,
+                            .bits = regtest->pow_limit_bits},
+                 .n_txs = n, .txs = all, .txids = txids};
+    if (params_genesis_encode(regtest, out) < 0)
+        die("genesis encoding");
+    hash_sha256d(&b.header.previous_block_hash, out->data + 3, BLOCK_HEADER_LEN);
+    mp_buf_reset(out);
+    seed_block("vectors", &b, true, true, out);
+    /* the CVE-2012-2459 twin: the last transaction repeated */
+    all[n] = all[n - 1];
+    b.n_txs = n + 1;
+    seed_block("vectors-dup", &b, true, true, out);
+
+    for (size_t k = 0; k < n; k++)
+        tx_free(&all[k]);
+    free(all);
+    free(txids);
+}
+
+static void seed_scripts(json_t *v)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(section(v, "scripts"), i, o) {
+        size_t ul, ll;
+        uint8_t *u = unhex(o, "unlocking", &ul), *l = unhex(o, "locking", &ll);
+        uint8_t *seed = malloc(2 + ul + ll);
+        if (!seed || ul > 0xffff)
+            die("script vector");
+        seed[0] = (uint8_t)ul;
+        seed[1] = (uint8_t)(ul >> 8);
+        memcpy(seed + 2, u, ul);
+        memcpy(seed + 2 + ul, l, ll);
+        char name[32];
+        snprintf(name, sizeof name, "vector-%zu", i);
+        write_seed("script", name, seed, 2 + ul + ll);
+        free(seed);
+        free(u);
+        free(l);
+    }
+}
+
+static void put_hashes(mp_buf_t *b, const char *key, uint32_t n, size_t each)
+{
+    uint8_t h[88];
+    mp_put_cstr(b, key);
+    mp_put_array(b, n);
+    for (uint32_t i = 0; i < n; i++) {
+        memset(h, (int)(0x11 * (i + 1)), sizeof h);
+        mp_put_bin(b, h, each);
+    }
+}
+
+static void seed_envelopes(mp_buf_t *b)
+{
+    static const uint8_t blob[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    uint8_t h32[32];
+    memset(h32, 0xab, sizeof h32);
+
+#define KV_UINT(k, v) (mp_put_cstr(b, k), mp_put_uint(b, v))
+#define KV_STR(k, v) (mp_put_cstr(b, k), mp_put_cstr(b, v))
+#define KV_BIN(k, d, n) (mp_put_cstr(b, k), mp_put_bin(b, d, n))
+
+    /* requests (DESIGN §2) */
+    proto_begin_request(b, "get_tip", 1, 0);
+    write_buf("envelope", "req-get_tip", b);
+    proto_begin_request(b, "submit_tx", 2, 2);
+    KV_BIN("tx", blob, sizeof blob);
+    KV_STR("origin", "gossip");
+    write_buf("envelope", "req-submit_tx", b);
+    proto_begin_request(b, "submit_block", 3, 2);
+    KV_BIN("block", blob, sizeof blob);
+    KV_STR("origin", "miner");
+    write_buf("envelope", "req-submit_block", b);
+    proto_begin_request(b, "get_headers", 4, 2);
+    put_hashes(b, "locator", 3, 32);
+    KV_UINT("max", 2000);
+    write_buf("envelope", "req-get_headers", b);
+    proto_begin_request(b, "get_block", 5, 1);
+    KV_BIN("hash", h32, 32);
+    write_buf("envelope", "req-get_block", b);
+    proto_begin_request(b, "get_tx", 6, 1);
+    KV_BIN("txid", h32, 32);
+    write_buf("envelope", "req-get_tx", b);
+    proto_begin_request(b, "get_job", 7, 0);
+    write_buf("envelope", "req-get_job", b);
+    proto_begin_request(b, "submit_work", 8, 4);
+    KV_UINT("job_id", 42);
+    KV_BIN("extranonce", blob, sizeof blob);
+    KV_UINT("timestamp", 1320365123);
+    KV_UINT("nonce", UINT64_MAX);
+    write_buf("envelope", "req-submit_work", b);
+    proto_begin_request(b, "peers", 9, 1);
+    mp_put_cstr(b, "peers");
+    mp_put_array(b, 2);
+    for (int i = 0; i < 2; i++) {
+        mp_put_map(b, 3);
+        KV_STR("addr", i ? "10.0.0.2:9333" : "10.0.0.1:9333");
+        mp_put_cstr(b, "inbound");
+        mp_put_bool(b, i);
+        KV_UINT("height", 100u + (unsigned)i);
+    }
+    write_buf("envelope", "req-peers", b);
+    /* an unknown extra field is accepted */
+    proto_begin_request(b, "get_tip", 10, 1);
+    KV_STR("extra", "newer peer");
+    write_buf("envelope", "req-get_tip-extra", b);
+
+    /* replies */
+    proto_begin_ok(b, 1, 3);
+    KV_UINT("height", 7);
+    KV_BIN("hash", h32, 32);
+    KV_BIN("chainwork", h32, 32);
+    write_buf("envelope", "reply-ok", b);
+    proto_error(b, 2, ERR_DOUBLE_SPEND, "output 0 of abab... is already spent");
+    write_buf("envelope", "reply-error", b);
+    proto_begin_request(b, "error", 3, 2);
+    KV_STR("code", "a_code_from_a_newer_node");
+    KV_STR("message", "unknown to this one");
+    write_buf("envelope", "reply-error-unknown", b);
+
+    /* peer messages */
+    proto_begin_peer(b, "regtest", "hello", 5);
+    KV_UINT("version", PROTO_VERSION);
+    KV_UINT("height", 12);
+    KV_BIN("tip", h32, 32);
+    KV_STR("listen", "node1:9333");
+    KV_BIN("node_id", blob, 8);
+    write_buf("envelope", "peer-hello", b);
+    proto_begin_peer(b, "regtest", "addr", 1);
+    mp_put_cstr(b, "addrs");
+    mp_put_array(b, 2);
+    mp_put_cstr(b, "node1:9333");
+    mp_put_cstr(b, "10.1.2.3:9333");
+    write_buf("envelope", "peer-addr", b);
+    static const char *const inv_types[] = {"inv", "getdata", "notfound"};
+    for (int i = 0; i < 3; i++) {
+        proto_begin_peer(b, "regtest", inv_types[i], 2);
+        KV_STR("kind", i == 1 ? "block" : "tx");
+        put_hashes(b, "hashes", 2, 32);
+        char name[32];
+        snprintf(name, sizeof name, "peer-%s", inv_types[i]);
+        write_buf("envelope", name, b);
+    }
+    proto_begin_peer(b, "regtest", "tx", 1);
+    KV_BIN("tx", blob, sizeof blob);
+    write_buf("envelope", "peer-tx", b);
+    proto_begin_peer(b, "regtest", "block", 1);
+    KV_BIN("block", blob, sizeof blob);
+    write_buf("envelope", "peer-block", b);
+    proto_begin_peer(b, "regtest", "getheaders", 1);
+    put_hashes(b, "locator", 2, 32);
+    write_buf("envelope", "peer-getheaders", b);
+    proto_begin_peer(b, "regtest", "headers", 1);
+    put_hashes(b, "headers", 2, 88);
+    write_buf("envelope", "peer-headers", b);
+    proto_begin_peer(b, "regtest", "ping", 1);
+    KV_UINT("nonce", 0x1234567890ull);
+    write_buf("envelope", "peer-ping", b);
+    proto_begin_peer(b, "regtest", "pong", 1);
+    KV_UINT("nonce", 0x1234567890ull);
+    write_buf("envelope", "peer-pong", b);
+    proto_begin_peer(b, "demo", "ping", 1);
+    KV_UINT("nonce", 1);
+    write_buf("envelope", "peer-ping-demo", b);
+
+    /* events: fuzz_envelope picks the topic by the first byte
+     * (0 block, 1 tx, 2 job, 3 peer.add, 4 unknown) */
+    static const uint8_t topic_block = 0, topic_tx = 1, topic_job = 2, topic_peer = 3;
+    mp_put_raw(b, &topic_block, 1);
+    proto_begin_event(b, 0, 2);
+    KV_BIN("hash", h32, 32);
+    KV_UINT("height", 1);
+    write_buf("envelope", "event-block", b);
+    mp_put_raw(b, &topic_tx, 1);
+    proto_begin_event(b, 5, 1);
+    KV_BIN("txid", h32, 32);
+    write_buf("envelope", "event-tx", b);
+    mp_put_raw(b, &topic_job, 1);
+    proto_begin_event(b, 9, 7);
+    KV_UINT("job_id", 3);
+    KV_UINT("height", 2);
+    KV_BIN("previous_block_hash", h32, 32);
+    KV_UINT("bits", 0x207fffff);
+    KV_UINT("timestamp", 1320365200);
+    KV_UINT("coinbase_value", 625000000);
+    put_hashes(b, "merkle_branch", 2, 32);
+    write_buf("envelope", "event-job", b);
+    mp_put_raw(b, &topic_peer, 1);
+    proto_begin_event(b, 1, 1);
+    KV_STR("hostname", "node2:9333");
+    write_buf("envelope", "event-peer.add", b);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s VECTORS_JSON OUTDIR\n", argv[0]);
+        return 2;
+    }
+    json_error_t jerr;
+    json_t *v = json_load_file(argv[1], 0, &jerr);
+    if (!v) {
+        fprintf(stderr, "make_seeds: %s: %s (line %d)\n", argv[1], jerr.text, jerr.line);
+        return 1;
+    }
+    outdir = argv[2];
+    make_dir(outdir);
+    static const char *const corpora[] = {"tx", "block", "script", "envelope"};
+    for (size_t i = 0; i < sizeof corpora / sizeof corpora[0]; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", outdir, corpora[i]);
+        make_dir(path);
+    }
+
+    seed_hex_section(v, "transactions", "hex");
+    seed_hex_section(v, "transactions", "sighash_preimage_hex");
+    seed_hex_section(v, "coinbase", "hex");
+    seed_hex_section(v, "reject_encodings", "hex");
+
+    mp_buf_t b;
+    mp_buf_init(&b, PROTO_MAX_MSG);
+    seed_blocks(v, &b);
+    seed_scripts(v);
+    seed_envelopes(&b);
+    mp_buf_free(&b);
+    json_decref(v);
+    printf("make_seeds: %d seeds in %s/{tx,block,script,envelope}\n", written, outdir);
+    return 0;
+}

@@ -1,0 +1,291 @@
+#define _XOPEN_SOURCE 700 /* nftw */
+#include "builder.h"
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hex.h"
+#include "merkle.h"
+#include "script.h"
+#include "tx.h"
+
+void tb_wallet(tb_wallet_t *w, uint8_t seed_byte)
+{
+    uint8_t seed[KEY_SEED_LEN];
+    memset(seed, seed_byte, sizeof seed);
+    err_t e;
+    cr_assert_eq(key_from_seed(&w->key, seed, &e), 0);
+    hash_hash160(&w->pkh, w->key.pubkey, KEY_PUBKEY_LEN);
+}
+
+void tb_demo_wallet(tb_wallet_t *w, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/deploy/demo-keys/%s.pem", CHAIN_SOURCE_DIR, name);
+    err_t e;
+    cr_assert_eq(key_load_pem(&w->key, path, &e), 0, "%s", e.message);
+    hash_hash160(&w->pkh, w->key.pubkey, KEY_PUBKEY_LEN);
+}
+
+void tb_tx(mp_buf_t *out, hash32_t *txid, const hash32_t *prev_txid, uint32_t index,
+           amount_t in_amount, const tb_wallet_t *from, const hash20_t *to, amount_t amount,
+           amount_t fee)
+{
+    cr_assert(amount + fee <= in_amount, "test tx spends more than its input");
+    uint8_t lock_to[SCRIPT_P2PKH_LOCK_LEN], lock_back[SCRIPT_P2PKH_LOCK_LEN];
+    uint8_t unlock[1][SCRIPT_P2PKH_UNLOCK_LEN];
+    script_p2pkh_lock(lock_to, to);
+    script_p2pkh_lock(lock_back, &from->pkh);
+    tx_input_t in = {.prev_txid = *prev_txid, .index = index};
+    tx_output_t outs[2] = {{amount, lock_to, sizeof lock_to},
+                           {in_amount - amount - fee, lock_back, sizeof lock_back}};
+    tx_t tx = {.version = TX_VERSION, .n_inputs = 1, .inputs = &in,
+               .n_outputs = outs[1].amount ? 2 : 1, .outputs = outs};
+    err_t e;
+    cr_assert_eq(tx_sign_p2pkh(&tx, &from->key, unlock, &e), 0);
+    cr_assert_eq(tx_txid(&tx, txid), 0);
+    cr_assert_eq(tx_encode(&tx, out, false), 0);
+}
+
+void tb_block(mp_buf_t *out, hash32_t *hash, hash32_t *coinbase_txid, const hash32_t *parent,
+              uint64_t height, uint64_t timestamp, uint32_t bits, const hash20_t *payout,
+              amount_t coinbase_value, const uint8_t *const *txs, const size_t *tx_lens,
+              size_t n_txs, uint64_t tag)
+{
+    uint8_t extranonce[8];
+    for (int i = 0; i < 8; i++)
+        extranonce[i] = (uint8_t)(tag >> (8 * i));
+    tx_coinbase_t cb;
+    cr_assert_eq(tx_coinbase_build(&cb, height, extranonce, sizeof extranonce, payout,
+                                   coinbase_value), 0);
+    hash32_t *leaves = malloc((n_txs + 1) * sizeof *leaves);
+    cr_assert_not_null(leaves);
+    cr_assert_eq(tx_txid(&cb.tx, &leaves[0]), 0);
+    if (coinbase_txid)
+        *coinbase_txid = leaves[0];
+    for (size_t i = 0; i < n_txs; i++)
+        hash_sha256d(&leaves[i + 1], txs[i], tx_lens[i]);
+    block_header_t h = {.version = BLOCK_VERSION, .previous_block_hash = *parent,
+                        .timestamp = timestamp, .bits = bits};
+    cr_assert_eq(merkle_root(&h.merkle_root, NULL, leaves, n_txs + 1), 0);
+    free(leaves);
+    for (;; h.nonce++) {
+        block_header_hash(hash, &h);
+        if (block_hash_meets(hash, bits))
+            break;
+    }
+    cr_assert_eq(block_assemble(out, &h, &cb.tx, txs, tx_lens, n_txs), 0);
+}
+
+void tb_genesis(const chain_params_t *p, hash32_t *hash, hash32_t *txid)
+{
+    mp_buf_t b;
+    mp_buf_init(&b, BLOCK_MAX_SIZE);
+    cr_assert_eq(params_genesis_encode(p, &b), 0);
+    block_t blk;
+    err_t e;
+    cr_assert_eq(block_decode(&blk, b.data, b.len, &e), 0);
+    block_header_hash(hash, &blk.header);
+    *txid = blk.txids[0];
+    block_free(&blk);
+    mp_buf_free(&b);
+}
+
+int tb_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+void tb_tmpdir(char out[256])
+{
+    snprintf(out, 256, "/tmp/chain-test-XXXXXX");
+    cr_assert_not_null(mkdtemp(out), "mkdtemp: %s", strerror(errno));
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+void tb_rmdir(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+void tb_binary(char out[512], const char *relative)
+{
+    snprintf(out, 512, "%s/%s", CHAIN_BINARY_DIR, relative);
+}
+
+static size_t collect(char *data, size_t size, size_t n, void *arg)
+{
+    tb_http_t *r = arg;
+    size_t add = size * n;
+    char *grown = realloc(r->body, r->len + add + 1);
+    if (!grown)
+        return 0;
+    r->body = grown;
+    memcpy(r->body + r->len, data, add);
+    r->len += add;
+    r->body[r->len] = '\0';
+    return add;
+}
+
+void tb_http(tb_http_t *r, const char *method, const char *url, const char *body, size_t body_len,
+             const char *content_type)
+{
+    memset(r, 0, sizeof *r);
+    CURL *c = curl_easy_init();
+    cr_assert_not_null(c);
+    struct curl_slist *headers = NULL;
+    char ct[256];
+    snprintf(ct, sizeof ct, "Content-Type: %s", content_type ? content_type : "application/json");
+    headers = curl_slist_append(headers, ct);
+    headers = curl_slist_append(headers, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    }
+    CURLcode rc = curl_easy_perform(c);
+    cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, url, curl_easy_strerror(rc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(c);
+    if (r->body)
+        r->json = json_loads(r->body, 0, NULL);
+}
+
+void tb_http_free(tb_http_t *r)
+{
+    free(r->body);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+long tb_post_hex(const char *base_url, const char *route, const uint8_t *data, size_t len,
+                 tb_http_t *out)
+{
+    char *hex = malloc(2 * len + 1), url[256];
+    cr_assert_not_null(hex);
+    hex_encode(hex, data, len);
+    json_t *j = json_pack("{s:s}", "hex", hex);
+    char *body = json_dumps(j, JSON_COMPACT);
+    snprintf(url, sizeof url, "%s%s", base_url, route);
+    tb_http(out, "POST", url, body, strlen(body), NULL);
+    free(body);
+    json_decref(j);
+    free(hex);
+    return out->status;
+}
+
+static bool healthy(const char *base_url)
+{
+    char url[128];
+    snprintf(url, sizeof url, "%s/healthz", base_url);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 500L);
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    long status = 0;
+    bool ok = curl_easy_perform(c) == CURLE_OK &&
+              curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 200;
+    curl_easy_cleanup(c);
+    return ok;
+}
+
+void tb_chaind_start(tb_chaind_t *d, const char *datadir, const char *const *extra_args)
+{
+    memset(d, 0, sizeof *d);
+    if (datadir && *datadir)
+        snprintf(d->datadir, sizeof d->datadir, "%s", datadir);
+    else
+        tb_tmpdir(d->datadir);
+    d->http_port = tb_free_port();
+    d->rpc_port = tb_free_port();
+    d->events_port = tb_free_port();
+    snprintf(d->http_url, sizeof d->http_url, "http://127.0.0.1:%d", d->http_port);
+    snprintf(d->rpc_endpoint, sizeof d->rpc_endpoint, "tcp://127.0.0.1:%d", d->rpc_port);
+    snprintf(d->events_endpoint, sizeof d->events_endpoint, "tcp://127.0.0.1:%d", d->events_port);
+    char bin[512], http[64], log[300];
+    tb_binary(bin, "chaind/chaind");
+    snprintf(http, sizeof http, "127.0.0.1:%d", d->http_port);
+    snprintf(log, sizeof log, "%s.log", d->datadir);
+    const char *argv[64] = {bin, "--network", "regtest", "--datadir", d->datadir, "--http", http,
+                            "--rpc", d->rpc_endpoint, "--events", d->events_endpoint,
+                            "--verify-threads", "2"};
+    int argc = 13;
+    for (int i = 0; extra_args && extra_args[i] && argc < 62; i++)
+        argv[argc++] = extra_args[i];
+    argv[argc] = NULL;
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0)
+            dup2(fd, 2);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    d->pid = pid;
+    for (int i = 0; i < 200; i++) {
+        if (healthy(d->http_url))
+            return;
+        int status;
+        cr_assert_eq(waitpid(pid, &status, WNOHANG), 0, "chaind exited at start (see %s)", log);
+        struct timespec ts = {0, 50 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_fail("chaind did not answer /healthz within 10 s (see %s)", log);
+}
+
+int tb_chaind_stop(tb_chaind_t *d)
+{
+    int status = -1;
+    kill(d->pid, SIGTERM);
+    for (int i = 0; i < 200; i++) {
+        if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+            d->pid = 0;
+            return status;
+        }
+        struct timespec ts = {0, 50 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    kill(d->pid, SIGKILL);
+    waitpid(d->pid, &status, 0);
+    d->pid = 0;
+    cr_assert_fail("chaind did not stop within 10 s of SIGTERM");
+    return status;
+}
+
+void tb_chaind_kill(tb_chaind_t *d)
+{
+    kill(d->pid, SIGKILL);
+    int status;
+    waitpid(d->pid, &status, 0);
+    d->pid = 0;
+}

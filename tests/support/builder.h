@@ -1,0 +1,92 @@
+/* Test support: builds valid regtest transactions and blocks, starts daemons
+ * on free loopback ports, and speaks HTTP (libcurl) and ZeroMQ requests.
+ * Everything aborts the test (criterion assert) on failure: a helper that
+ * fails is a broken test, not a result. */
+#ifndef CHAIN_TEST_BUILDER_H
+#define CHAIN_TEST_BUILDER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "amount.h"
+#include "block.h"
+#include "hash.h"
+#include "key.h"
+#include "mp.h"
+#include "params.h"
+
+typedef struct {
+    key_pair_t key;
+    hash20_t pkh;
+} tb_wallet_t;
+
+/* A wallet from a fixed seed byte (deterministic keys for tests). */
+void tb_wallet(tb_wallet_t *w, uint8_t seed_byte);
+/* A demo user's wallet from deploy/demo-keys/<name>.pem. */
+void tb_demo_wallet(tb_wallet_t *w, const char *name);
+
+/* A signed P2PKH transaction spending prev_txid:index (worth in_amount, owned
+ * by from) paying `amount` to `to` and the rest minus fee back to from (no
+ * change output when nothing is left). Appends the encoding to out; *txid. */
+void tb_tx(mp_buf_t *out, hash32_t *txid, const hash32_t *prev_txid, uint32_t index,
+           amount_t in_amount, const tb_wallet_t *from, const hash20_t *to, amount_t amount,
+           amount_t fee);
+
+/* A block on parent (hash, height) with the given txs (encodings), a coinbase
+ * paying coinbase_value to payout with extranonce `tag` (so sibling blocks
+ * differ), timestamp and bits; the nonce is ground until the proof of work
+ * holds. Appends the encoding to out; *hash, and *coinbase_txid if not NULL. */
+void tb_block(mp_buf_t *out, hash32_t *hash, hash32_t *coinbase_txid, const hash32_t *parent,
+              uint64_t height, uint64_t timestamp, uint32_t bits, const hash20_t *payout,
+              amount_t coinbase_value, const uint8_t *const *txs, const size_t *tx_lens,
+              size_t n_txs, uint64_t tag);
+
+/* The regtest genesis: its hash and the txid of its allocation transaction
+ * (outputs 0..3: albert 40, bertrand 30, camille 10, camille 5 coins). */
+void tb_genesis(const chain_params_t *p, hash32_t *hash, hash32_t *txid);
+
+/* --- processes ------------------------------------------------------------ */
+/* A free TCP port on 127.0.0.1 (bound and released). */
+int tb_free_port(void);
+/* A new empty directory under /tmp; the caller removes it (tb_rmdir). */
+void tb_tmpdir(char out[256]);
+void tb_rmdir(const char *dir);
+/* The path of a built binary: CHAIN_BINARY_DIR "/chaind/chaind" etc. */
+void tb_binary(char out[512], const char *relative);
+
+typedef struct {
+    pid_t pid;
+    char datadir[256];
+    int http_port, rpc_port, events_port;
+    char http_url[64], rpc_endpoint[64], events_endpoint[64];
+} tb_chaind_t;
+
+/* Starts chaind (regtest unless extra args say otherwise) on free ports with
+ * datadir (created if empty string: a new temporary one), stderr to
+ * <datadir>.log, and waits until /healthz answers (10 s at most). */
+void tb_chaind_start(tb_chaind_t *d, const char *datadir, const char *const *extra_args);
+/* SIGTERM and wait; returns the exit status (asserts it ends within 10 s). */
+int tb_chaind_stop(tb_chaind_t *d);
+/* SIGKILL and reap. */
+void tb_chaind_kill(tb_chaind_t *d);
+
+/* --- HTTP ------------------------------------------------------------------ */
+typedef struct {
+    long status;
+    char *body;  /* NUL-terminated, malloc'd */
+    size_t len;
+    json_t *json; /* parsed body or NULL */
+} tb_http_t;
+
+/* One request; body may be NULL; content_type NULL means application/json. */
+void tb_http(tb_http_t *r, const char *method, const char *url, const char *body, size_t body_len,
+             const char *content_type);
+void tb_http_free(tb_http_t *r);
+/* POST /transactions {"hex": ...} or POST /block {"hex": ...}: the status. */
+long tb_post_hex(const char *base_url, const char *route, const uint8_t *data, size_t len,
+                 tb_http_t *out);
+
+#endif

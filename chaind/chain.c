@@ -621,6 +621,16 @@ static void add_orphan(chain_t *c, const hash32_t *hash, const hash32_t *prev,
     c->orphan_bytes += len;
 }
 
+/* Whether entry or one of its ancestors off the main chain failed validation
+ * (main-chain blocks never have). */
+static bool descends_from_invalid(const chain_t *c, const chain_entry_t *entry)
+{
+    for (; entry && !chain_is_main(c, entry); entry = entry->parent)
+        if (entry->status & STORE_INVALID)
+            return true;
+    return false;
+}
+
 static int submit_one(chain_t *c, const uint8_t *data, size_t len, uint64_t now,
                       chain_status_t *status, hash32_t *hash, err_t *e)
 {
@@ -632,8 +642,9 @@ static int submit_one(chain_t *c, const uint8_t *data, size_t len, uint64_t now,
     chain_entry_t *known = hmap_get(c->index, hash->b);
     if (known || hmap_get(c->orphans, hash->b)) {
         block_free(&b);
-        if (known && (known->status & STORE_INVALID))
-            return err_set(e, ERR_BAD_PREVIOUS, "a block already found invalid");
+        if (known && descends_from_invalid(c, known))
+            return err_set(e, ERR_BAD_PREVIOUS, "a block already found invalid, or a "
+                           "descendant of one");
         *status = CHAIN_KNOWN;
         return 0;
     }
@@ -642,8 +653,9 @@ static int submit_one(chain_t *c, const uint8_t *data, size_t len, uint64_t now,
     if (rc == 0 && !parent) {
         add_orphan(c, hash, &b.header.previous_block_hash, data, len);
         *status = CHAIN_ORPHAN;
-    } else if (rc == 0 && (parent->status & STORE_INVALID)) {
-        rc = err_set(e, ERR_BAD_PREVIOUS, "the parent block is invalid");
+    } else if (rc == 0 && descends_from_invalid(c, parent)) {
+        rc = err_set(e, ERR_BAD_PREVIOUS, "the parent block is invalid or descends from an "
+                     "invalid block");
     } else if (rc == 0) {
         chain_entry_t *entry = NULL;
         rc = accept_block(c, &b, hash, data, len, parent, now, &entry, e);
@@ -786,6 +798,7 @@ static int load_index(chain_t *c, err_t *e)
     if (rc != 0)
         return lmdb_fail(e, "reading the index", rc);
     rc = mdb_cursor_open(txn, c->store.index, &cur);
+    bool cursor_open = rc == 0;
     MDB_val k, v;
     int op = MDB_FIRST;
     while (rc == 0 && (rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
@@ -814,6 +827,9 @@ static int load_index(chain_t *c, err_t *e)
     int t = rc == 0 ? mdb_get(txn, c->store.meta, &tk, &tv) : rc;
     if (t == 0 && tv.mv_size == 32)
         memcpy(tip_hash.b, tv.mv_data, 32);
+    /* a read-only transaction does not free its cursors */
+    if (cursor_open)
+        mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     if (rc != 0)
         return lmdb_fail(e, "loading the index", rc);

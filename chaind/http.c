@@ -157,7 +157,8 @@ static double elapsed_ms(const req_t *r)
 }
 
 /* Queues body (freed by MHD when mode is MHD_RESPMEM_MUST_FREE) with the
- * headers every answer carries. allow: the Allow header, or NULL. */
+ * headers every answer carries. type: the Content-Type, or NULL for no body;
+ * allow: the Allow header, or NULL. */
 static enum MHD_Result send_body(ctx_t *x, unsigned status, const char *type, void *body,
                                  size_t len, enum MHD_ResponseMemoryMode mode, const char *allow)
 {
@@ -169,7 +170,8 @@ static enum MHD_Result send_body(ctx_t *x, unsigned status, const char *type, vo
         return MHD_NO;
     }
     const char *cors = x->s->cors_origin;
-    bool ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type) == MHD_YES &&
+    bool ok = (!type || MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type) ==
+                            MHD_YES) &&
               MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
     if (ok && allow)
         ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow) == MHD_YES;
@@ -394,7 +396,7 @@ static enum MHD_Result get_block(ctx_t *x, const char *arg)
     err_t e;
     if (read_begin(st, &txn, &e) < 0)
         return reply_err(x, &e);
-    bool main = true;
+    bool on_main = true;
     int rc;
     if (by_hash) {
         store_index_rec_t rec;
@@ -405,7 +407,7 @@ static enum MHD_Result get_block(ctx_t *x, const char *arg)
             int g = store_get_chain_hash(txn, st, height, &at);
             if (g != 0 && g != MDB_NOTFOUND)
                 rc = lmdb_fail(&e, "chain", g);
-            main = g == 0 && hash32_eq(&at, &hash);
+            on_main = g == 0 && hash32_eq(&at, &hash);
         }
     } else {
         rc = main_hash(txn, st, height, &hash, &e);
@@ -418,7 +420,7 @@ static enum MHD_Result get_block(ctx_t *x, const char *arg)
         return reply_err(x, &e);
     json_t *j = jsonfmt_block(&b, (int64_t)height);
     block_free(&b);
-    if (j && json_object_set_new(j, "main_chain", json_boolean(main)) < 0) {
+    if (j && json_object_set_new(j, "main_chain", json_boolean(on_main)) < 0) {
         json_decref(j);
         j = NULL;
     }
@@ -430,10 +432,11 @@ static int chain_tx(ctx_t *x, const hash32_t *txid, json_t **out, err_t *e)
 {
     store_t *st = node_store(x->s->node);
     MDB_txn *txn;
-    if (read_begin(st, &txn, e) < 0)
-        return -ERR_INTERNAL;
+    int rc = read_begin(st, &txn, e);
+    if (rc < 0)
+        return rc;
     MDB_val k = {32, (void *)txid->b}, v;
-    int rc = mdb_get(txn, st->txindex, &k, &v);
+    rc = mdb_get(txn, st->txindex, &k, &v);
     hash32_t bhash;
     if (rc == MDB_NOTFOUND)
         rc = err_set(e, ERR_NOT_FOUND, "unknown transaction");
@@ -530,10 +533,11 @@ static int address_coins(ctx_t *x, const hash20_t *pkh, json_t *list, amount_t *
 {
     store_t *st = node_store(x->s->node);
     MDB_txn *txn;
-    if (read_begin(st, &txn, e) < 0)
-        return -ERR_INTERNAL;
+    int rc = read_begin(st, &txn, e);
+    if (rc < 0)
+        return rc;
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, st->addr, &cur);
+    rc = mdb_cursor_open(txn, st->addr, &cur);
     if (rc) {
         mdb_txn_abort(txn);
         return lmdb_fail(e, "address cursor", rc);
@@ -1132,10 +1136,11 @@ static enum MHD_Result take_body(ctx_t *x, const char *data, size_t *size, bool 
     }
     if (!keep || r->too_large)
         return r->received > max && r->received - max > max ? MHD_NO : MHD_YES;
-    if (r->len + n > r->cap) {
+    size_t need = r->len + n; /* at most max: received bounds it */
+    if (need > r->cap) {
         size_t cap = r->cap ? r->cap : 4096;
-        while (cap < r->len + n)
-            cap *= 2;
+        while (cap < need)
+            cap = cap > max / 2 ? max : cap * 2;
         if (cap > max)
             cap = max;
         char *p = realloc(r->body, cap);
@@ -1181,7 +1186,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             r->start = (struct timespec){0, 0};
         return post ? post_begin(&x) : MHD_YES;
     }
-    if (r->answered) { /* MHD passes on what a client sent after an early answer */
+    if (r->answered) { /* answered on the first call: drop whatever MHD still passes on */
         *upload_size = 0;
         return MHD_YES;
     }
@@ -1192,12 +1197,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     const char *allow = allow_str(rt->methods);
     if (strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0) {
         x.preflight = true;
-        return send_body(&x, MHD_HTTP_NO_CONTENT, JSON_TYPE, (void *)"", 0,
+        return send_body(&x, MHD_HTTP_NO_CONTENT, NULL, (void *)"", 0,
                          MHD_RESPMEM_PERSISTENT, allow);
     }
     if (!(m & rt->methods))
-        /* the one table has no 405 code: bad_request with the right status */
-        return reply_fail(&x, MHD_HTTP_METHOD_NOT_ALLOWED, ERR_BAD_REQUEST, allow,
+        return reply_fail(&x, MHD_HTTP_METHOD_NOT_ALLOWED, ERR_METHOD_NOT_ALLOWED, allow,
                           "method not allowed on this route");
     if (m == M_GET)
         return handle_get(&x, rt->id, arg);
@@ -1224,37 +1228,38 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
-    char line[512];
-    vsnprintf(line, sizeof line, fmt, ap);
-    line[strcspn(line, "\r\n")] = '\0';
+    char raw[512], line[512];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    raw[strcspn(raw, "\r\n")] = '\0';
+    printable(line, sizeof line, raw);
     LOGINFO("http: libmicrohttpd: %s", line);
 }
 
-/* "a.b.c.d:PORT" or "[v6]:PORT", numeric hosts only, so exactly that address
- * is bound. */
+/* "a.b.c.d:PORT", "[v6]:PORT" or "localhost:PORT" (127.0.0.1): numeric
+ * hosts, so that exactly that address is bound. */
 static int parse_listen(const char *text, struct sockaddr_storage *ss, bool *v6, uint16_t *port,
                         err_t *e)
 {
-    static const char usage[] = "--http wants IPV4:PORT or [IPV6]:PORT";
     char host[INET6_ADDRSTRLEN];
-    const char *p, *end;
-    if (!text)
-        return err_set(e, ERR_INTERNAL, "%s", usage);
-    *v6 = text[0] == '[';
-    if (*v6) {
-        end = strchr(text, ']');
+    const char *p = NULL, *h = text, *end = NULL;
+    if (text && text[0] == '[') {
+        h = text + 1;
+        end = strchr(h, ']');
         p = end && end[1] == ':' ? end + 2 : NULL;
-        text++;
-    } else {
+    } else if (text) {
         end = strrchr(text, ':');
         p = end ? end + 1 : NULL;
     }
+    *v6 = h != text;
     uint64_t n;
-    if (!p || (size_t)(end - text) >= sizeof host || parse_u64n(p, strlen(p), &n) < 0 ||
+    if (!p || (size_t)(end - h) >= sizeof host || parse_u64n(p, strlen(p), &n) < 0 ||
         n > 65535)
-        return err_set(e, ERR_INTERNAL, "%s", usage);
-    memcpy(host, text, (size_t)(end - text));
-    host[end - text] = '\0';
+        return err_set(e, ERR_INTERNAL, "HTTP address \"%.64s\": want IPV4:PORT or [IPV6]:PORT",
+                       text ? text : "");
+    memcpy(host, h, (size_t)(end - h));
+    host[end - h] = '\0';
+    if (!*v6 && strcmp(host, "localhost") == 0)
+        strcpy(host, "127.0.0.1");
     memset(ss, 0, sizeof *ss);
     *port = (uint16_t)n;
     int ok;
@@ -1269,7 +1274,10 @@ static int parse_listen(const char *text, struct sockaddr_storage *ss, bool *v6,
         a->sin_port = htons(*port);
         ok = inet_pton(AF_INET, host, &a->sin_addr);
     }
-    return ok == 1 ? 0 : err_set(e, ERR_INTERNAL, "%s (a numeric address)", usage);
+    if (ok != 1)
+        return err_set(e, ERR_INTERNAL, "HTTP address \"%.64s\": the host must be a numeric "
+                       "IPv4 or [IPv6] address", text);
+    return 0;
 }
 
 static char *dup_or_null(const char *s, bool *fail)
@@ -1290,6 +1298,10 @@ int http_start(http_server_t **out, node_t *node, const http_config_t *cfg, err_
     int rc = parse_listen(cfg->listen, &ss, &v6, &port, e);
     if (rc < 0)
         return rc;
+    /* MHD refuses a header value with a control character on every answer */
+    for (const char *o = cfg->cors_origin; o && *o; o++)
+        if ((unsigned char)*o < 0x20 || *o == 0x7f)
+            return err_set(e, ERR_INTERNAL, "the CORS origin holds a control character");
     http_server_t *s = calloc(1, sizeof *s);
     if (!s)
         return err_set(e, ERR_INTERNAL, "out of memory");

@@ -50,8 +50,8 @@
  * Allow (and the CORS preflight headers when cors_origin is set).
  *
  * Errors are {"error": code, "message": text} with the status of common/err.h;
- * unknown routes 404 not_found; a method a route lacks 405 (code
- * "bad_request", with Allow); a POST body that is not application/json 415
+ * unknown routes 404 not_found; a method a route lacks 405
+ * method_not_allowed (with Allow); a POST body that is not application/json 415
  * not_json, that does not parse 400 bad_json, over max_body 413 too_large.
  * A rejected request changes nothing. */
 #ifndef CHAIND_HTTP_H
@@ -66,7 +66,7 @@
 typedef struct http_server http_server_t;
 
 typedef struct {
-    const char *listen;       /* "HOST:PORT": IPv4 "1.2.3.4:8080" or "[::1]:8080" */
+    const char *listen;       /* "1.2.3.4:8080", "[::1]:8080" or "localhost:8080" */
     const char *cors_origin;  /* NULL, or the value of Access-Control-Allow-Origin */
     unsigned threads;         /* thread pool size; 0: 4 (at most 64) */
     unsigned max_connections; /* 0: 1024 */

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
@@ -86,6 +87,14 @@ int main(int argc, char **argv)
         flags_uint("chaind", "db-size-mb", FLAG("db-size-mb"), 16, (uint64_t)1 << 24, &db_mb))
         return 2;
     log_init("chaind", (log_level_t)level);
+
+    /* every HTTP connection holds a descriptor: allow as many as permitted */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &nofile) != 0)
+            LOGWARN("cannot raise the open-file limit; HTTP connections are capped by it");
+    }
 
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);

@@ -101,16 +101,45 @@ void mempool_remove(mempool_t *m, const hash32_t *txid)
         unlink_entry(m, x);
 }
 
-static mempool_entry_t *lowest(const mempool_t *m)
+/* a pays a strictly lower fee rate than b */
+static bool strictly_lower_rate(const mempool_entry_t *a, const mempool_entry_t *b)
 {
-    mempool_entry_t *low = NULL;
+    return (unsigned __int128)a->fee * b->len < (unsigned __int128)b->fee * a->len;
+}
+
+static int by_rate_asc(const void *a, const void *b)
+{
+    const mempool_entry_t *x = *(mempool_entry_t *const *)a;
+    const mempool_entry_t *y = *(mempool_entry_t *const *)b;
+    return lower_rate(x, y) ? -1 : lower_rate(y, x) ? 1 : 0;
+}
+
+/* Evicts the lowest fee rates until x fits, all or nothing: ERR_MEMPOOL_FULL,
+ * with the pool untouched, when x does not pay strictly more than every
+ * entry that would have to go. */
+static int make_room(mempool_t *m, const mempool_entry_t *x, err_t *e)
+{
+    size_t count = hmap_count(m->by_txid), n = 0, freed = 0;
+    mempool_entry_t **all = malloc((count ? count : 1) * sizeof *all);
+    if (!all)
+        return err_set(e, ERR_INTERNAL, "out of memory");
     size_t pos = 0;
     const void *key;
     void *value;
     while (hmap_next(m->by_txid, &pos, &key, &value))
-        if (!low || lower_rate(value, low))
-            low = value;
-    return low;
+        all[n++] = value;
+    qsort(all, n, sizeof *all, by_rate_asc);
+    size_t k = 0;
+    while (m->bytes - freed + x->len > m->max_bytes && k < n && strictly_lower_rate(all[k], x))
+        freed += all[k++]->len;
+    int rc = 0;
+    if (m->bytes - freed + x->len > m->max_bytes)
+        rc = err_set(e, ERR_MEMPOOL_FULL, "the mempool is full and this fee rate is too low");
+    else
+        for (size_t i = 0; i < k; i++)
+            unlink_entry(m, all[i]);
+    free(all);
+    return rc;
 }
 
 int mempool_accept(mempool_t *m, const uint8_t *raw, size_t len, const coin_view_t *view,
@@ -164,14 +193,10 @@ int mempool_accept(mempool_t *m, const uint8_t *raw, size_t len, const coin_view
     }
     free(jobs);
     mp_buf_free(&arena);
-    /* make room: evict lower fee rates, unless the newcomer is the lowest */
-    while (rc == 0 && m->bytes + len > m->max_bytes) {
-        mempool_entry_t *low = lowest(m);
-        if (!low || !lower_rate(low, x))
-            rc = err_set(e, ERR_MEMPOOL_FULL, "the mempool is full and this fee rate is too low");
-        else
-            unlink_entry(m, low);
-    }
+    /* make room: evict lower fee rates, unless the newcomer pays no more than
+     * what would have to go; nothing is evicted for a newcomer refused */
+    if (rc == 0 && m->bytes + len > m->max_bytes)
+        rc = make_room(m, x, e);
     if (rc == 0) {
         x->raw = malloc(len);
         if (!x->raw || hmap_put(m->by_txid, x->txid.b, x) < 0)

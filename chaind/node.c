@@ -53,6 +53,7 @@ struct node {
     job_t jobs[NODE_JOBS];
     uint64_t next_job_id, last_job_ms;
     bool tip_changed, mempool_changed;
+    bool disconnected;  /* a block left the main chain during this submission */
     const char *origin; /* of the block being submitted, for its event */
     mp_buf_t readd;     /* encodings of disconnected txs: [len32 LE, bytes]… */
     uint8_t *peers_raw;
@@ -120,6 +121,7 @@ static void on_disconnected(void *ctx, const block_t *b, const chain_entry_t *en
     node_t *n = ctx;
     (void)entry;
     n->tip_changed = true;
+    n->disconnected = true;
     /* keep the transactions to offer them to the mempool once the new branch
      * is in place: those still valid there come back */
     for (size_t i = 1; i < b->n_txs; i++) {
@@ -208,6 +210,49 @@ static int accept_tx(node_t *n, const uint8_t *raw, size_t len, const char *orig
     mp_put_cstr(&ev, origin);
     publish(n, TOPIC_TX, &ev);
     return 0;
+}
+
+/* After blocks left the main chain: drops the mempool transactions that spend
+ * a coin the new main chain does not have (an output of a disconnected
+ * transaction, a vanished coinbase) or has as a coinbase not yet mature. */
+static void drop_unconfirmed_spends(node_t *n)
+{
+    const mempool_entry_t **all;
+    size_t count, n_gone = 0;
+    if (mempool_select(n->mempool, SIZE_MAX, &all, &count) < 0)
+        return;
+    hash32_t *gone = malloc((count ? count : 1) * sizeof *gone);
+    store_t *s = chain_store(n->chain);
+    MDB_txn *txn;
+    if (!gone || mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) {
+        LOGERR("could not recheck the mempool after a reorganisation");
+        free(gone);
+        free(all);
+        return;
+    }
+    uint64_t next_height = chain_tip(n->chain)->height + 1;
+    uint32_t maturity = n->cfg.params->coinbase_maturity;
+    for (size_t i = 0; i < count; i++) {
+        const tx_t *tx = &all[i]->tx;
+        for (size_t j = 0; j < tx->n_inputs; j++) {
+            store_coin_t coin;
+            if (store_get_coin(txn, s, &tx->inputs[j].prev_txid, tx->inputs[j].index, &coin) != 0 ||
+                (coin.coinbase && next_height < coin.height + maturity)) {
+                gone[n_gone++] = all[i]->txid;
+                break;
+            }
+        }
+    }
+    mdb_txn_abort(txn);
+    free(all);
+    for (size_t i = 0; i < n_gone; i++)
+        mempool_remove(n->mempool, &gone[i]);
+    free(gone);
+    if (n_gone) {
+        n->mempool_changed = true;
+        LOGINFO("reorganisation: %zu mempool transaction(s) spent coins no longer confirmed",
+                n_gone);
+    }
 }
 
 /* Offers the transactions of disconnected blocks to the mempool again. */
@@ -363,6 +408,10 @@ static int submit_block_locked(node_t *n, const uint8_t *raw, size_t len, const 
     n->origin = origin;
     int rc = chain_submit_block(n->chain, raw, len, now_seconds(), status, hash, e);
     n->origin = NULL;
+    if (n->disconnected) {
+        n->disconnected = false;
+        drop_unconfirmed_spends(n);
+    }
     if (n->readd.len)
         readmit(n);
     if (n->tip_changed)

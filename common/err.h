@@ -45,6 +45,7 @@
     X(ERR_BAD_JSON,      "bad_json",            400,   0)                  \
     X(ERR_NOT_JSON,      "not_json",            415,   0)                  \
     X(ERR_NOT_FOUND,     "not_found",           404,   0)                  \
+    X(ERR_METHOD_NOT_ALLOWED, "method_not_allowed", 405, 0)                \
     X(ERR_UNKNOWN_TYPE,  "unknown_type",        400,  20)                  \
     X(ERR_FLOOD,         "flood",               429,  50)                  \
     X(ERR_UNAVAILABLE,   "unavailable",         503,   0)                  \

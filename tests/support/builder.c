@@ -263,6 +263,21 @@ void tb_chaind_start(tb_chaind_t *d, const char *datadir, const char *const *ext
     cr_assert_fail("chaind did not answer /healthz within 10 s (see %s)", log);
 }
 
+/* A sanitizer build of chaind writes its reports to its log: fail on any. */
+static void check_log(const char *datadir)
+{
+    char path[300], line[512];
+    snprintf(path, sizeof path, "%s.log", datadir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f))
+        cr_assert(!strstr(line, "ERROR: LeakSanitizer") && !strstr(line, "ERROR: AddressSanitizer") &&
+                      !strstr(line, "runtime error:"),
+                  "chaind's log %s has a sanitizer report: %s", path, line);
+    fclose(f);
+}
+
 int tb_chaind_stop(tb_chaind_t *d)
 {
     int status = -1;
@@ -270,6 +285,7 @@ int tb_chaind_stop(tb_chaind_t *d)
     for (int i = 0; i < 200; i++) {
         if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
             d->pid = 0;
+            check_log(d->datadir);
             return status;
         }
         struct timespec ts = {0, 50 * 1000000};

@@ -785,3 +785,49 @@ Test(block_decode, size_limit)
     assert_decode_fails(junk, BLOCK_MAX_SIZE + 1, ERR_TOO_LARGE, "junk over the limit");
     free(junk);
 }
+
+/* ---- block_assemble (the miner's encoder) ----------------------------- */
+
+Test(block_assemble, matches_the_encoding)
+{
+    /* the vector block: header 0 and coinbase 0, nothing else */
+    size_t vlen;
+    uint8_t *vraw = vector_block(0, &vlen);
+    block_t vb;
+    err_t e = {0};
+    cr_assert_eq(block_decode(&vb, vraw, vlen, &e), 0, "%s", e.message);
+    mp_buf_t out;
+    mp_buf_init(&out, BLOCK_MAX_SIZE);
+    cr_assert_eq(block_assemble(&out, &vb.header, &vb.txs[0], NULL, NULL, 0), 0);
+    cr_assert_eq(out.len, vlen);
+    cr_assert_arr_eq(out.data, vraw, vlen, "assembled vector block");
+    mp_buf_free(&out);
+    block_free(&vb);
+    free(vraw);
+
+    /* a built block: the coinbase and two transactions given pre-encoded */
+    built_t bb;
+    build_block(&bb, 3);
+    mp_buf_t expected = encode_block(&bb.b);
+    mp_buf_t enc[2];
+    const uint8_t *ptrs[2];
+    size_t lens[2];
+    for (size_t i = 0; i < 2; i++) {
+        mp_buf_init(&enc[i], TX_MAX_SIZE);
+        cr_assert_eq(tx_encode(&bb.txs[i + 1], &enc[i], false), 0);
+        ptrs[i] = enc[i].data;
+        lens[i] = enc[i].len;
+    }
+    mp_buf_init(&out, BLOCK_MAX_SIZE);
+    cr_assert_eq(block_assemble(&out, &bb.b.header, &bb.txs[0], ptrs, lens, 2), 0);
+    cr_assert_eq(out.len, expected.len);
+    cr_assert_arr_eq(out.data, expected.data, expected.len, "assembled built block");
+    block_t d;
+    cr_assert_eq(block_decode(&d, out.data, out.len, &e), 0, "%s", e.message);
+    assert_block_ok(&d, regtest(), "assembled block");
+    block_free(&d);
+    mp_buf_free(&out);
+    for (size_t i = 0; i < 2; i++)
+        mp_buf_free(&enc[i]);
+    mp_buf_free(&expected);
+}

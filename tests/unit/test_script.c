@@ -128,7 +128,8 @@ Test(script_asm, vectors)
             cr_assert_eq(json_array_size(outs), tx.n_outputs);
             for (size_t k = 0; k < tx.n_inputs + tx.n_outputs; k++) {
                 bool is_in = k < tx.n_inputs;
-                const uint8_t *sc = is_in ? tx.inputs[k].script : tx.outputs[k - tx.n_inputs].script;
+                const uint8_t *sc = is_in ? tx.inputs[k].script
+                                          : tx.outputs[k - tx.n_inputs].script;
                 size_t sl = is_in ? tx.inputs[k].script_len
                                   : tx.outputs[k - tx.n_inputs].script_len;
                 const char *expected = is_in

@@ -402,7 +402,8 @@ Test(tx_decode, reject_encodings)
             cr_assert(mp_left(&r) > 0, "\"%s\" read fully", vstr(v, "description"));
             tx_free(&tx);
         } else {
-            cr_assert_eq(r.pos, 0, "\"%s\": a failed read leaves the reader", vstr(v, "description"));
+            cr_assert_eq(r.pos, 0, "\"%s\": a failed read leaves the reader",
+                         vstr(v, "description"));
         }
         free(raw);
     }
@@ -463,7 +464,8 @@ Test(tx_decode, mutations_are_canonical_or_rejected)
                     cr_assert_eq(tx_encode(&tx, &b, false), 0);
                     cr_assert_eq(b.len, len, "vector %zu byte %zu ^%02x: accepted a "
                                  "non-canonical form", i, pos, deltas[d]);
-                    cr_assert_arr_eq(b.data, m, len, "vector %zu byte %zu ^%02x", i, pos, deltas[d]);
+                    cr_assert_arr_eq(b.data, m, len, "vector %zu byte %zu ^%02x", i, pos,
+                                     deltas[d]);
                     mp_buf_free(&b);
                     tx_free(&tx);
                 } else {
@@ -566,7 +568,8 @@ Test(tx_decode, handmade_non_canonical_forms)
         {"93019193c420" "e26e1e6badeafdd7f86bb576867d9e6dc28c27a9669a701f38422fd19c4b4ed7"
          "01c400919301c40000", "output of three fields"},
         /* version 2^32 as uint64 */
-        {"93cf00000001000000009193c420" "e26e1e6badeafdd7f86bb576867d9e6dc28c27a9669a701f38422fd19c4b4ed7"
+        {"93cf00000001000000009193c420"
+         "e26e1e6badeafdd7f86bb576867d9e6dc28c27a9669a701f38422fd19c4b4ed7"
          "01c400919201c400", "version over 32 bits"},
         /* script as str */
         {"93019193c420" "e26e1e6badeafdd7f86bb576867d9e6dc28c27a9669a701f38422fd19c4b4ed7"
@@ -825,8 +828,10 @@ Test(tx_json, parse_defaults_and_refusals)
     cr_assert_eq(parse_json_text(ok, &tx, &e), 0, "%s", e.message);
     char *enc = encode_hex(&tx, false);
     /* the "index needing uint32" vector's preimage shape: index 1, P2PKH to 8d63… */
-    cr_assert_str_eq(enc, "93019193c420e26e1e6badeafdd7f86bb576867d9e6dc28c27a9669a701f38422fd19c"
-                          "4b4ed701c400919201c41976a9148d6324c8d2eb4c79afed7baaf78cc248a10de8c588ac");
+    cr_assert_str_eq(enc, "93019193c420"
+                          "e26e1e6badeafdd7f86bb576867d9e6dc28c27a9669a701f38422fd19c4b4ed7"
+                          "01c400919201c419"
+                          "76a9148d6324c8d2eb4c79afed7baaf78cc248a10de8c588ac");
     free(enc);
     tx_free(&tx);
 
@@ -861,5 +866,73 @@ Test(tx_json, parse_defaults_and_refusals)
         cr_assert_eq(rc, -(int)bad[i].code, "%s: got %d (%s)", bad[i].why, rc, e.message);
         cr_assert_neq(e.message[0], '\0', "%s: message", bad[i].why);
         cr_assert_null(tx.mem, "%s: nothing owned after failure", bad[i].why);
+    }
+}
+
+/* ---- the miner's and the wallet's helpers ----------------------------- */
+
+/* tx_coinbase_build gives exactly each coinbase vector (one P2PKH output). */
+Test(tx_vectors, coinbase_build)
+{
+    json_t *cbs = vectors_section("coinbase"), *v;
+    size_t i;
+    json_array_foreach(cbs, i, v) {
+        json_t *outs = json_object_get(json_object_get(v, "json"), "outputs");
+        cr_assert_eq(json_array_size(outs), 1, "tx_coinbase_build makes one output");
+        json_t *o = json_array_get(outs, 0);
+        hash20_t payout;
+        p2pkh_hash_from_asm(&payout, vstr(o, "locking_script"));
+        size_t en_len;
+        uint8_t *en = vhex(v, "extranonce", &en_len);
+        tx_coinbase_t cb;
+        uint64_t height = (uint64_t)json_integer_value(json_object_get(v, "height"));
+        amount_t amount = (amount_t)json_integer_value(json_object_get(o, "amount"));
+        cr_assert_eq(tx_coinbase_build(&cb, height, en, en_len, &payout, amount), 0);
+        char *enc = encode_hex(&cb.tx, false);
+        cr_assert_str_eq(enc, vstr(v, "hex"), "tx_coinbase_build of vector %zu", i);
+        free(enc);
+        hash32_t txid;
+        cr_assert_eq(tx_txid(&cb.tx, &txid), 0);
+        assert_hash_hex(&txid, vstr(v, "txid"), "built coinbase txid", i);
+        free(en);
+    }
+    uint8_t en[TX_EXTRANONCE_MAX + 1] = {0};
+    hash20_t payout = {{0}};
+    tx_coinbase_t cb;
+    cr_assert_eq(tx_coinbase_build(&cb, 1, en, TX_EXTRANONCE_MAX, &payout, 1), 0);
+    cr_assert_eq(tx_coinbase_build(&cb, 1, en, TX_EXTRANONCE_MAX + 1, &payout, 1), -1);
+}
+
+/* tx_sign_p2pkh turns each vector with its unlocking scripts replaced by junk
+ * back into exactly the vector (the sighash blanks the unlocking scripts). */
+Test(tx_vectors, sign_p2pkh)
+{
+    json_t *txs = vectors_section("transactions"), *v;
+    size_t i;
+    json_array_foreach(txs, i, v) {
+        const json_t *kv = key_vector(vstr(v, "signer"));
+        uint8_t seed[KEY_SEED_LEN];
+        vhex_exact(kv, "seed", seed, sizeof seed);
+        key_pair_t k;
+        err_t e = {0};
+        cr_assert_eq(key_from_seed(&k, seed, &e), 0, "%s", e.message);
+
+        tx_t tx;
+        decode_vector(&tx, v, i);
+        static const uint8_t junk[] = {0x01, 0xff};
+        for (size_t n = 0; n < tx.n_inputs; n++) {
+            tx.inputs[n].script = junk;
+            tx.inputs[n].script_len = sizeof junk;
+        }
+        uint8_t (*unlock)[SCRIPT_P2PKH_UNLOCK_LEN] = calloc(tx.n_inputs, sizeof *unlock);
+        cr_assert_not_null(unlock);
+        cr_assert_eq(tx_sign_p2pkh(&tx, &k, unlock, &e), 0, "%s", e.message);
+        char *enc = encode_hex(&tx, false);
+        cr_assert_str_eq(enc, vstr(v, "hex"), "signed vector %zu", i);
+        free(enc);
+        for (size_t n = 0; n < tx.n_inputs; n++)
+            cr_assert_eq(tx.inputs[n].script, unlock[n], "input %zu points to unlock[%zu]", n, n);
+        tx_free(&tx);
+        free(unlock);
     }
 }

@@ -1,0 +1,1214 @@
+/* chain.h in process: the block tree, the main chain, every contextual
+ * rejection, reorganisations (checked against a from-scratch recomputation of
+ * the UTXO set and the indexes), invalid branches, hooks and reopening. */
+#include <criterion/criterion.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "builder.h"
+#include "chain.h"
+#include "hex.h"
+#include "pow.h"
+#include "script.h"
+#include "tx.h"
+
+#define SUBSIDY ((amount_t)625000000)
+#define COIN AMOUNT_COIN
+#define BITS 0x207fffffu
+
+/* --- fixture --------------------------------------------------------------- */
+
+static const chain_params_t *P;
+static char dir[256];
+static chain_t *C;
+static sigcache_t *cache;
+static hash32_t G, GTX; /* genesis hash and its allocation txid */
+static uint64_t GT;     /* genesis timestamp */
+static uint64_t NOW;
+static tb_wallet_t albert, bertrand, camille, miner, stranger;
+
+/* every buffer a test makes, freed at the end (so a failed assert leaks nothing) */
+static void *kept[4096];
+static size_t n_kept;
+static void *keep(void *p)
+{
+    cr_assert(n_kept < sizeof kept / sizeof kept[0]);
+    return kept[n_kept++] = p;
+}
+
+static void open_chain(void)
+{
+    err_t e;
+    cr_assert_eq(chain_open(&C, P, dir, (size_t)1 << 30, 2, cache, &e), 0, "%s", e.message);
+}
+
+static void setup(void)
+{
+    P = params_by_name("regtest");
+    cr_assert_not_null(P);
+    tb_tmpdir(dir);
+    cache = sigcache_new(1000);
+    cr_assert_not_null(cache);
+    open_chain();
+    tb_genesis(P, &G, &GTX);
+    GT = P->genesis_timestamp;
+    NOW = (uint64_t)time(NULL);
+    tb_demo_wallet(&albert, "albert");
+    tb_demo_wallet(&bertrand, "bertrand");
+    tb_demo_wallet(&camille, "camille");
+    tb_wallet(&miner, 0x11);
+    tb_wallet(&stranger, 0x22);
+}
+
+static void teardown(void)
+{
+    chain_close(&C);
+    sigcache_destroy(&cache);
+    for (size_t i = 0; i < n_kept; i++)
+        free(kept[i]);
+    n_kept = 0;
+    tb_rmdir(dir);
+}
+
+TestSuite(chain, .init = setup, .fini = teardown, .timeout = 60);
+
+/* --- transactions ---------------------------------------------------------- */
+
+typedef struct {
+    uint8_t *raw;
+    size_t len;
+    hash32_t txid;
+} rtx_t;
+
+typedef struct {
+    hash32_t txid;
+    uint32_t index;
+    const tb_wallet_t *signer;
+} in_t;
+
+typedef struct {
+    amount_t amount;
+    const hash20_t *to;
+} out_t;
+
+/* A P2PKH transaction; every input signed by its signer over the sighash.
+ * corrupt >= 0 flips a bit of that input's signature. */
+static rtx_t mktx(const in_t *ins, size_t n_in, const out_t *outs, size_t n_out, int corrupt)
+{
+    tx_input_t *in = calloc(n_in, sizeof *in);
+    tx_output_t *out = calloc(n_out, sizeof *out);
+    uint8_t(*unlock)[SCRIPT_P2PKH_UNLOCK_LEN] = calloc(n_in, sizeof *unlock);
+    uint8_t(*lock)[SCRIPT_P2PKH_LOCK_LEN] = calloc(n_out, sizeof *lock);
+    cr_assert(in && out && unlock && lock);
+    for (size_t i = 0; i < n_in; i++)
+        in[i] = (tx_input_t){ins[i].txid, ins[i].index, unlock[i], SCRIPT_P2PKH_UNLOCK_LEN};
+    for (size_t i = 0; i < n_out; i++) {
+        script_p2pkh_lock(lock[i], outs[i].to);
+        out[i] = (tx_output_t){outs[i].amount, lock[i], SCRIPT_P2PKH_LOCK_LEN};
+    }
+    tx_t tx = {.version = TX_VERSION, .n_inputs = n_in, .inputs = in, .n_outputs = n_out,
+               .outputs = out};
+    hash32_t sighash;
+    cr_assert_eq(tx_sighash(&tx, &sighash), 0);
+    for (size_t i = 0; i < n_in; i++) {
+        uint8_t sig[KEY_SIG_LEN];
+        err_t e;
+        cr_assert_eq(key_sign(&ins[i].signer->key, sig, sighash.b, 32, &e), 0);
+        if ((int)i == corrupt)
+            sig[5] ^= 0x01;
+        script_p2pkh_unlock(unlock[i], sig, ins[i].signer->key.pubkey);
+    }
+    mp_buf_t b;
+    mp_buf_init(&b, TX_MAX_SIZE);
+    cr_assert_eq(tx_encode(&tx, &b, false), 0);
+    rtx_t r = {keep(b.data), b.len, {{0}}};
+    hash_sha256d(&r.txid, b.data, b.len);
+    free(in);
+    free(out);
+    free(unlock);
+    free(lock);
+    return r;
+}
+
+/* One input to one or two outputs: `amount` to `to`, change back to the signer. */
+static rtx_t pay(const hash32_t *txid, uint32_t index, amount_t in_amount, const tb_wallet_t *from,
+                 const hash20_t *to, amount_t amount, amount_t fee)
+{
+    in_t in = {*txid, index, from};
+    out_t outs[2] = {{amount, to}, {in_amount - amount - fee, &from->pkh}};
+    cr_assert(amount + fee <= in_amount);
+    return mktx(&in, 1, outs, outs[1].amount ? 2 : 1, -1);
+}
+
+/* --- blocks ----------------------------------------------------------------- */
+
+typedef struct {
+    uint8_t *data;
+    size_t len;
+    hash32_t hash, cb;
+    uint64_t height;
+} blk_t;
+
+#define MAX_TXS 64
+
+/* A block on parent at height with the given txs; the coinbase (coinbase
+ * height cb_height) pays value to the miner. */
+static blk_t mkblock_full(const hash32_t *parent, uint64_t height, uint64_t cb_height, uint64_t ts,
+                          uint32_t bits, amount_t value, const rtx_t *txs, size_t n, uint64_t tag)
+{
+    const uint8_t *raws[MAX_TXS];
+    size_t lens[MAX_TXS];
+    cr_assert(n <= MAX_TXS);
+    for (size_t i = 0; i < n; i++) {
+        raws[i] = txs[i].raw;
+        lens[i] = txs[i].len;
+    }
+    mp_buf_t b;
+    mp_buf_init(&b, BLOCK_MAX_SIZE);
+    blk_t k = {0};
+    tb_block(&b, &k.hash, &k.cb, parent, cb_height, ts, bits, &miner.pkh, value, raws, lens, n,
+             tag);
+    k.data = keep(b.data);
+    k.len = b.len;
+    k.height = height;
+    return k;
+}
+
+static uint64_t ts_at(uint64_t height) { return GT + 60 * height; }
+
+/* The usual block: timestamp GT + 60 h, regtest bits, coinbase = subsidy + fees. */
+static blk_t mkblock(const hash32_t *parent, uint64_t height, const rtx_t *txs, size_t n,
+                     amount_t fees, uint64_t tag)
+{
+    return mkblock_full(parent, height, height, ts_at(height), BITS, SUBSIDY + fees, txs, n, tag);
+}
+
+/* --- store snapshots ---------------------------------------------------------- */
+
+static void snap_db(MDB_txn *txn, MDB_dbi dbi, mp_buf_t *out)
+{
+    MDB_cursor *cur;
+    cr_assert_eq(mdb_cursor_open(txn, dbi, &cur), 0);
+    MDB_val k, v;
+    size_t n = 0;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), n++) {
+        mp_put_bin(out, k.mv_data, k.mv_size);
+        mp_put_bin(out, v.mv_data, v.mv_size);
+    }
+    mp_put_uint(out, n);
+    mdb_cursor_close(cur);
+}
+
+/* The state a rejected block must not touch: coins, address and tx indexes,
+ * the main chain, undo data, the tip. */
+static mp_buf_t snapshot(void)
+{
+    store_t *s = chain_store(C);
+    MDB_txn *txn;
+    cr_assert_eq(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), 0);
+    mp_buf_t b;
+    mp_buf_init(&b, (size_t)256 << 20);
+    snap_db(txn, s->utxo, &b);
+    snap_db(txn, s->addr, &b);
+    snap_db(txn, s->txindex, &b);
+    snap_db(txn, s->chain, &b);
+    snap_db(txn, s->undo, &b);
+    snap_db(txn, s->meta, &b);
+    mdb_txn_abort(txn);
+    mp_put_bin(&b, chain_tip(C)->hash.b, 32);
+    mp_put_uint(&b, chain_tip(C)->height);
+    cr_assert(mp_buf_ok(&b));
+    return b;
+}
+
+static void assert_same_snapshot(mp_buf_t *before, const char *what)
+{
+    mp_buf_t after = snapshot();
+    cr_assert(before->len == after.len && memcmp(before->data, after.data, after.len) == 0,
+              "%s changed the chain state", what);
+    mp_buf_free(&after);
+}
+
+/* --- hooks ------------------------------------------------------------------- */
+
+typedef struct {
+    char kind; /* 'c' connected, 'd' disconnected */
+    hash32_t hash, cb;
+    uint64_t height;
+} ev_t;
+
+static ev_t events[256];
+static size_t n_events;
+
+static void record(char kind, const block_t *b, const chain_entry_t *entry)
+{
+    cr_assert(n_events < 256);
+    hash32_t h;
+    block_header_hash(&h, &b->header);
+    cr_assert(hash32_eq(&h, &entry->hash), "hook: the block is not the entry's");
+    events[n_events++] = (ev_t){kind, entry->hash, b->txids[0], entry->height};
+}
+
+static void on_conn(void *ctx, const block_t *b, const chain_entry_t *entry)
+{
+    cr_assert_eq(ctx, (void *)&events);
+    record('c', b, entry);
+}
+
+static void on_disc(void *ctx, const block_t *b, const chain_entry_t *entry)
+{
+    cr_assert_eq(ctx, (void *)&events);
+    record('d', b, entry);
+}
+
+static void set_hooks(void)
+{
+    chain_hooks_t h = {on_conn, on_disc, &events};
+    chain_set_hooks(C, &h);
+    n_events = 0;
+}
+
+static void expect_event(size_t i, char kind, const blk_t *b)
+{
+    cr_assert(i < n_events, "event %zu missing (only %zu)", i, n_events);
+    cr_assert_eq(events[i].kind, kind, "event %zu is '%c', expected '%c'", i, events[i].kind,
+                 kind);
+    cr_assert(hash32_eq(&events[i].hash, &b->hash), "event %zu is for another block", i);
+    cr_assert(hash32_eq(&events[i].cb, &b->cb), "event %zu carries another block's txs", i);
+    cr_assert_eq(events[i].height, b->height);
+}
+
+/* --- submission ---------------------------------------------------------------- */
+
+static int submit_at(const blk_t *b, uint64_t now, chain_status_t *st, err_t *e)
+{
+    hash32_t h;
+    memset(&h, 0, sizeof h);
+    int rc = chain_submit_block(C, b->data, b->len, now, st, &h, e);
+    if (rc == 0)
+        cr_assert(hash32_eq(&h, &b->hash), "submit returned another hash");
+    return rc;
+}
+
+static void submit_ok(const blk_t *b, chain_status_t expect)
+{
+    chain_status_t st;
+    err_t e = {0};
+    int rc = submit_at(b, NOW, &st, &e);
+    cr_assert_eq(rc, 0, "block at height %llu rejected: %s (%s)", (unsigned long long)b->height,
+                 err_str(e.code), e.message);
+    cr_assert_eq(st, expect, "status %d, expected %d", st, expect);
+    if (expect == CHAIN_TIP) {
+        cr_assert(hash32_eq(&chain_tip(C)->hash, &b->hash));
+        cr_assert_eq(chain_tip(C)->height, b->height);
+    }
+}
+
+/* Submits a block that must be rejected with code, and checks nothing moved. */
+static void submit_fail_at(const blk_t *b, uint64_t now, err_code_t code, const char *what)
+{
+    mp_buf_t before = snapshot();
+    chain_status_t st;
+    err_t e = {0};
+    int rc = submit_at(b, now, &st, &e);
+    cr_assert_eq(rc, -(int)code, "%s: rc %d (%s: %s), expected %s", what, rc,
+                 rc < 0 ? err_str(e.code) : "accepted", rc < 0 ? e.message : "", err_str(code));
+    cr_assert_eq(e.code, code, "%s: e.code %s", what, err_str(e.code));
+    assert_same_snapshot(&before, what);
+    mp_buf_free(&before);
+}
+
+static void submit_fail(const blk_t *b, err_code_t code, const char *what)
+{
+    submit_fail_at(b, NOW, code, what);
+}
+
+/* A chain of empty blocks on the tip; returns the last. */
+static blk_t extend(size_t count, uint64_t tag)
+{
+    blk_t last = {0};
+    for (size_t i = 0; i < count; i++) {
+        const chain_entry_t *tip = chain_tip(C);
+        last = mkblock(&tip->hash, tip->height + 1, NULL, 0, 0, tag);
+        submit_ok(&last, CHAIN_TIP);
+    }
+    return last;
+}
+
+/* --- an independent UTXO set ------------------------------------------------------ */
+
+typedef struct {
+    uint8_t key[36];
+    amount_t amount;
+    uint64_t height;
+    bool coinbase;
+    uint8_t script[SCRIPT_MAX_SIZE];
+    size_t script_len;
+} xcoin_t;
+
+typedef struct {
+    xcoin_t *coins;
+    size_t n, cap;
+    uint8_t (*txids)[64]; /* txid ‖ block hash of every main-chain tx */
+    size_t n_txids, cap_txids;
+} xstate_t;
+
+static void outpoint(uint8_t key[36], const hash32_t *txid, uint32_t index)
+{
+    memcpy(key, txid->b, 32);
+    key[32] = (uint8_t)(index >> 24);
+    key[33] = (uint8_t)(index >> 16);
+    key[34] = (uint8_t)(index >> 8);
+    key[35] = (uint8_t)index;
+}
+
+static int cmp_coin(const void *a, const void *b)
+{
+    return memcmp(((const xcoin_t *)a)->key, ((const xcoin_t *)b)->key, 36);
+}
+
+static int cmp_64(const void *a, const void *b) { return memcmp(a, b, 32); }
+
+static bool p2pkh(const uint8_t *s, size_t len, uint8_t pkh[20])
+{
+    if (len != 25 || s[0] != 0x76 || s[1] != 0xa9 || s[2] != 0x14 || s[23] != 0x88 ||
+        s[24] != 0xac)
+        return false;
+    memcpy(pkh, s + 3, 20);
+    return true;
+}
+
+/* Walks the main chain from genesis, reading every block from the blocks db,
+ * and applies each transaction to an empty set. */
+static void recompute(xstate_t *x)
+{
+    memset(x, 0, sizeof *x);
+    store_t *s = chain_store(C);
+    MDB_txn *txn;
+    cr_assert_eq(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), 0);
+    for (uint64_t h = 0; h <= chain_tip(C)->height; h++) {
+        const chain_entry_t *entry = chain_at(C, h);
+        cr_assert_not_null(entry);
+        cr_assert_eq(entry->height, h);
+        MDB_val k = {32, (void *)entry->hash.b}, v;
+        cr_assert_eq(mdb_get(txn, s->blocks, &k, &v), 0, "block at %llu not stored",
+                     (unsigned long long)h);
+        block_t b;
+        err_t e;
+        cr_assert_eq(block_decode(&b, v.mv_data, v.mv_size, &e), 0, "%s", e.message);
+        hash32_t bh;
+        block_header_hash(&bh, &b.header);
+        cr_assert(hash32_eq(&bh, &entry->hash));
+        if (h > 0)
+            cr_assert(hash32_eq(&b.header.previous_block_hash, &chain_at(C, h - 1)->hash));
+        for (size_t i = 0; i < b.n_txs; i++) {
+            const tx_t *tx = &b.txs[i];
+            if (i > 0) {
+                for (size_t j = 0; j < tx->n_inputs; j++) {
+                    uint8_t key[36];
+                    outpoint(key, &tx->inputs[j].prev_txid, tx->inputs[j].index);
+                    size_t at = x->n;
+                    for (size_t q = 0; q < x->n; q++)
+                        if (memcmp(x->coins[q].key, key, 36) == 0)
+                            at = q;
+                    cr_assert(at < x->n, "main chain spends a coin that does not exist");
+                    x->coins[at] = x->coins[--x->n];
+                }
+            }
+            for (size_t j = 0; j < tx->n_outputs; j++) {
+                if (x->n == x->cap) {
+                    x->cap = x->cap ? 2 * x->cap : 64;
+                    x->coins = realloc(x->coins, x->cap * sizeof *x->coins);
+                    cr_assert_not_null(x->coins);
+                }
+                xcoin_t *c = &x->coins[x->n++];
+                outpoint(c->key, &b.txids[i], (uint32_t)j);
+                c->amount = tx->outputs[j].amount;
+                c->height = h;
+                c->coinbase = i == 0 && h > 0; /* the genesis allocations spend at once */
+                c->script_len = tx->outputs[j].script_len;
+                memcpy(c->script, tx->outputs[j].script, c->script_len);
+            }
+            if (x->n_txids == x->cap_txids) {
+                x->cap_txids = x->cap_txids ? 2 * x->cap_txids : 64;
+                x->txids = realloc(x->txids, x->cap_txids * sizeof *x->txids);
+                cr_assert_not_null(x->txids);
+            }
+            memcpy(x->txids[x->n_txids], b.txids[i].b, 32);
+            memcpy(x->txids[x->n_txids++] + 32, entry->hash.b, 32);
+        }
+        block_free(&b);
+    }
+    mdb_txn_abort(txn);
+    qsort(x->coins, x->n, sizeof *x->coins, cmp_coin);
+    qsort(x->txids, x->n_txids, sizeof *x->txids, cmp_64);
+}
+
+static void xfree(xstate_t *x)
+{
+    free(x->coins);
+    free(x->txids);
+}
+
+static size_t db_count(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_stat st;
+    cr_assert_eq(mdb_stat(txn, dbi, &st), 0);
+    return st.ms_entries;
+}
+
+/* The store's UTXO set, address index, tx index, chain and undo records
+ * equal what the main chain's blocks say, exactly. */
+static void verify_state(void)
+{
+    xstate_t x;
+    recompute(&x);
+    store_t *s = chain_store(C);
+    MDB_txn *txn;
+    cr_assert_eq(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), 0);
+
+    /* utxo: the same keys in the same order, the same fields */
+    MDB_cursor *cur;
+    cr_assert_eq(mdb_cursor_open(txn, s->utxo, &cur), 0);
+    MDB_val k, v;
+    size_t i = 0;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), i++) {
+        cr_assert(i < x.n, "the store has more coins than the chain makes (%zu)", x.n);
+        const xcoin_t *c = &x.coins[i];
+        cr_assert_eq(k.mv_size, 36);
+        cr_assert(memcmp(k.mv_data, c->key, 36) == 0, "coin %zu: another outpoint", i);
+        store_coin_t coin;
+        cr_assert_eq(store_coin_decode(&coin, v.mv_data, v.mv_size), 0);
+        cr_assert_eq(coin.amount, c->amount, "coin %zu amount", i);
+        cr_assert_eq(coin.height, c->height, "coin %zu height", i);
+        cr_assert_eq(coin.coinbase, c->coinbase, "coin %zu coinbase flag", i);
+        cr_assert_eq(coin.script_len, c->script_len);
+        cr_assert(memcmp(coin.script, c->script, c->script_len) == 0);
+    }
+    mdb_cursor_close(cur);
+    cr_assert_eq(i, x.n, "the store has %zu coins, the chain makes %zu", i, x.n);
+
+    /* addr: exactly one entry per P2PKH coin */
+    size_t n_p2pkh = 0;
+    for (size_t q = 0; q < x.n; q++) {
+        uint8_t akey[56];
+        if (!p2pkh(x.coins[q].script, x.coins[q].script_len, akey))
+            continue;
+        n_p2pkh++;
+        memcpy(akey + 20, x.coins[q].key, 36);
+        MDB_val ak = {sizeof akey, akey}, av;
+        cr_assert_eq(mdb_get(txn, s->addr, &ak, &av), 0, "coin %zu missing in the addr index", q);
+        cr_assert_eq(av.mv_size, 0);
+    }
+    cr_assert_eq(db_count(txn, s->addr), n_p2pkh, "addr index holds stale entries");
+
+    /* txindex: exactly the main-chain txids, each to its block */
+    cr_assert_eq(mdb_cursor_open(txn, s->txindex, &cur), 0);
+    i = 0;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), i++) {
+        cr_assert(i < x.n_txids, "txindex holds txids off the main chain");
+        cr_assert_eq(k.mv_size, 32);
+        cr_assert(memcmp(k.mv_data, x.txids[i], 32) == 0, "txindex entry %zu: another txid", i);
+        cr_assert_eq(v.mv_size, 32);
+        cr_assert(memcmp(v.mv_data, x.txids[i] + 32, 32) == 0, "txindex %zu: another block", i);
+    }
+    mdb_cursor_close(cur);
+    cr_assert_eq(i, x.n_txids);
+
+    /* chain by height and undo data: exactly the main chain */
+    uint64_t tip_height = chain_tip(C)->height;
+    cr_assert_eq(db_count(txn, s->chain), tip_height + 1);
+    cr_assert_eq(db_count(txn, s->undo), tip_height);
+    for (uint64_t h = 0; h <= tip_height; h++) {
+        hash32_t hh;
+        cr_assert_eq(store_get_chain_hash(txn, s, h, &hh), 0);
+        cr_assert(hash32_eq(&hh, &chain_at(C, h)->hash), "chain db differs at %llu",
+                  (unsigned long long)h);
+        if (h > 0) {
+            MDB_val uk = {32, hh.b}, uv;
+            cr_assert_eq(mdb_get(txn, s->undo, &uk, &uv), 0, "no undo data at %llu",
+                         (unsigned long long)h);
+        }
+    }
+    MDB_val tk = {3, "tip"}, tv;
+    cr_assert_eq(mdb_get(txn, s->meta, &tk, &tv), 0);
+    cr_assert(tv.mv_size == 32 && memcmp(tv.mv_data, chain_tip(C)->hash.b, 32) == 0);
+    mdb_txn_abort(txn);
+    xfree(&x);
+}
+
+/* A coin as the store has it: true when present. */
+static bool get_coin(const hash32_t *txid, uint32_t index, store_coin_t *coin,
+                     uint8_t script[SCRIPT_MAX_SIZE])
+{
+    store_t *s = chain_store(C);
+    MDB_txn *txn;
+    cr_assert_eq(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), 0);
+    int rc = store_get_coin(txn, s, txid, index, coin);
+    cr_assert(rc == 0 || rc == MDB_NOTFOUND);
+    if (rc == 0) {
+        memcpy(script, coin->script, coin->script_len);
+        coin->script = script;
+    }
+    mdb_txn_abort(txn);
+    return rc == 0;
+}
+
+/* --- tests ------------------------------------------------------------------------ */
+
+Test(chain, open_creates_genesis)
+{
+    const chain_entry_t *tip = chain_tip(C);
+    cr_assert_eq(tip->height, 0);
+    char hex[65];
+    hex_encode(hex, tip->hash.b, 32);
+    cr_assert_str_eq(hex, P->genesis_hash);
+    cr_assert(hash32_eq(&tip->hash, &G));
+    cr_assert_eq(chain_at(C, 0), tip);
+    cr_assert_null(chain_at(C, 1));
+    cr_assert_eq(chain_lookup(C, &G), tip);
+    cr_assert(chain_is_main(C, tip));
+    cr_assert_null(tip->parent);
+    cr_assert_eq(tip->header.timestamp, GT);
+    cr_assert_eq(tip->header.bits, BITS);
+    cr_assert_eq(chain_median_time(tip), GT);
+    cr_assert_eq(chain_next_bits(C, tip), BITS);
+    cr_assert_eq(chain_orphan_count(C), 0);
+    /* work of 0x207fffff: 2^256 / (0x7fffff * 2^232 + 1) = 2 */
+    u256_t two = {{2, 0, 0, 0}};
+    cr_assert_eq(u256_cmp(&tip->chainwork, &two), 0);
+
+    /* the allocations, spendable at once */
+    const tb_wallet_t *owners[4] = {&albert, &bertrand, &camille, &camille};
+    const amount_t amounts[4] = {40 * COIN, 30 * COIN, 10 * COIN, 5 * COIN};
+    for (uint32_t i = 0; i < 4; i++) {
+        store_coin_t coin;
+        uint8_t script[SCRIPT_MAX_SIZE], lock[SCRIPT_P2PKH_LOCK_LEN];
+        cr_assert(get_coin(&GTX, i, &coin, script), "genesis output %u missing", i);
+        script_p2pkh_lock(lock, &owners[i]->pkh);
+        cr_assert_eq(coin.amount, amounts[i]);
+        cr_assert_eq(coin.height, 0);
+        cr_assert_not(coin.coinbase);
+        cr_assert_eq(coin.script_len, sizeof lock);
+        cr_assert(memcmp(coin.script, lock, sizeof lock) == 0);
+    }
+    store_coin_t coin;
+    uint8_t script[SCRIPT_MAX_SIZE];
+    cr_assert_not(get_coin(&GTX, 4, &coin, script));
+    verify_state();
+
+    /* reopening an existing store does not recreate anything */
+    mp_buf_t before = snapshot();
+    chain_close(&C);
+    cr_assert_null(C);
+    open_chain();
+    assert_same_snapshot(&before, "reopening");
+    mp_buf_free(&before);
+}
+
+Test(chain, connects_a_chain)
+{
+    set_hooks();
+    blk_t blocks[13];
+    u256_t work = chain_tip(C)->chainwork;
+    u256_t two = {{2, 0, 0, 0}};
+    for (uint64_t h = 1; h <= 12; h++) {
+        const chain_entry_t *tip = chain_tip(C);
+        cr_assert_eq(chain_next_bits(C, tip), BITS);
+        blocks[h] = mkblock(&tip->hash, h, NULL, 0, 0, h);
+        submit_ok(&blocks[h], CHAIN_TIP);
+        u256_add(&work, &two);
+        cr_assert_eq(u256_cmp(&chain_tip(C)->chainwork, &work), 0);
+        cr_assert_eq(chain_tip(C)->parent, tip);
+        expect_event(h - 1, 'c', &blocks[h]);
+    }
+    cr_assert_eq(n_events, 12);
+    cr_assert_eq(chain_tip(C)->height, 12);
+    for (uint64_t h = 1; h <= 12; h++) {
+        const chain_entry_t *x = chain_at(C, h);
+        cr_assert(hash32_eq(&x->hash, &blocks[h].hash));
+        cr_assert_eq(chain_lookup(C, &blocks[h].hash), x);
+        cr_assert(chain_is_main(C, x));
+        cr_assert_eq(x->status & STORE_VALID, STORE_VALID);
+        /* each coinbase is a coin of its height, marked as a coinbase */
+        store_coin_t coin;
+        uint8_t script[SCRIPT_MAX_SIZE];
+        cr_assert(get_coin(&blocks[h].cb, 0, &coin, script));
+        cr_assert_eq(coin.amount, SUBSIDY);
+        cr_assert_eq(coin.height, h);
+        cr_assert(coin.coinbase);
+    }
+    /* median of the last 11: heights 2..12 of GT + 60 h -> height 7 */
+    cr_assert_eq(chain_median_time(chain_tip(C)), GT + 60 * 7);
+    cr_assert_eq(chain_median_time(chain_at(C, 4)), GT + 60 * 2);
+    verify_state();
+
+    /* headers after a locator */
+    uint8_t *hdrs;
+    size_t n;
+    cr_assert_eq(chain_headers_after(C, &blocks[10].hash, 1, 100, &hdrs, &n), 0);
+    cr_assert_eq(n, 2);
+    hash32_t hh;
+    block_header_t bh;
+    block_header_decode(&bh, hdrs);
+    block_header_hash(&hh, &bh);
+    cr_assert(hash32_eq(&hh, &blocks[11].hash));
+    free(hdrs);
+}
+
+Test(chain, submit_statuses_and_orphans)
+{
+    blk_t b1 = mkblock(&G, 1, NULL, 0, 0, 1);
+    submit_ok(&b1, CHAIN_TIP);
+    /* a sibling with equal work: side, the first seen stays */
+    blk_t s1 = mkblock(&G, 1, NULL, 0, 0, 2);
+    cr_assert_not(hash32_eq(&s1.hash, &b1.hash));
+    submit_ok(&s1, CHAIN_SIDE);
+    cr_assert(hash32_eq(&chain_tip(C)->hash, &b1.hash));
+    const chain_entry_t *se = chain_lookup(C, &s1.hash);
+    cr_assert_not_null(se);
+    cr_assert_not(chain_is_main(C, se));
+    cr_assert_eq(se->height, 1);
+    /* both again: known, nothing changes */
+    mp_buf_t before = snapshot();
+    submit_ok(&b1, CHAIN_KNOWN);
+    submit_ok(&s1, CHAIN_KNOWN);
+    assert_same_snapshot(&before, "a known block");
+    mp_buf_free(&before);
+
+    /* b2, b3, b4 on b1: b3 and b4 arrive first */
+    blk_t b2 = mkblock(&b1.hash, 2, NULL, 0, 0, 3);
+    blk_t b3 = mkblock(&b2.hash, 3, NULL, 0, 0, 4);
+    blk_t b4 = mkblock(&b3.hash, 4, NULL, 0, 0, 5);
+    before = snapshot();
+    submit_ok(&b4, CHAIN_ORPHAN);
+    submit_ok(&b3, CHAIN_ORPHAN);
+    cr_assert_eq(chain_orphan_count(C), 2);
+    submit_ok(&b3, CHAIN_KNOWN); /* an orphan already held */
+    cr_assert_eq(chain_orphan_count(C), 2);
+    cr_assert_null(chain_lookup(C, &b3.hash));
+    assert_same_snapshot(&before, "orphans");
+    mp_buf_free(&before);
+
+    set_hooks();
+    chain_status_t st;
+    err_t e;
+    cr_assert_eq(submit_at(&b2, NOW, &st, &e), 0, "%s", e.message);
+    cr_assert_eq(st, CHAIN_TIP);
+    /* the orphans were adopted in order */
+    cr_assert_eq(chain_orphan_count(C), 0);
+    cr_assert_eq(chain_tip(C)->height, 4);
+    cr_assert(hash32_eq(&chain_tip(C)->hash, &b4.hash));
+    cr_assert_eq(n_events, 3);
+    expect_event(0, 'c', &b2);
+    expect_event(1, 'c', &b3);
+    expect_event(2, 'c', &b4);
+    submit_ok(&b3, CHAIN_KNOWN);
+    verify_state();
+
+    /* an orphan whose parent is a side block becomes a side block */
+    blk_t s2 = mkblock(&s1.hash, 2, NULL, 0, 0, 6);
+    blk_t s3 = mkblock(&s2.hash, 3, NULL, 0, 0, 7);
+    submit_ok(&s3, CHAIN_ORPHAN);
+    submit_ok(&s2, CHAIN_SIDE);
+    cr_assert_eq(chain_orphan_count(C), 0);
+    cr_assert_not_null(chain_lookup(C, &s3.hash));
+    cr_assert_not(chain_is_main(C, chain_lookup(C, &s3.hash)));
+    cr_assert(hash32_eq(&chain_tip(C)->hash, &b4.hash));
+
+    /* undecodable bytes */
+    uint8_t junk[] = {0x92, 0xc4, 0x01, 0x00, 0x90};
+    before = snapshot();
+    hash32_t h;
+    cr_assert_eq(chain_submit_block(C, junk, sizeof junk, NOW, &st, &h, &e),
+                 -(int)ERR_BAD_ENCODING);
+    assert_same_snapshot(&before, "junk");
+    mp_buf_free(&before);
+}
+
+Test(chain, rejects_bad_bits)
+{
+    /* harder than the rule (valid targets, proof of work met) */
+    blk_t b = mkblock_full(&G, 1, 1, ts_at(1), 0x1f7fffff, SUBSIDY, NULL, 0, 1);
+    submit_fail(&b, ERR_BAD_BITS, "bits 0x1f7fffff");
+    b = mkblock_full(&G, 1, 1, ts_at(1), 0x207ffffe, SUBSIDY, NULL, 0, 2);
+    submit_fail(&b, ERR_BAD_BITS, "bits 0x207ffffe");
+    cr_assert_null(chain_lookup(C, &b.hash));
+    b = mkblock_full(&G, 1, 1, ts_at(1), BITS, SUBSIDY, NULL, 0, 3);
+    submit_ok(&b, CHAIN_TIP);
+}
+
+static uint64_t median_of(const uint64_t *ts, size_t upto /* inclusive */)
+{
+    uint64_t w[11];
+    size_t n = 0;
+    for (size_t i = upto + 1; i-- > 0 && n < 11;)
+        w[n++] = ts[i];
+    for (size_t i = 1; i < n; i++) /* insertion sort */
+        for (size_t j = i; j > 0 && w[j - 1] > w[j]; j--) {
+            uint64_t t = w[j];
+            w[j] = w[j - 1];
+            w[j - 1] = t;
+        }
+    return w[n / 2];
+}
+
+Test(chain, rejects_timestamp_not_after_median)
+{
+    /* timestamps that step back now and then but stay above the median */
+    uint64_t ts[16];
+    ts[0] = GT;
+    for (uint64_t h = 1; h < 14; h++)
+        ts[h] = GT + 60 * h;
+    ts[8] = GT + 380;  /* before block 7 */
+    ts[10] = GT + 361; /* before blocks 7..9 */
+    for (uint64_t h = 1; h < 14; h++) {
+        const chain_entry_t *tip = chain_tip(C);
+        uint64_t m = median_of(ts, (size_t)h - 1);
+        cr_assert_eq(chain_median_time(tip), m, "median at %llu", (unsigned long long)h - 1);
+        cr_assert(ts[h] > m);
+        /* at the median: refused; one second later: accepted */
+        blk_t bad = mkblock_full(&tip->hash, h, h, m, BITS, SUBSIDY, NULL, 0, 100 + h);
+        submit_fail(&bad, ERR_BAD_TIMESTAMP, "timestamp = median");
+        if (m > GT) {
+            blk_t worse = mkblock_full(&tip->hash, h, h, m - 1, BITS, SUBSIDY, NULL, 0, 200 + h);
+            submit_fail(&worse, ERR_BAD_TIMESTAMP, "timestamp < median");
+        }
+        blk_t ok = mkblock_full(&tip->hash, h, h, h % 4 == 0 ? m + 1 : ts[h], BITS, SUBSIDY,
+                                NULL, 0, h);
+        if (h % 4 == 0)
+            ts[h] = m + 1;
+        submit_ok(&ok, CHAIN_TIP);
+    }
+    cr_assert_eq(chain_median_time(chain_tip(C)), median_of(ts, 13));
+}
+
+Test(chain, rejects_timestamp_in_the_future)
+{
+    uint64_t now = GT + 100000;
+    blk_t b = mkblock_full(&G, 1, 1, now + 7201, BITS, SUBSIDY, NULL, 0, 1);
+    submit_fail_at(&b, now, ERR_BAD_TIMESTAMP, "now + 2 h + 1 s");
+    /* not remembered as invalid: later, when its time has come, it is fine */
+    cr_assert_null(chain_lookup(C, &b.hash));
+    blk_t ok = mkblock_full(&G, 1, 1, now + 7200, BITS, SUBSIDY, NULL, 0, 2);
+    chain_status_t st;
+    err_t e;
+    cr_assert_eq(submit_at(&ok, now, &st, &e), 0, "%s", e.message);
+    cr_assert_eq(st, CHAIN_TIP);
+    blk_t later = mkblock_full(&ok.hash, 2, 2, now + 7201, BITS, SUBSIDY, NULL, 0, 3);
+    cr_assert_eq(submit_at(&later, now + 1, &st, &e), 0, "%s", e.message);
+    cr_assert_eq(chain_tip(C)->height, 2);
+}
+
+Test(chain, rejects_wrong_coinbase_height)
+{
+    blk_t b = mkblock_full(&G, 1, 2, ts_at(1), BITS, SUBSIDY, NULL, 0, 1);
+    submit_fail(&b, ERR_BAD_COINBASE, "coinbase height 2 at height 1");
+    b = mkblock_full(&G, 1, 0, ts_at(1), BITS, SUBSIDY, NULL, 0, 2);
+    submit_fail(&b, ERR_BAD_COINBASE, "coinbase height 0 at height 1");
+    blk_t b1 = mkblock(&G, 1, NULL, 0, 0, 3);
+    submit_ok(&b1, CHAIN_TIP);
+    b = mkblock_full(&b1.hash, 2, 1, ts_at(2), BITS, SUBSIDY, NULL, 0, 4);
+    submit_fail(&b, ERR_BAD_COINBASE, "coinbase height 1 at height 2");
+}
+
+Test(chain, rejects_coinbase_over_subsidy_and_fees)
+{
+    blk_t b = mkblock(&G, 1, NULL, 0, 1, 1); /* subsidy + 1 without fees */
+    submit_fail(&b, ERR_BAD_COINBASE, "subsidy + 1");
+    const amount_t fee = 12345;
+    rtx_t t = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 3 * COIN, fee);
+    b = mkblock(&G, 1, &t, 1, fee + 1, 2);
+    submit_fail(&b, ERR_BAD_COINBASE, "subsidy + fees + 1");
+    blk_t ok = mkblock(&G, 1, &t, 1, fee, 3);
+    submit_ok(&ok, CHAIN_TIP);
+    store_coin_t coin;
+    uint8_t script[SCRIPT_MAX_SIZE];
+    cr_assert(get_coin(&ok.cb, 0, &coin, script));
+    cr_assert_eq(coin.amount, SUBSIDY + fee);
+    cr_assert(get_coin(&t.txid, 0, &coin, script));
+    cr_assert_eq(coin.amount, 3 * COIN);
+    cr_assert(get_coin(&t.txid, 1, &coin, script));
+    cr_assert_eq(coin.amount, 40 * COIN - 3 * COIN - fee);
+    cr_assert_not(get_coin(&GTX, 0, &coin, script));
+    /* a coinbase may also claim less */
+    blk_t less = mkblock_full(&ok.hash, 2, 2, ts_at(2), BITS, SUBSIDY - 1, NULL, 0, 4);
+    submit_ok(&less, CHAIN_TIP);
+    verify_state();
+}
+
+Test(chain, rejects_unknown_and_doubly_spent_outputs)
+{
+    hash32_t nowhere;
+    memset(nowhere.b, 0x5a, 32);
+    in_t in = {nowhere, 0, &albert};
+    out_t out = {COIN, &bertrand.pkh};
+    rtx_t t = mktx(&in, 1, &out, 1, -1);
+    blk_t b = mkblock(&G, 1, &t, 1, 0, 1);
+    submit_fail(&b, ERR_UNKNOWN_UTXO, "an unknown txid");
+    t = pay(&GTX, 4, 40 * COIN, &albert, &bertrand.pkh, COIN, 0);
+    b = mkblock(&G, 1, &t, 1, 0, 2);
+    submit_fail(&b, ERR_UNKNOWN_UTXO, "an index beyond the genesis outputs");
+
+    /* one output spent by two transactions of a block */
+    rtx_t two[2] = {pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 0),
+                    pay(&GTX, 0, 40 * COIN, &albert, &camille.pkh, COIN, 0)};
+    b = mkblock(&G, 1, two, 2, 0, 3);
+    mp_buf_t before = snapshot();
+    chain_status_t st;
+    err_t e;
+    int rc = submit_at(&b, NOW, &st, &e);
+    cr_assert(rc == -(int)ERR_UNKNOWN_UTXO || rc == -(int)ERR_DUPLICATE_INPUT,
+              "rc %d (%s)", rc, rc < 0 ? err_str(e.code) : "accepted");
+    assert_same_snapshot(&before, "a double spend inside a block");
+    mp_buf_free(&before);
+
+    /* one output spent twice by one transaction */
+    in_t dup[2] = {{GTX, 2, &camille}, {GTX, 2, &camille}};
+    out_t o2 = {15 * COIN, &albert.pkh};
+    rtx_t d = mktx(dup, 2, &o2, 1, -1);
+    b = mkblock(&G, 1, &d, 1, 0, 4);
+    submit_fail(&b, ERR_DUPLICATE_INPUT, "an input spent twice in a tx");
+
+    /* each alone is fine; a later block spending the same output again is not */
+    blk_t ok = mkblock(&G, 1, &two[0], 1, 0, 5);
+    submit_ok(&ok, CHAIN_TIP);
+    b = mkblock(&ok.hash, 2, &two[1], 1, 0, 6);
+    submit_fail(&b, ERR_UNKNOWN_UTXO, "spending a spent output");
+    /* but a transaction may spend an output made earlier in its own block */
+    rtx_t p1 = pay(&GTX, 3, 5 * COIN, &camille, &stranger.pkh, 2 * COIN, 1000);
+    rtx_t p2 = pay(&p1.txid, 0, 2 * COIN, &stranger, &albert.pkh, COIN, 1000);
+    rtx_t chained[2] = {p1, p2};
+    b = mkblock(&ok.hash, 2, chained, 2, 2000, 7);
+    submit_ok(&b, CHAIN_TIP);
+    store_coin_t coin;
+    uint8_t script[SCRIPT_MAX_SIZE];
+    cr_assert_not(get_coin(&p1.txid, 0, &coin, script));
+    cr_assert(get_coin(&p2.txid, 0, &coin, script));
+    verify_state();
+    /* in the wrong order it is not */
+    rtx_t q1 = pay(&GTX, 1, 30 * COIN, &bertrand, &stranger.pkh, 2 * COIN, 1000);
+    rtx_t q2 = pay(&q1.txid, 0, 2 * COIN, &stranger, &albert.pkh, COIN, 1000);
+    rtx_t wrong[2] = {q2, q1};
+    blk_t w = mkblock(&b.hash, 3, wrong, 2, 2000, 8);
+    submit_fail(&w, ERR_UNKNOWN_UTXO, "spending an output made later in the block");
+}
+
+Test(chain, coinbase_maturity)
+{
+    blk_t b1 = mkblock(&G, 1, NULL, 0, 0, 1);
+    submit_ok(&b1, CHAIN_TIP);
+    rtx_t spend = pay(&b1.cb, 0, SUBSIDY, &miner, &albert.pkh, SUBSIDY / 2, 1000);
+    blk_t early = mkblock(&b1.hash, 2, &spend, 1, 1000, 2);
+    submit_fail(&early, ERR_IMMATURE_COINBASE, "a coinbase spent one block later");
+    blk_t b2 = mkblock(&b1.hash, 2, NULL, 0, 0, 3);
+    submit_ok(&b2, CHAIN_TIP);
+    /* the b2 coinbase is still immature at height 3; b1's is mature */
+    rtx_t spend2 = pay(&b2.cb, 0, SUBSIDY, &miner, &albert.pkh, SUBSIDY / 2, 1000);
+    blk_t early2 = mkblock(&b2.hash, 3, &spend2, 1, 1000, 4);
+    submit_fail(&early2, ERR_IMMATURE_COINBASE, "b2's coinbase at height 3");
+    blk_t b3 = mkblock(&b2.hash, 3, &spend, 1, 1000, 5);
+    submit_ok(&b3, CHAIN_TIP);
+    store_coin_t coin;
+    uint8_t script[SCRIPT_MAX_SIZE];
+    cr_assert_not(get_coin(&b1.cb, 0, &coin, script));
+    cr_assert(get_coin(&spend.txid, 0, &coin, script));
+    cr_assert_eq(coin.amount, SUBSIDY / 2);
+    cr_assert_not(coin.coinbase);
+    cr_assert_eq(coin.height, 3);
+    verify_state();
+}
+
+Test(chain, rejects_bad_signatures)
+{
+    in_t in = {GTX, 0, &albert};
+    out_t outs[2] = {{COIN, &bertrand.pkh}, {39 * COIN, &albert.pkh}};
+    rtx_t forged = mktx(&in, 1, outs, 2, 0);
+    blk_t b = mkblock(&G, 1, &forged, 1, 0, 1);
+    submit_fail(&b, ERR_SCRIPT_FAILED, "a forged signature");
+    /* a valid signature by bertrand over albert's coin */
+    in_t theft = {GTX, 0, &bertrand};
+    rtx_t stolen = mktx(&theft, 1, outs, 2, -1);
+    b = mkblock(&G, 1, &stolen, 1, 0, 2);
+    submit_fail(&b, ERR_SCRIPT_FAILED, "another owner's key");
+    /* a valid signature of another transaction: albert's own, outputs changed */
+    rtx_t honest = mktx(&in, 1, outs, 2, -1);
+    tx_t tx;
+    err_t e;
+    cr_assert_eq(tx_decode(&tx, honest.raw, honest.len, &e), 0);
+    mp_buf_t rb;
+    mp_buf_init(&rb, TX_MAX_SIZE);
+    tx.outputs[0].amount = 3 * COIN;
+    tx.outputs[1].amount = 37 * COIN;
+    cr_assert_eq(tx_encode(&tx, &rb, false), 0);
+    tx_free(&tx);
+    rtx_t replay = {keep(rb.data), rb.len, {{0}}};
+    b = mkblock(&G, 1, &replay, 1, 0, 3);
+    submit_fail(&b, ERR_SCRIPT_FAILED, "a signature over other outputs");
+
+    /* many inputs: the parallel path (more than one chunk of jobs) */
+    out_t split[40];
+    for (int i = 0; i < 40; i++)
+        split[i] = (out_t){COIN - 10000, &stranger.pkh};
+    rtx_t fan = mktx(&in, 1, split, 40, -1);
+    blk_t b1 = mkblock(&G, 1, &fan, 1, 40 * 10000, 4);
+    submit_ok(&b1, CHAIN_TIP);
+    rtx_t spends[40];
+    for (uint32_t i = 0; i < 40; i++) {
+        in_t si = {fan.txid, i, &stranger};
+        out_t so = {COIN - 20000, &camille.pkh};
+        spends[i] = mktx(&si, 1, &so, 1, i == 33 ? 0 : -1);
+    }
+    b = mkblock(&b1.hash, 2, spends, 40, 40 * 10000, 5);
+    submit_fail(&b, ERR_SCRIPT_FAILED, "one forged signature among 40");
+    spends[33] = mktx(&(in_t){fan.txid, 33, &stranger}, 1, &(out_t){COIN - 20000, &camille.pkh},
+                      1, -1);
+    b = mkblock(&b1.hash, 2, spends, 40, 40 * 10000, 6);
+    submit_ok(&b, CHAIN_TIP);
+    verify_state();
+}
+
+Test(chain, rejects_outputs_over_inputs)
+{
+    in_t in = {GTX, 0, &albert};
+    out_t outs[2] = {{COIN, &bertrand.pkh}, {39 * COIN + 1, &albert.pkh}};
+    rtx_t t = mktx(&in, 1, outs, 2, -1);
+    blk_t b = mkblock(&G, 1, &t, 1, 0, 1);
+    submit_fail(&b, ERR_INSUFFICIENT_FUNDS, "outputs one unit over the input");
+    outs[1].amount = 39 * COIN;
+    t = mktx(&in, 1, outs, 2, -1);
+    b = mkblock(&G, 1, &t, 1, 0, 2);
+    submit_ok(&b, CHAIN_TIP);
+}
+
+/* A branch A of 3 blocks and a heavier branch B of 4 from the same fork, with
+ * conflicting spends, chained spends and coinbase spends on both sides. */
+Test(chain, reorganisation_matches_recomputation)
+{
+    rtx_t c_tx = pay(&GTX, 3, 5 * COIN, &camille, &albert.pkh, COIN, 1000);
+    blk_t c1 = mkblock(&G, 1, &c_tx, 1, 1000, 1);
+    submit_ok(&c1, CHAIN_TIP);
+
+    /* branch A */
+    rtx_t a_t1 = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 10 * COIN, 1000);
+    rtx_t a_t2 = pay(&a_t1.txid, 0, 10 * COIN, &bertrand, &camille.pkh, 4 * COIN, 1000);
+    rtx_t a2_txs[2] = {a_t1, a_t2};
+    blk_t a2 = mkblock(&c1.hash, 2, a2_txs, 2, 2000, 2);
+    rtx_t a_t3 = pay(&GTX, 1, 30 * COIN, &bertrand, &camille.pkh, 3 * COIN, 1000);
+    rtx_t a_t4 = pay(&c1.cb, 0, SUBSIDY + 1000, &miner, &stranger.pkh, COIN, 1000);
+    rtx_t a3_txs[2] = {a_t3, a_t4};
+    blk_t a3 = mkblock(&a2.hash, 3, a3_txs, 2, 2000, 3);
+    blk_t a4 = mkblock(&a3.hash, 4, NULL, 0, 0, 4);
+
+    /* branch B */
+    rtx_t b_t1 = pay(&GTX, 0, 40 * COIN, &albert, &camille.pkh, 20 * COIN, 2000);
+    blk_t b2 = mkblock(&c1.hash, 2, &b_t1, 1, 2000, 12);
+    rtx_t b_t2 = pay(&c1.cb, 0, SUBSIDY + 1000, &miner, &bertrand.pkh, 2 * COIN, 3000);
+    blk_t b3 = mkblock(&b2.hash, 3, &b_t2, 1, 3000, 13);
+    rtx_t b_t3 = pay(&b_t1.txid, 0, 20 * COIN, &camille, &stranger.pkh, 5 * COIN, 1000);
+    rtx_t b_t4 = pay(&b2.cb, 0, SUBSIDY + 2000, &miner, &albert.pkh, COIN, 1000);
+    rtx_t b4_txs[2] = {b_t3, b_t4};
+    blk_t b4 = mkblock(&b3.hash, 4, b4_txs, 2, 2000, 14);
+    blk_t b5 = mkblock(&b4.hash, 5, NULL, 0, 0, 15);
+
+    set_hooks();
+    submit_ok(&a2, CHAIN_TIP);
+    submit_ok(&a3, CHAIN_TIP);
+    submit_ok(&a4, CHAIN_TIP);
+    cr_assert_eq(n_events, 3);
+    expect_event(0, 'c', &a2);
+    expect_event(1, 'c', &a3);
+    expect_event(2, 'c', &a4);
+    verify_state();
+    mp_buf_t on_a = snapshot();
+
+    n_events = 0;
+    submit_ok(&b2, CHAIN_SIDE);
+    submit_ok(&b3, CHAIN_SIDE);
+    submit_ok(&b4, CHAIN_SIDE); /* equal work: the first seen stays */
+    cr_assert_eq(n_events, 0);
+    assert_same_snapshot(&on_a, "side blocks");
+    cr_assert(hash32_eq(&chain_tip(C)->hash, &a4.hash));
+
+    submit_ok(&b5, CHAIN_TIP);
+    cr_assert_eq(chain_tip(C)->height, 5);
+    /* hooks: A off from the tip down, then B on from the fork up */
+    cr_assert_eq(n_events, 7, "%zu hook calls", n_events);
+    expect_event(0, 'd', &a4);
+    expect_event(1, 'd', &a3);
+    expect_event(2, 'd', &a2);
+    expect_event(3, 'c', &b2);
+    expect_event(4, 'c', &b3);
+    expect_event(5, 'c', &b4);
+    expect_event(6, 'c', &b5);
+    cr_assert(chain_is_main(C, chain_lookup(C, &b2.hash)));
+    cr_assert_not(chain_is_main(C, chain_lookup(C, &a2.hash)));
+    cr_assert_eq(chain_at(C, 1), chain_lookup(C, &c1.hash));
+    verify_state();
+
+    /* spot checks of what the recomputation also says */
+    store_coin_t coin;
+    uint8_t script[SCRIPT_MAX_SIZE];
+    cr_assert_not(get_coin(&a_t1.txid, 0, &coin, script));
+    cr_assert_not(get_coin(&a_t1.txid, 1, &coin, script));
+    cr_assert_not(get_coin(&a_t2.txid, 0, &coin, script));
+    cr_assert_not(get_coin(&a3.cb, 0, &coin, script));
+    cr_assert(get_coin(&GTX, 1, &coin, script), "a_t3 undone: bertrand's allocation is back");
+    cr_assert_eq(coin.amount, 30 * COIN);
+    cr_assert_eq(coin.height, 0);
+    cr_assert_not(coin.coinbase);
+    cr_assert(get_coin(&b_t3.txid, 0, &coin, script));
+    cr_assert_eq(coin.amount, 5 * COIN);
+    cr_assert_eq(coin.height, 4);
+    cr_assert(get_coin(&c_tx.txid, 0, &coin, script));
+    cr_assert_not(get_coin(&c1.cb, 0, &coin, script));
+
+    /* and back: A grows heavier again (its blocks were valid) */
+    blk_t a5 = mkblock(&a4.hash, 5, NULL, 0, 0, 5);
+    blk_t a6 = mkblock(&a5.hash, 6, NULL, 0, 0, 6);
+    n_events = 0;
+    submit_ok(&a5, CHAIN_SIDE);
+    submit_ok(&a6, CHAIN_TIP);
+    cr_assert_eq(n_events, 9);
+    expect_event(0, 'd', &b5);
+    expect_event(1, 'd', &b4);
+    expect_event(2, 'd', &b3);
+    expect_event(3, 'd', &b2);
+    expect_event(4, 'c', &a2);
+    expect_event(5, 'c', &a3);
+    expect_event(6, 'c', &a4);
+    expect_event(7, 'c', &a5);
+    expect_event(8, 'c', &a6);
+    verify_state();
+    cr_assert(get_coin(&a_t2.txid, 0, &coin, script));
+    cr_assert_eq(coin.amount, 4 * COIN);
+    cr_assert_not(get_coin(&b_t1.txid, 0, &coin, script));
+    mp_buf_free(&on_a);
+}
+
+/* A heavier branch whose second block is invalid: the chain goes back to the
+ * valid branch, and the invalid block and its descendants are refused after. */
+Test(chain, invalid_block_deep_in_a_branch)
+{
+    blk_t m1 = mkblock(&G, 1, NULL, 0, 0, 1);
+    submit_ok(&m1, CHAIN_TIP);
+    rtx_t mt = pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, 1000);
+    blk_t m2 = mkblock(&m1.hash, 2, &mt, 1, 1000, 2);
+    submit_ok(&m2, CHAIN_TIP);
+    mp_buf_t before = snapshot();
+
+    rtx_t good = pay(&GTX, 0, 40 * COIN, &albert, &camille.pkh, COIN, 1000);
+    blk_t v1 = mkblock(&G, 1, &good, 1, 1000, 11);
+    in_t in = {GTX, 2, &camille};
+    out_t out = {9 * COIN, &stranger.pkh};
+    rtx_t forged = mktx(&in, 1, &out, 1, 0);
+    blk_t x2 = mkblock(&v1.hash, 2, &forged, 1, COIN, 12);
+    blk_t v3 = mkblock(&x2.hash, 3, NULL, 0, 0, 13);
+    blk_t v4 = mkblock(&v3.hash, 4, NULL, 0, 0, 14);
+
+    submit_ok(&v1, CHAIN_SIDE);
+    submit_ok(&x2, CHAIN_SIDE); /* equal work: not validated yet */
+    set_hooks();
+    chain_status_t st;
+    err_t e;
+    int rc = submit_at(&v3, NOW, &st, &e);
+    cr_assert_lt(rc, 0, "a branch through an invalid block was accepted");
+    cr_assert_eq(e.code, ERR_SCRIPT_FAILED, "%s", err_str(e.code));
+    /* went over to v1, failed at x2, came back */
+    cr_assert(hash32_eq(&chain_tip(C)->hash, &m2.hash));
+    cr_assert_eq(n_events, 6, "%zu hook calls", n_events);
+    expect_event(0, 'd', &m2);
+    expect_event(1, 'd', &m1);
+    expect_event(2, 'c', &v1);
+    expect_event(3, 'd', &v1);
+    expect_event(4, 'c', &m1);
+    expect_event(5, 'c', &m2);
+    assert_same_snapshot(&before, "a failed reorganisation");
+    verify_state();
+    cr_assert(chain_lookup(C, &x2.hash)->status & STORE_INVALID);
+    cr_assert_not(chain_lookup(C, &v1.hash)->status & STORE_INVALID);
+
+    /* later: the invalid block, its child and a new grandchild are refused at
+     * once, without touching the main chain */
+    n_events = 0;
+    submit_fail(&x2, ERR_BAD_PREVIOUS, "a block known to be invalid");
+    submit_fail(&v3, ERR_BAD_PREVIOUS, "a child of an invalid block, again");
+    submit_fail(&v4, ERR_BAD_PREVIOUS, "a grandchild of an invalid block");
+    cr_assert_eq(n_events, 0, "a known-invalid branch was tried again");
+
+    /* the valid branch goes on */
+    blk_t m3 = mkblock(&m2.hash, 3, NULL, 0, 0, 3);
+    submit_ok(&m3, CHAIN_TIP);
+    verify_state();
+
+    /* a direct child of the tip that is invalid: the chain stays */
+    mp_buf_free(&before);
+    before = snapshot();
+    rtx_t theft = mktx(&(in_t){GTX, 2, &bertrand}, 1, &out, 1, -1);
+    blk_t y4 = mkblock(&m3.hash, 4, &theft, 1, COIN, 4);
+    submit_fail(&y4, ERR_SCRIPT_FAILED, "an invalid child of the tip");
+    cr_assert(chain_lookup(C, &y4.hash)->status & STORE_INVALID);
+    submit_fail(&y4, ERR_BAD_PREVIOUS, "the same block again");
+    blk_t y5 = mkblock(&y4.hash, 5, NULL, 0, 0, 5);
+    submit_fail(&y5, ERR_BAD_PREVIOUS, "a child of the invalid block");
+    mp_buf_free(&before);
+
+    /* a heavier branch whose valid part becomes the tip before its bad block */
+    blk_t w4 = mkblock(&m3.hash, 4, NULL, 0, 0, 24);
+    submit_ok(&w4, CHAIN_TIP);
+    blk_t z4 = mkblock(&m3.hash, 4, NULL, 0, 0, 34);
+    submit_ok(&z4, CHAIN_SIDE);
+    blk_t z5 = mkblock(&z4.hash, 5, NULL, 0, 0, 35);
+    submit_ok(&z5, CHAIN_TIP);
+    before = snapshot();
+    blk_t z6 = mkblock(&z5.hash, 6, &theft, 1, COIN, 36);
+    submit_fail(&z6, ERR_SCRIPT_FAILED, "an invalid block on the new tip");
+    cr_assert(hash32_eq(&chain_tip(C)->hash, &z5.hash));
+    verify_state();
+    mp_buf_free(&before);
+}
+
+Test(chain, reopen_keeps_tip_and_coins)
+{
+    rtx_t t = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 7 * COIN, 5000);
+    blk_t b1 = mkblock(&G, 1, &t, 1, 5000, 1);
+    submit_ok(&b1, CHAIN_TIP);
+    blk_t s1 = mkblock(&G, 1, NULL, 0, 0, 2);
+    submit_ok(&s1, CHAIN_SIDE);
+    blk_t b2 = extend(1, 3);
+    in_t in = {GTX, 2, &bertrand};
+    out_t out = {COIN, &stranger.pkh};
+    rtx_t theft = mktx(&in, 1, &out, 1, -1);
+    blk_t bad = mkblock(&b2.hash, 3, &theft, 1, 9 * COIN, 4);
+    submit_fail(&bad, ERR_SCRIPT_FAILED, "an invalid block");
+    verify_state();
+    mp_buf_t before = snapshot();
+    u256_t work = chain_tip(C)->chainwork;
+
+    chain_close(&C);
+    open_chain();
+    assert_same_snapshot(&before, "close and open");
+    cr_assert(hash32_eq(&chain_tip(C)->hash, &b2.hash));
+    cr_assert_eq(chain_tip(C)->height, 2);
+    cr_assert_eq(u256_cmp(&chain_tip(C)->chainwork, &work), 0);
+    cr_assert_eq(chain_at(C, 1), chain_lookup(C, &b1.hash));
+    const chain_entry_t *side = chain_lookup(C, &s1.hash);
+    cr_assert_not_null(side);
+    cr_assert_not(chain_is_main(C, side));
+    cr_assert_eq(side->parent, chain_at(C, 0));
+    cr_assert_eq(chain_median_time(chain_tip(C)), GT + 60);
+    verify_state();
+    /* what was learnt is kept: the side block is known, the bad one invalid */
+    submit_ok(&s1, CHAIN_KNOWN);
+    submit_fail(&bad, ERR_BAD_PREVIOUS, "an invalid block after a restart");
+    /* and it goes on */
+    blk_t b3 = extend(1, 6);
+    cr_assert_eq(b3.height, 3);
+    verify_state();
+    mp_buf_free(&before);
+}

@@ -22,9 +22,9 @@ void *hmap_get(const hmap_t *m, const void *key);
 int hmap_put(hmap_t *m, const void *key, void *value) __attribute__((warn_unused_result));
 /* Removes key; returns its value, or NULL when absent. */
 void *hmap_del(hmap_t *m, const void *key);
-/* Iteration: *pos starts at 0; returns false at the end. Do not change the
- * map while iterating, except through hmap_del of the key just returned
- * (then keep *pos unchanged is not allowed: restart instead). */
+/* Iteration: *pos starts at 0; each call yields one entry, false at the end.
+ * The map must not change during an iteration (deleting moves entries):
+ * collect what to delete, or restart from 0 after each deletion. */
 bool hmap_next(const hmap_t *m, size_t *pos, const void **key, void **value);
 
 #endif

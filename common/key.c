@@ -5,7 +5,9 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -103,15 +105,89 @@ int key_sign(const key_pair_t *k, uint8_t sig[KEY_SIG_LEN], const uint8_t *msg, 
     return rc;
 }
 
+/* Verification is the node's hottest path (every input of every block), and
+ * in OpenSSL 3 building an EVP_PKEY and its first init cost about as much as
+ * the curve arithmetic. Each thread keeps the keys it saw last (a small
+ * direct-mapped cache) and one EVP_MD_CTX, re-initialised for every check:
+ * a context is never reused across checks without an init, so no OpenSSL
+ * version's one-shot rules can make a valid signature fail. */
+#define VERIFY_CACHE 64
+
+typedef struct {
+    EVP_MD_CTX *ctx;
+    struct {
+        uint8_t pubkey[KEY_PUBKEY_LEN];
+        EVP_PKEY *pkey;
+    } keys[VERIFY_CACHE];
+} verify_cache_t;
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_free(void *arg)
+{
+    verify_cache_t *c = arg;
+    for (int i = 0; i < VERIFY_CACHE; i++)
+        EVP_PKEY_free(c->keys[i].pkey);
+    EVP_MD_CTX_free(c->ctx);
+    free(c);
+}
+
+static void cache_init(void)
+{
+    if (pthread_key_create(&cache_key, cache_free) != 0)
+        abort(); /* only at the first verification: out of keys is a bug */
+}
+
+/* This thread's cache, or NULL when memory runs out (then nothing is cached). */
+static verify_cache_t *thread_cache(void)
+{
+    pthread_once(&cache_once, cache_init);
+    verify_cache_t *c = pthread_getspecific(cache_key);
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c)
+            return NULL;
+        c->ctx = EVP_MD_CTX_new();
+        if (!c->ctx || pthread_setspecific(cache_key, c) != 0) {
+            EVP_MD_CTX_free(c->ctx);
+            free(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+static bool verify_with(EVP_MD_CTX *ctx, EVP_PKEY *pkey, const uint8_t sig[KEY_SIG_LEN],
+                        const uint8_t *msg, size_t len)
+{
+    return EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey) == 1 &&
+           EVP_DigestVerify(ctx, sig, KEY_SIG_LEN, msg, len) == 1;
+}
+
 bool key_verify(const uint8_t pubkey[KEY_PUBKEY_LEN], const uint8_t sig[KEY_SIG_LEN],
                 const uint8_t *msg, size_t len)
 {
+    verify_cache_t *c = thread_cache();
+    if (c) {
+        /* public keys are uniform bytes: two of them pick the slot */
+        unsigned slot = (unsigned)(pubkey[0] | pubkey[1] << 8) % VERIFY_CACHE;
+        if (!c->keys[slot].pkey || memcmp(c->keys[slot].pubkey, pubkey, KEY_PUBKEY_LEN) != 0) {
+            EVP_PKEY *pkey =
+                EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pubkey, KEY_PUBKEY_LEN);
+            if (!pkey)
+                return false;
+            EVP_PKEY_free(c->keys[slot].pkey);
+            c->keys[slot].pkey = pkey;
+            memcpy(c->keys[slot].pubkey, pubkey, KEY_PUBKEY_LEN);
+        }
+        bool ok = verify_with(c->ctx, c->keys[slot].pkey, sig, msg, len);
+        EVP_MD_CTX_reset(c->ctx);
+        return ok;
+    }
     EVP_PKEY *pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pubkey, KEY_PUBKEY_LEN);
-    if (!pkey)
-        return false;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey) == 1 &&
-              EVP_DigestVerify(ctx, sig, KEY_SIG_LEN, msg, len) == 1;
+    bool ok = pkey && ctx && verify_with(ctx, pkey, sig, msg, len);
     EVP_MD_CTX_free(ctx);
     EVP_PKEY_free(pkey);
     return ok;

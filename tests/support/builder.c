@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -225,6 +226,7 @@ void tb_chaind_start(tb_chaind_t *d, const char *datadir, const char *const *ext
         snprintf(d->datadir, sizeof d->datadir, "%s", datadir);
     else
         tb_tmpdir(d->datadir);
+    cr_assert(mkdir(d->datadir, 0700) == 0 || errno == EEXIST, "cannot create %s", d->datadir);
     d->http_port = tb_free_port();
     d->rpc_port = tb_free_port();
     d->events_port = tb_free_port();
@@ -234,7 +236,7 @@ void tb_chaind_start(tb_chaind_t *d, const char *datadir, const char *const *ext
     char bin[512], http[64], log[300];
     tb_binary(bin, "chaind/chaind");
     snprintf(http, sizeof http, "127.0.0.1:%d", d->http_port);
-    snprintf(log, sizeof log, "%s.log", d->datadir);
+    snprintf(log, sizeof log, "%s/chaind.log", d->datadir);
     const char *argv[64] = {bin, "--network", "regtest", "--datadir", d->datadir, "--http", http,
                             "--rpc", d->rpc_endpoint, "--events", d->events_endpoint,
                             "--verify-threads", "2"};
@@ -267,7 +269,7 @@ void tb_chaind_start(tb_chaind_t *d, const char *datadir, const char *const *ext
 static void check_log(const char *datadir)
 {
     char path[300], line[512];
-    snprintf(path, sizeof path, "%s.log", datadir);
+    snprintf(path, sizeof path, "%s/chaind.log", datadir);
     FILE *f = fopen(path, "r");
     if (!f)
         return;

@@ -66,7 +66,7 @@ typedef struct {
 
 /* Starts chaind (regtest unless extra args say otherwise) on free ports with
  * datadir (created if empty string: a new temporary one), stderr to
- * <datadir>.log, and waits until /healthz answers (10 s at most). */
+ * <datadir>/chaind.log, and waits until /healthz answers (10 s at most). */
 void tb_chaind_start(tb_chaind_t *d, const char *datadir, const char *const *extra_args);
 /* SIGTERM and wait; returns the exit status (asserts it ends within 10 s). */
 int tb_chaind_stop(tb_chaind_t *d);

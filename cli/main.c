@@ -1,8 +1,9 @@
-/* chain-cli: the user's tool. This issue's commands work offline:
- *   keygen   the tutorial's new-user script: a new Ed25519 key in a PEM file
- *   address  the address of a PEM key
- *   decode   a transaction or block in hex, as the JSON the HTTP API serves */
+/* chain-cli: the user's tool. Offline: keygen (the tutorial's new-user
+ * script), address, decode. Against a node's HTTP API: balance, send, tx,
+ * block, status, peers. Logic lives in wallet.c (spending) and client.c
+ * (HTTP); this file parses arguments and prints. */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 #include <string.h>
 
 #include "address.h"
+#include "client.h"
+#include "wallet.h"
 #include "block.h"
 #include "hex.h"
 #include "jsonfmt.h"
@@ -27,8 +30,18 @@ static void usage(FILE *out)
             "  address PEM           print the public key, pubkey hash and address of a key\n"
             "  decode HEX|-          decode a transaction or block (hex; - reads stdin)\n"
             "                        and print its JSON with its hashes\n"
+            "  balance ADDRESS|PEM   the coins of an address (or of a key file)\n"
+            "  send --from PEM --to ADDRESS --amount COINS [--fee-rate UNITS]\n"
+            "                        pay COINS (e.g. 1.5): picks coins, returns change,\n"
+            "                        pays UNITS a byte as fee (default 10), signs, submits\n"
+            "  tx HASH               a transaction (mined or in the mempool)\n"
+            "  block HASH|HEIGHT     a block\n"
+            "  status                the node's height, tip, mempool, peers, hash rate\n"
+            "  peers                 the nodes this node knows\n"
             "\n"
             "options:\n"
+            "  --node URL       the node's HTTP API (default http://127.0.0.1:8080)\n"
+            "                   env CHAIN_CLI_NODE\n"
             "  --network NAME   demo (default) or regtest      env CHAIN_CLI_NETWORK\n"
             "  --json           print JSON instead of text\n"
             "  -h, --help       this help\n"
@@ -37,6 +50,7 @@ static void usage(FILE *out)
 
 static const chain_params_t *network;
 static int json_output;
+static const char *node_url = "http://127.0.0.1:8080";
 
 static int print_json(json_t *j)
 {
@@ -190,21 +204,262 @@ static int cmd_decode(int argc, char **argv)
     return rc;
 }
 
+
+/* An address or a key file's address: its pubkey hash and Base58Check form. */
+static int resolve_address(const char *arg, hash20_t *pkh, char addr[ADDRESS_MAX])
+{
+    err_t e;
+    FILE *f = fopen(arg, "r");
+    if (f) {
+        fclose(f);
+        key_pair_t k;
+        if (key_load_pem(&k, arg, &e) < 0) {
+            fprintf(stderr, "chain-cli: %s\n", e.message);
+            return -1;
+        }
+        hash_hash160(pkh, k.pubkey, KEY_PUBKEY_LEN);
+    } else if (address_decode(pkh, network->address_version, arg, &e) < 0) {
+        fprintf(stderr, "chain-cli: %s: %s\n", arg, e.message);
+        return -1;
+    }
+    address_encode(addr, network->address_version, pkh);
+    return 0;
+}
+
+/* GET or POST to the node; prints the node's error and returns -1 unless 2xx. */
+static int call(const char *method, const char *path, const json_t *body, json_t **answer)
+{
+    long status = 0;
+    err_t e;
+    if (client_call(node_url, method, path, body, &status, answer, &e) < 0) {
+        fprintf(stderr, "chain-cli: %s\n", e.message);
+        return -1;
+    }
+    if (status < 200 || status > 299) {
+        client_error(*answer, status, &e);
+        fprintf(stderr, "chain-cli: %s\n", e.message);
+        json_decref(*answer);
+        *answer = NULL;
+        return -1;
+    }
+    if (!*answer) {
+        fprintf(stderr, "chain-cli: the node's answer is not JSON\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads the spendable coins of an address (those no mempool tx spends);
+ * *pending counts the others. */
+static int fetch_coins(const char *addr, wallet_coin_t **coins, size_t *n, size_t *pending,
+                       json_t **answer)
+{
+    char path[ADDRESS_MAX + 16];
+    snprintf(path, sizeof path, "/utxo/%s", addr);
+    if (call("GET", path, NULL, answer) < 0)
+        return -1;
+    json_t *list = json_object_get(*answer, "utxos");
+    *coins = calloc(json_array_size(list) + 1, sizeof **coins);
+    *n = *pending = 0;
+    if (!*coins)
+        return -1;
+    size_t i;
+    json_t *u;
+    json_array_foreach(list, i, u) {
+        const char *txid = json_string_value(json_object_get(u, "transaction_hash"));
+        wallet_coin_t *c = &(*coins)[*n];
+        if (!txid || hex_decode_exact(c->txid.b, 32, txid) < 0)
+            continue;
+        if (json_is_true(json_object_get(u, "spent_in_mempool"))) {
+            (*pending)++;
+            continue;
+        }
+        c->index = (uint32_t)json_integer_value(json_object_get(u, "output_index"));
+        c->amount = (amount_t)json_integer_value(json_object_get(u, "amount"));
+        (*n)++;
+    }
+    return 0;
+}
+
+static int cmd_balance(int argc, char **argv)
+{
+    if (argc != 1) {
+        fprintf(stderr, "chain-cli balance: give one address or key file\n");
+        return 2;
+    }
+    hash20_t pkh;
+    char addr[ADDRESS_MAX];
+    json_t *answer;
+    if (resolve_address(argv[0], &pkh, addr) < 0)
+        return 1;
+    char path[ADDRESS_MAX + 16];
+    snprintf(path, sizeof path, "/utxo/%s", addr);
+    if (call("GET", path, NULL, &answer) < 0)
+        return 1;
+    if (json_output)
+        return print_json(answer);
+    char total[32];
+    wallet_format_coins(total, (amount_t)json_integer_value(json_object_get(answer, "total")));
+    json_t *list = json_object_get(answer, "utxos");
+    printf("address: %s\nbalance: %s coins in %zu coin(s)\n", addr, total, json_array_size(list));
+    size_t i;
+    json_t *u;
+    json_array_foreach(list, i, u) {
+        char amount[32];
+        wallet_format_coins(amount, (amount_t)json_integer_value(json_object_get(u, "amount")));
+        printf("  %s:%" JSON_INTEGER_FORMAT "  %s coins  height %" JSON_INTEGER_FORMAT "%s\n",
+               json_string_value(json_object_get(u, "transaction_hash")),
+               json_integer_value(json_object_get(u, "output_index")), amount,
+               json_integer_value(json_object_get(u, "height")),
+               json_is_true(json_object_get(u, "spent_in_mempool")) ? "  (being spent)" : "");
+    }
+    json_decref(answer);
+    return 0;
+}
+
+static int cmd_send(int argc, char **argv)
+{
+    const char *from = NULL, *to = NULL, *amount_text = NULL;
+    uint64_t fee_rate = 10;
+    for (int i = 0; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--from") == 0 && v)
+            from = v, i++;
+        else if (strcmp(argv[i], "--to") == 0 && v)
+            to = v, i++;
+        else if (strcmp(argv[i], "--amount") == 0 && v)
+            amount_text = v, i++;
+        else if (strcmp(argv[i], "--fee-rate") == 0 && v) {
+            char *end;
+            fee_rate = strtoull(v, &end, 10);
+            if (*end || !*v) {
+                fprintf(stderr, "chain-cli send: --fee-rate takes whole units a byte\n");
+                return 2;
+            }
+            i++;
+        } else {
+            fprintf(stderr, "chain-cli send: unexpected argument %s\n", argv[i]);
+            return 2;
+        }
+    }
+    amount_t amount;
+    if (!from || !to || !amount_text) {
+        fprintf(stderr, "chain-cli send: needs --from PEM --to ADDRESS --amount COINS\n");
+        return 2;
+    }
+    if (wallet_parse_coins(amount_text, &amount) < 0 || amount == 0) {
+        fprintf(stderr, "chain-cli send: --amount is coins, e.g. 1.5 (at most 8 decimals)\n");
+        return 2;
+    }
+    key_pair_t key;
+    err_t e;
+    hash20_t to_pkh, from_pkh;
+    char to_addr[ADDRESS_MAX], from_addr[ADDRESS_MAX];
+    if (key_load_pem(&key, from, &e) < 0) {
+        fprintf(stderr, "chain-cli send: %s\n", e.message);
+        return 1;
+    }
+    if (resolve_address(to, &to_pkh, to_addr) < 0)
+        return 1;
+    hash_hash160(&from_pkh, key.pubkey, KEY_PUBKEY_LEN);
+    address_encode(from_addr, network->address_version, &from_pkh);
+    wallet_coin_t *coins = NULL;
+    size_t n = 0, pending = 0;
+    json_t *utxo = NULL;
+    if (fetch_coins(from_addr, &coins, &n, &pending, &utxo) < 0) {
+        free(coins);
+        return 1;
+    }
+    json_decref(utxo);
+    mp_buf_t tx;
+    mp_buf_init(&tx, TX_MAX_SIZE);
+    wallet_result_t res;
+    int rc = wallet_build(&tx, &res, &key, coins, n, &to_pkh, amount, fee_rate, &e);
+    free(coins);
+    if (rc < 0) {
+        fprintf(stderr, "chain-cli send: %s\n", e.message);
+        if (pending)
+            fprintf(stderr, "chain-cli send: %zu more coin(s) are being spent by transactions "
+                    "still in the mempool: they count once a block includes them\n", pending);
+        mp_buf_free(&tx);
+        return 1;
+    }
+    char *hex = malloc(2 * tx.len + 1);
+    json_t *body = hex ? json_object() : NULL, *answer = NULL;
+    if (hex)
+        hex_encode(hex, tx.data, tx.len);
+    mp_buf_free(&tx);
+    if (!body || json_object_set_new(body, "hex", json_string(hex)) < 0) {
+        fprintf(stderr, "chain-cli: out of memory\n");
+        free(hex);
+        json_decref(body);
+        return 1;
+    }
+    free(hex);
+    rc = call("POST", "/transactions", body, &answer);
+    json_decref(body);
+    if (rc < 0) {
+        fprintf(stderr, "chain-cli send: the transaction was not accepted\n");
+        return 1;
+    }
+    if (json_output)
+        return print_json(answer);
+    char amt[32], change[32], txid[65];
+    wallet_format_coins(amt, amount);
+    wallet_format_coins(change, res.change);
+    hex_encode(txid, res.txid.b, 32);
+    printf("sent %s coins to %s\ntransaction: %s\nfee: %" PRIu64 " units; change back: %s coins; "
+           "%zu coin(s) spent\nit waits in the mempool until a block includes it\n",
+           amt, to_addr, txid, res.fee, change, res.n_inputs);
+    json_decref(answer);
+    return 0;
+}
+
+/* tx, block, status, peers: a GET whose JSON is printed as it comes. */
+static int cmd_show(const char *route, int argc, char **argv, int want_args)
+{
+    if (argc != want_args) {
+        fprintf(stderr, "chain-cli: %s takes %d argument(s)\n", route, want_args);
+        return 2;
+    }
+    char path[160];
+    if (want_args) {
+        for (const char *p = argv[0]; *p; p++)
+            if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F'))) {
+                fprintf(stderr, "chain-cli: %s is not a hash or height\n", argv[0]);
+                return 2;
+            }
+        if (strlen(argv[0]) > 64) {
+            fprintf(stderr, "chain-cli: %s is not a hash or height\n", argv[0]);
+            return 2;
+        }
+    }
+    snprintf(path, sizeof path, "%s%s%s", route, want_args ? "/" : "", want_args ? argv[0] : "");
+    json_t *answer;
+    if (call("GET", path, NULL, &answer) < 0)
+        return 1;
+    return print_json(answer);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
         {"network", required_argument, NULL, 'n'},
+        {"node", required_argument, NULL, 'u'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {0},
     };
     const char *net = getenv("CHAIN_CLI_NETWORK");
+    if (getenv("CHAIN_CLI_NODE"))
+        node_url = getenv("CHAIN_CLI_NODE");
     int opt;
     /* "+": options end at the command; its own arguments follow it */
     while ((opt = getopt_long(argc, argv, "+hV", options, NULL)) != -1) {
         switch (opt) {
         case 'n': net = optarg; break;
+        case 'u': node_url = optarg; break;
         case 'j': json_output = 1; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("chain-cli %s\n", CHAIN_VERSION); return 0;
@@ -229,6 +484,18 @@ int main(int argc, char **argv)
         return cmd_address(n, args);
     if (strcmp(cmd, "decode") == 0)
         return cmd_decode(n, args);
+    if (strcmp(cmd, "balance") == 0)
+        return cmd_balance(n, args);
+    if (strcmp(cmd, "send") == 0)
+        return cmd_send(n, args);
+    if (strcmp(cmd, "tx") == 0)
+        return cmd_show("/transactions", n, args, 1);
+    if (strcmp(cmd, "block") == 0)
+        return cmd_show("/block", n, args, 1);
+    if (strcmp(cmd, "status") == 0)
+        return cmd_show("/status", n, args, 0);
+    if (strcmp(cmd, "peers") == 0)
+        return cmd_show("/known_node_request", n, args, 0);
     fprintf(stderr, "chain-cli: unknown command \"%s\" (see chain-cli --help)\n", cmd);
     return 2;
 }

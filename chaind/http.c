@@ -828,7 +828,7 @@ static int json_hash(const json_t *o, const char *key, hash32_t *h, err_t *e)
  * integer), "version" 1 when left out, "height" ignored, "hash" checked. */
 static int parse_header(block_header_t *h, const json_t *j, err_t *e)
 {
-    uint64_t version = BLOCK_VERSION, timestamp, bits, nonce;
+    uint64_t version = BLOCK_VERSION, timestamp = 0, bits = 0, nonce = 0;
     int rc = json_object_get(j, "version") ? json_uint(j, "version", UINT32_MAX, &version, e) : 0;
     if (rc == 0)
         rc = json_hash(j, "previous_block_hash", &h->previous_block_hash, e);

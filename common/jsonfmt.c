@@ -154,7 +154,7 @@ int jsonfmt_parse_tx(tx_t *tx, const json_t *j, err_t *e)
         json_t *in = json_array_get(ins, i);
         const char *txid = json_string_value(json_object_get(in, "transaction_hash"));
         uint8_t prev[32];
-        uint64_t index;
+        uint64_t index = 0;
         snprintf(where, sizeof where, "input %zu", i);
         if (!txid || hex_decode_exact(prev, 32, txid) < 0) {
             rc = err_set(e, ERR_BAD_REQUEST, "%s: \"transaction_hash\" must be 64 hex digits",
@@ -173,7 +173,7 @@ int jsonfmt_parse_tx(tx_t *tx, const json_t *j, err_t *e)
         mp_put_array(&b, (uint32_t)json_array_size(outs));
     for (size_t i = 0; i < json_array_size(outs) && rc == 0; i++) {
         json_t *out = json_array_get(outs, i);
-        uint64_t amount;
+        uint64_t amount = 0;
         snprintf(where, sizeof where, "output %zu", i);
         rc = get_uint(out, "amount", UINT64_MAX, &amount, e, where);
         if (rc == 0) {

@@ -259,7 +259,7 @@ static int close_envelope(const mp_reader_t *r, err_t *e)
 int proto_decode_request(proto_request_t *req, const uint8_t *data, size_t len, err_t *e)
 {
     mp_reader_t r;
-    const char *type, *name;
+    const char *type, *name = NULL;
     size_t type_len;
     memset(req, 0, sizeof *req);
     int rc = open_envelope(&r, data, len, e);
@@ -342,7 +342,7 @@ int proto_decode_peer(proto_peer_msg_t *msg, const char *network, const uint8_t 
                       size_t len, err_t *e)
 {
     mp_reader_t r;
-    const char *net, *type, *name;
+    const char *net, *type, *name = NULL;
     size_t net_len, type_len;
     memset(msg, 0, sizeof *msg);
     int rc = open_envelope(&r, data, len, e);

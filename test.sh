@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: a release build and an ASan+UBSan build, each with all
-# criterion tests (ctest), then every fuzz target for FUZZ_SECONDS (default 30).
+# criterion tests (ctest); checks of the systemd units and Kubernetes
+# manifests; then every fuzz target for FUZZ_SECONDS (default 30).
 # Needs the Debian packages in .ci/packages (.ci/run installs them).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -32,6 +33,9 @@ run_suite() { # name, cmake flags...
 run_suite release -DCMAKE_BUILD_TYPE=Release
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   run_suite sanitize -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON
+echo "== deployment files: systemd units and Kubernetes manifests"
+tests/deploy/check_units.sh
+/usr/bin/python3 tests/deploy/check_manifests.py build-release
 echo "== fuzz smoke run: ${FUZZ_SECONDS:-30} s a target"
 tests/fuzz/run.sh "${FUZZ_SECONDS:-30}"
 echo "all tests passed"

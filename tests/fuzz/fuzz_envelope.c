@@ -13,7 +13,8 @@
  *     getters succeed (proto.h: "a schema's required fields are always present
  *     and of their kind"): the tables below mirror proto.c's schemas;
  *   - an error reply carries a code in the table and a NUL-terminated message;
- *   - an event's seq is the body's "seq". */
+ *   - an event's seq is the body's "seq".
+ * Keep the tables in step with proto.c: a decoded type missing here aborts. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,8 @@ static const schema_t requests[] = {
     {"get_tx", {{"txid", K_BIN, 32}}},
     {"get_job", {{0}}},
     {"submit_work", {{"job_id", K_UINT, 0}, {"extranonce", K_BIN, 0}, {"timestamp", K_UINT, 0},
-                     {"nonce", K_UINT, 0}}},
+                     {"nonce", K_UINT, 0}, {"payout", K_BIN, 20}}},
+    {"hashrate", {{"worker", K_STR, 64}, {"rate", K_UINT, 0}}},
     {"peers", {{"peers", K_MAPS, 0}}},
 };
 

@@ -269,12 +269,17 @@ static void seed_envelopes(mp_buf_t *b)
     write_buf("envelope", "req-get_tx", b);
     proto_begin_request(b, "get_job", 7, 0);
     write_buf("envelope", "req-get_job", b);
-    proto_begin_request(b, "submit_work", 8, 4);
+    proto_begin_request(b, "submit_work", 8, 5);
     KV_UINT("job_id", 42);
     KV_BIN("extranonce", blob, sizeof blob);
     KV_UINT("timestamp", 1320365123);
     KV_UINT("nonce", UINT64_MAX);
+    KV_BIN("payout", h32, 20);
     write_buf("envelope", "req-submit_work", b);
+    proto_begin_request(b, "hashrate", 11, 2);
+    KV_STR("worker", "minerd-1");
+    KV_UINT("rate", 1500000);
+    write_buf("envelope", "req-hashrate", b);
     proto_begin_request(b, "peers", 9, 1);
     mp_put_cstr(b, "peers");
     mp_put_array(b, 2);

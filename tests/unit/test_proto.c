@@ -127,7 +127,7 @@ static void decode_peer_ok(proto_peer_msg_t *m, const char *type)
     cr_assert_str_eq(m->type, type);
 }
 
-/* ---- requests: every type of DESIGN §2 -------------------------------- */
+/* ---- requests: every type of DESIGN §2 (and docs/PROTOCOL.md) ---------- */
 
 Test(proto, request_get_tip_and_get_job)
 {
@@ -227,15 +227,19 @@ Test(proto, request_get_block_and_get_tx)
 Test(proto, request_submit_work)
 {
     proto_request_t r;
-    proto_begin_request(&b, "submit_work", 1u << 20, 4);
+    proto_begin_request(&b, "submit_work", 1u << 20, 5);
     kv_uint("job_id", 12);
     kv_bin("extranonce", blob, sizeof blob);
     kv_uint("timestamp", 1320365123);
     kv_uint("nonce", UINT64_MAX);
+    kv_bin("payout", h32 + 12, 20);
     decode_request_ok(&r, "submit_work", 1u << 20);
     uint64_t job, ts, nonce;
     const uint8_t *x;
     size_t xn;
+    uint8_t payout[20];
+    cr_assert_eq(proto_get_bin_exact(&r.body, "payout", payout, 20), 0);
+    cr_assert_arr_eq(payout, h32 + 12, 20);
     cr_assert_eq(proto_get_uint(&r.body, "job_id", &job), 0);
     cr_assert_eq(proto_get_uint(&r.body, "timestamp", &ts), 0);
     cr_assert_eq(proto_get_uint(&r.body, "nonce", &nonce), 0);
@@ -251,19 +255,62 @@ Test(proto, request_submit_work_extranonce_bound)
 {
     uint8_t x[65] = {0};
     proto_request_t r;
-    proto_begin_request(&b, "submit_work", 1, 4);
+    proto_begin_request(&b, "submit_work", 1, 5);
     kv_uint("job_id", 1);
     kv_bin("extranonce", x, 64);
     kv_uint("timestamp", 1);
     kv_uint("nonce", 1);
+    kv_bin("payout", h32, 20);
     decode_request_ok(&r, "submit_work", 1);
     mp_buf_reset(&b);
-    proto_begin_request(&b, "submit_work", 1, 4);
+    proto_begin_request(&b, "submit_work", 1, 5);
     kv_uint("job_id", 1);
     kv_bin("extranonce", x, 65);
     kv_uint("timestamp", 1);
     kv_uint("nonce", 1);
+    kv_bin("payout", h32, 20);
     expect_request_fail(ERR_BAD_REQUEST, "extranonce");
+    /* the payout is a 20-byte pubkey hash */
+    proto_begin_request(&b, "submit_work", 1, 5);
+    kv_uint("job_id", 1);
+    kv_bin("extranonce", x, 8);
+    kv_uint("timestamp", 1);
+    kv_uint("nonce", 1);
+    kv_bin("payout", h32, 21);
+    expect_request_fail(ERR_BAD_REQUEST, "payout");
+    proto_begin_request(&b, "submit_work", 1, 4);
+    kv_uint("job_id", 1);
+    kv_bin("extranonce", x, 8);
+    kv_uint("timestamp", 1);
+    kv_uint("nonce", 1);
+    expect_request_fail(ERR_BAD_REQUEST, "payout");
+}
+
+Test(proto, request_hashrate)
+{
+    proto_request_t r;
+    proto_begin_request(&b, "hashrate", 77, 2);
+    kv_str("worker", "minerd-1");
+    kv_uint("rate", 1500000);
+    decode_request_ok(&r, "hashrate", 77);
+    char worker[65];
+    uint64_t rate;
+    cr_assert_eq(proto_get_str(&r.body, "worker", worker, sizeof worker), 0);
+    cr_assert_str_eq(worker, "minerd-1");
+    cr_assert_eq(proto_get_uint(&r.body, "rate", &rate), 0);
+    cr_assert_eq(rate, 1500000);
+    mp_buf_reset(&b);
+    /* worker over 64 bytes; rate missing */
+    char longname[66];
+    memset(longname, 'w', 65);
+    longname[65] = '\0';
+    proto_begin_request(&b, "hashrate", 77, 2);
+    kv_str("worker", longname);
+    kv_uint("rate", 1);
+    expect_request_fail(ERR_BAD_REQUEST, "worker");
+    proto_begin_request(&b, "hashrate", 77, 1);
+    kv_str("worker", "w");
+    expect_request_fail(ERR_BAD_REQUEST, "rate");
 }
 
 Test(proto, request_peers)
@@ -970,12 +1017,13 @@ Test(proto, request_field_rejections)
     kv_bin("locator", h32, 32); /* one hash, not an array of them */
     kv_uint("max", 1);
     expect_request_fail(ERR_BAD_REQUEST, "locator");
-    proto_begin_request(&b, "submit_work", 1, 4);
+    proto_begin_request(&b, "submit_work", 1, 5);
     kv_uint("job_id", 1);
     kv_bin("extranonce", blob, sizeof blob);
     mp_put_cstr(&b, "timestamp");
     mp_put_raw(&b, "\xd0\xff", 2); /* int8 -1 */
     kv_uint("nonce", 1);
+    kv_bin("payout", h32, 20);
     expect_request_fail(ERR_BAD_REQUEST, "timestamp");
     proto_begin_request(&b, "peers", 1, 1);
     mp_put_cstr(&b, "peers");
@@ -1105,11 +1153,12 @@ Test(proto, truncation_at_every_length)
     proto_begin_request(&b, "get_block", 1, 1);
     kv_bin("hash", h32, 32);
     check_truncations(AS_REQUEST, NULL);
-    proto_begin_request(&b, "submit_work", UINT64_MAX, 4);
+    proto_begin_request(&b, "submit_work", UINT64_MAX, 5);
     kv_uint("job_id", 1);
     kv_bin("extranonce", blob, sizeof blob);
     kv_uint("timestamp", 1320365123);
     kv_uint("nonce", UINT64_MAX);
+    kv_bin("payout", h32, 20);
     check_truncations(AS_REQUEST, NULL);
     proto_begin_request(&b, "peers", 1, 1);
     mp_put_cstr(&b, "peers");

@@ -1,6 +1,6 @@
 /* chain-cli: the user's tool. Offline: keygen (the tutorial's new-user
  * script), address, decode. Against a node's HTTP API: balance, send, tx,
- * block, status, peers. Logic lives in wallet.c (spending) and client.c
+ * block, status, peers. Logic lives in wallet.c (spending) and rest.c
  * (HTTP); this file parses arguments and prints. */
 #include <errno.h>
 #include <inttypes.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "address.h"
-#include "client.h"
+#include "rest.h"
 #include "wallet.h"
 #include "block.h"
 #include "hex.h"
@@ -231,12 +231,12 @@ static int call(const char *method, const char *path, const json_t *body, json_t
 {
     long status = 0;
     err_t e;
-    if (client_call(node_url, method, path, body, &status, answer, &e) < 0) {
+    if (rest_call(node_url, method, path, body, &status, answer, &e) < 0) {
         fprintf(stderr, "chain-cli: %s\n", e.message);
         return -1;
     }
     if (status < 200 || status > 299) {
-        client_error(*answer, status, &e);
+        rest_error(*answer, status, &e);
         fprintf(stderr, "chain-cli: %s\n", e.message);
         json_decref(*answer);
         *answer = NULL;

@@ -1,4 +1,4 @@
-#include "client.h"
+#include "rest.h"
 
 #include <curl/curl.h>
 #include <stdlib.h>
@@ -27,7 +27,7 @@ static size_t collect(char *data, size_t size, size_t n, void *arg)
     return add;
 }
 
-int client_call(const char *base_url, const char *method, const char *path, const json_t *body,
+int rest_call(const char *base_url, const char *method, const char *path, const json_t *body,
                 long *status, json_t **answer, err_t *e)
 {
     *answer = NULL;
@@ -75,7 +75,7 @@ int client_call(const char *base_url, const char *method, const char *path, cons
     return result;
 }
 
-int client_error(const json_t *answer, long status, err_t *e)
+int rest_error(const json_t *answer, long status, err_t *e)
 {
     const char *code = json_string_value(json_object_get(answer, "error"));
     const char *message = json_string_value(json_object_get(answer, "message"));

@@ -22,7 +22,13 @@
 #include "merkle.h"
 #include "params.h"
 #include "proto.h"
+#include "script.h"
 #include "tx.h"
+
+/* The demo network's default payout: the address of deploy/demo-keys/miner.pem
+ * (pubkey hash 030e4d4eea0611b51c115b92d169abe541d17621), computed once so
+ * that nothing is read from disk at run time. */
+#define JOB_DEMO_PAYOUT "CGk3jLSxzK9n5Crha33zzFWvuhYLHUfhaa"
 
 /* The extranonce: 8 random bytes a process, then a 4-byte counter (LE). */
 #define JOB_EXTRANONCE_RANDOM 8
@@ -69,7 +75,8 @@ int job_decode(job_t *job, const proto_body_t *body, const chain_params_t *param
  * builds it: one input (the height push, then the extranonce push), one
  * output of coinbase_value. */
 void job_coinbase(tx_t *coinbase, tx_input_t *in, tx_output_t *out,
-                  uint8_t script[TX_COINBASE_SCRIPT_MAX], uint8_t lock[25], const job_t *job,
+                  uint8_t script[TX_COINBASE_SCRIPT_MAX], uint8_t lock[SCRIPT_P2PKH_LOCK_LEN],
+                  const job_t *job,
                   const hash20_t *payout, const uint8_t *extranonce, size_t extranonce_len);
 
 /* Builds the work for job, payout and extranonce (JOB_EXTRANONCE_LEN bytes):

@@ -34,7 +34,8 @@ static inline LV nonce_words(LV n)
 
 static inline LV first_nonces(uint32_t lo)
 {
-    return L_ADD(L_SET1(lo), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    return L_ADD(L_SET1(lo),
+                 _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
 }
 
 void sha256d_avx512_hash(const sha256d_work_t *w, uint32_t lo, uint8_t (*out)[32])

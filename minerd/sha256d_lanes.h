@@ -29,7 +29,8 @@
     } while (0)
 
 /* First hash, rounds 5..63 of the second block; d[] = its digest words. */
-static inline __attribute__((always_inline)) void lanes_first(const sha256d_work_t *p, LV w4, LV d[8])
+static inline __attribute__((always_inline)) void
+lanes_first(const sha256d_work_t *p, LV w4, LV d[8])
 {
     /* the state entering round 5: round 4 is done but for adding W4 */
     LV s3 = L_ADD(L_SET1(p->r4a), w4), s7 = L_ADD(L_SET1(p->r4e), w4);
@@ -154,7 +155,8 @@ static inline __attribute__((always_inline)) void lanes_first(const sha256d_work
 /* Second hash of the 32 digest bytes d[] (W8..W15 are the constant padding).
  * full: all eight words into h[]; otherwise only h[0], the most significant
  * word of the hash read as a big-endian number, and round 63 skips e. */
-static inline __attribute__((always_inline)) void lanes_second(const LV d[8], LV h[8], int full)
+static inline __attribute__((always_inline)) void
+lanes_second(const LV d[8], LV h[8], int full)
 {
     /* round 0 from the initial state: a and e are constants plus W0 */
     LV s7 = L_ADD(d[0], L_SET1(0xfc08884du)), s3 = L_ADD(d[0], L_SET1(0x98c7e2a2u));
@@ -273,7 +275,8 @@ static inline __attribute__((always_inline)) void lanes_second(const LV d[8], LV
     LV w63 = L_ADD(L_ADD(L_s1(w61), w56), L_ADD(L_s0(w48), w47));
     if (!full) {
         /* round 63 for a alone: H0 = IV0 + T1 + T2 */
-        LV t1 = L_ADD(L_ADD(L_ADD(s0, L_ADD(w63, L_SET1(0xc67178f2u))), L_CH(s5, s6, s7)), L_S1(s5));
+        LV kw = L_ADD(w63, L_SET1(0xc67178f2u));
+        LV t1 = L_ADD(L_ADD(L_ADD(s0, kw), L_CH(s5, s6, s7)), L_S1(s5));
         h[0] = L_ADD(L_ADD(t1, L_SET1(0x6a09e667u)), L_ADD(L_S0(s1), L_MAJ(s1, s2, s3)));
         return;
     }

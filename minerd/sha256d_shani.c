@@ -60,8 +60,15 @@ static inline __m128i kvec(int i) { return _mm_loadu_si128((const __m128i *)&sha
     GROUP(14, x2, x3, x0, x1);                                               \
     GROUP(15, x3, x0, x1, x2)
 
-static inline __m128i abef(const uint32_t s[8]) { return _mm_set_epi32((int)s[0], (int)s[1], (int)s[4], (int)s[5]); }
-static inline __m128i cdgh(const uint32_t s[8]) { return _mm_set_epi32((int)s[2], (int)s[3], (int)s[6], (int)s[7]); }
+static inline __m128i abef(const uint32_t s[8])
+{
+    return _mm_set_epi32((int)s[0], (int)s[1], (int)s[4], (int)s[5]);
+}
+
+static inline __m128i cdgh(const uint32_t s[8])
+{
+    return _mm_set_epi32((int)s[2], (int)s[3], (int)s[6], (int)s[7]);
+}
 
 /* ABEF, CDGH -> (A, B, C, D), (E, F, G, H): the digest words in order. */
 static inline void to_words(__m128i *abef_abcd, __m128i *cdgh_efgh)

@@ -1,0 +1,578 @@
+#include "client.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "hex.h"
+#include "job.h"
+#include "log.h"
+#include "proto.h"
+
+#define CLIENT_HWM 1000
+#define CLIENT_PENDING 32 /* requests awaiting replies that are remembered */
+
+typedef enum { REQ_GET_JOB, REQ_SUBMIT, REQ_HASHRATE } req_kind_t;
+
+typedef struct {
+    uint64_t id; /* 0: free */
+    req_kind_t kind;
+    uint64_t sent_ms;
+    uint64_t job_id, height; /* REQ_SUBMIT: for the log */
+} pending_t;
+
+/* A socket and the PAIR end of its monitor. */
+typedef struct {
+    void *sock, *monitor;
+    const char *name, *endpoint;
+    bool connected;
+} link_t;
+
+struct client {
+    client_config_t cfg;
+    worker_pool_t *pool;
+    void *ctx;
+    link_t rpc, events;
+    uint64_t next_id;
+    pending_t pending[CLIENT_PENDING];
+    bool have_seq;
+    uint64_t last_seq;
+    /* the job in force: mined, or held back by the policy; consumed once a
+     * block was found for it (the same job then needs a new extranonce) */
+    bool have_job, consumed;
+    job_t job;
+    uint8_t random[JOB_EXTRANONCE_RANDOM];
+    uint32_t extranonce_counter;
+    bool warned_no_answer;
+    uint64_t found, accepted, rejected;
+    uint64_t last_report_ms, last_report_hashes, last_log_ms, last_log_hashes;
+    mp_buf_t buf;
+};
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t total_hashes(client_t *c)
+{
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < worker_pool_threads(c->pool); i++)
+        sum += worker_pool_hashes(c->pool, i);
+    return sum;
+}
+
+/* --- sockets ----------------------------------------------------------------- */
+
+static int open_link(client_t *c, link_t *l, int type, const char *name, const char *endpoint,
+                     err_t *e)
+{
+    int hwm = CLIENT_HWM, linger = 0, ivl = 100, ivl_max = 2000;
+    int64_t max = PROTO_MAX_MSG + 1024;
+    char inproc[64];
+    l->name = name;
+    l->endpoint = endpoint;
+    l->sock = zmq_socket(c->ctx, type);
+    if (!l->sock)
+        return err_set(e, ERR_INTERNAL, "cannot create the %s socket: %s", name,
+                       zmq_strerror(zmq_errno()));
+    zmq_setsockopt(l->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(l->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(l->sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(l->sock, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    /* a restarted chaind is found again within ~2 s */
+    zmq_setsockopt(l->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt(l->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+    snprintf(inproc, sizeof inproc, "inproc://minerd-monitor-%s", name);
+    if (zmq_socket_monitor(l->sock, inproc, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) < 0 ||
+        !(l->monitor = zmq_socket(c->ctx, ZMQ_PAIR)) ||
+        zmq_setsockopt(l->monitor, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
+        zmq_connect(l->monitor, inproc) < 0)
+        return err_set(e, ERR_INTERNAL, "cannot monitor the %s socket: %s", name,
+                       zmq_strerror(zmq_errno()));
+    if (zmq_connect(l->sock, endpoint) < 0)
+        return err_set(e, ERR_INTERNAL, "cannot connect to %s (%s): %s", endpoint, name,
+                       zmq_strerror(zmq_errno()));
+    return 0;
+}
+
+static void close_link(link_t *l)
+{
+    if (l->sock) {
+        zmq_socket_monitor(l->sock, NULL, 0);
+        zmq_close(l->sock);
+    }
+    if (l->monitor)
+        zmq_close(l->monitor);
+    l->sock = l->monitor = NULL;
+}
+
+/* --- requests ----------------------------------------------------------------- */
+
+static pending_t *pending_find(client_t *c, uint64_t id)
+{
+    for (int i = 0; i < CLIENT_PENDING; i++)
+        if (c->pending[i].id == id)
+            return &c->pending[i];
+    return NULL;
+}
+
+static bool get_job_pending(client_t *c)
+{
+    for (int i = 0; i < CLIENT_PENDING; i++)
+        if (c->pending[i].id && c->pending[i].kind == REQ_GET_JOB)
+            return true;
+    return false;
+}
+
+/* Sends the request built in c->buf, remembering it as kind. */
+static void send_request(client_t *c, uint64_t id, req_kind_t kind, uint64_t job_id,
+                         uint64_t height)
+{
+    if (!mp_buf_ok(&c->buf)) {
+        LOGERR("a request did not fit in its buffer");
+        return;
+    }
+    /* without ZMQ_IMMEDIATE a disconnected DEALER queues (up to its HWM) and
+     * delivers on reconnection; EAGAIN means that queue is full */
+    if (zmq_send(c->rpc.sock, c->buf.data, c->buf.len, ZMQ_DONTWAIT) < 0) {
+        LOGWARN("request not sent to chaind: %s", zmq_strerror(zmq_errno()));
+        return;
+    }
+    pending_t *slot = pending_find(c, 0), *oldest = &c->pending[0];
+    for (int i = 1; !slot && i < CLIENT_PENDING; i++)
+        if (c->pending[i].sent_ms < oldest->sent_ms)
+            oldest = &c->pending[i];
+    slot = slot ? slot : oldest;
+    *slot = (pending_t){id, kind, monotonic_ms(), job_id, height};
+}
+
+static void request_job(client_t *c)
+{
+    uint64_t id = c->next_id++;
+    mp_buf_reset(&c->buf);
+    proto_begin_request(&c->buf, "get_job", id, 0);
+    send_request(c, id, REQ_GET_JOB, 0, 0);
+}
+
+static void submit(client_t *c, const worker_solution_t *s)
+{
+    uint64_t id = c->next_id++;
+    mp_buf_reset(&c->buf);
+    proto_begin_request(&c->buf, "submit_work", id, 5);
+    mp_put_cstr(&c->buf, "job_id");
+    mp_put_uint(&c->buf, s->work.job_id);
+    mp_put_cstr(&c->buf, "extranonce");
+    mp_put_bin(&c->buf, s->work.extranonce, JOB_EXTRANONCE_LEN);
+    mp_put_cstr(&c->buf, "timestamp");
+    mp_put_uint(&c->buf, s->work.timestamp);
+    mp_put_cstr(&c->buf, "nonce");
+    mp_put_uint(&c->buf, s->nonce);
+    mp_put_cstr(&c->buf, "payout");
+    mp_put_bin(&c->buf, c->cfg.payout.b, 20);
+    send_request(c, id, REQ_SUBMIT, s->work.job_id, s->work.height);
+}
+
+static void report_hashrate(client_t *c, uint64_t rate)
+{
+    uint64_t id = c->next_id++;
+    mp_buf_reset(&c->buf);
+    proto_begin_request(&c->buf, "hashrate", id, 2);
+    mp_put_cstr(&c->buf, "worker");
+    mp_put_cstr(&c->buf, c->cfg.worker);
+    mp_put_cstr(&c->buf, "rate");
+    mp_put_uint(&c->buf, rate);
+    send_request(c, id, REQ_HASHRATE, 0, 0);
+}
+
+/* --- jobs ---------------------------------------------------------------------- */
+
+static void idle(client_t *c, const char *why)
+{
+    LOGWARN("no job: %s", why);
+    worker_pool_set_work(c->pool, NULL);
+    c->have_job = false;
+}
+
+/* Whether a block of job_id awaits chaind's verdict. */
+static bool submit_pending(client_t *c, uint64_t job_id)
+{
+    for (int i = 0; i < CLIENT_PENDING; i++)
+        if (c->pending[i].id && c->pending[i].kind == REQ_SUBMIT &&
+            c->pending[i].job_id == job_id)
+            return true;
+    return false;
+}
+
+/* Field by field: a struct's padding is not copied reliably. */
+static bool same_job(const job_t *a, const job_t *b)
+{
+    if (a->job_id != b->job_id || a->height != b->height || a->bits != b->bits ||
+        a->timestamp != b->timestamp || a->coinbase_value != b->coinbase_value ||
+        a->tx_count != b->tx_count || a->branch_len != b->branch_len ||
+        !hash32_eq(&a->previous_block_hash, &b->previous_block_hash))
+        return false;
+    for (size_t i = 0; i < a->branch_len; i++)
+        if (!hash32_eq(&a->merkle_branch[i], &b->merkle_branch[i]))
+            return false;
+    return true;
+}
+
+static void take_job(client_t *c, const job_t *job)
+{
+    /* The same job again (a get_job answered with the job in force) changes
+     * nothing, and neither does it while a block found for it is on its way
+     * (mining it again would only make a sibling). Once chaind has judged that
+     * block and still offers the job, it is mined anew with the next
+     * extranonce. */
+    bool again = c->have_job && same_job(job, &c->job);
+    if (again && (!c->consumed || submit_pending(c, job->job_id)))
+        return;
+    c->job = *job;
+    c->have_job = true;
+    c->consumed = false;
+    if (job->tx_count == 0 && !c->cfg.empty_blocks) {
+        worker_pool_set_work(c->pool, NULL);
+        LOGINFO("job %" PRIu64 " at height %" PRIu64 " has no transactions: waiting for some "
+                "(--empty-blocks mines anyway)", job->job_id, job->height);
+        return;
+    }
+    uint8_t extranonce[JOB_EXTRANONCE_LEN];
+    job_work_t work;
+    job_extranonce(extranonce, c->random, c->extranonce_counter++);
+    if (job_make_work(&work, job, &c->cfg.payout, extranonce) < 0) {
+        idle(c, "out of memory building the coinbase");
+        return;
+    }
+    worker_pool_set_work(c->pool, &work);
+    LOGINFO("mining job %" PRIu64 "%s: height %" PRIu64 ", %" PRIu64 " transaction(s), bits "
+            "%08x, %u thread(s)", job->job_id, again ? " again, its block not taken" : "",
+            job->height, job->tx_count, job->bits, worker_pool_threads(c->pool));
+}
+
+static void on_job_body(client_t *c, const proto_body_t *body, const char *from)
+{
+    job_t job;
+    err_t e;
+    if (job_decode(&job, body, c->cfg.params, &e) < 0) {
+        LOGWARN("a job from %s was rejected: %s", from, e.message);
+        return;
+    }
+    take_job(c, &job);
+}
+
+static void on_reply(client_t *c, const uint8_t *data, size_t len)
+{
+    proto_reply_t rep;
+    err_t e;
+    if (proto_decode_reply(&rep, data, len, &e) < 0) {
+        LOGWARN("a malformed reply from chaind: %s", e.message);
+        return;
+    }
+    pending_t *p = pending_find(c, rep.id);
+    if (rep.id == 0 || !p)
+        return; /* a reply to a request given up on */
+    pending_t req = *p;
+    p->id = 0;
+    c->warned_no_answer = false;
+    switch (req.kind) {
+    case REQ_GET_JOB:
+        if (rep.ok)
+            on_job_body(c, &rep.body, "get_job");
+        else
+            idle(c, rep.message);
+        break;
+    case REQ_SUBMIT:
+        if (rep.ok) {
+            hash32_t hash;
+            char hex[65] = "?";
+            if (proto_get_bin_exact(&rep.body, "hash", hash.b, 32) == 0)
+                hex_encode(hex, hash.b, 32);
+            c->accepted++;
+            LOGINFO("block %s at height %" PRIu64 " accepted (job %" PRIu64 ")", hex, req.height,
+                    req.job_id);
+        } else {
+            c->rejected++;
+            LOGWARN("block at height %" PRIu64 " rejected (job %" PRIu64 "): %s: %s", req.height,
+                    req.job_id, err_str(rep.code), rep.message);
+        }
+        request_job(c); /* the pool idles since the find: on to the next job */
+        break;
+    case REQ_HASHRATE:
+        if (!rep.ok)
+            LOGDEBUG("hashrate report refused: %s", rep.message);
+        break;
+    }
+}
+
+static void on_event(client_t *c, const char *topic, size_t topic_len, const uint8_t *data,
+                     size_t len)
+{
+    proto_event_t ev;
+    err_t e;
+    if (proto_decode_event(&ev, topic, topic_len, data, len, &e) < 0) {
+        LOGWARN("a malformed event from chaind: %s", e.message);
+        return;
+    }
+    if (strcmp(ev.topic, "job") != 0)
+        return;
+    if (c->have_seq && ev.seq > c->last_seq + 1) {
+        LOGINFO("job events %" PRIu64 " to %" PRIu64 " missed: asking for the current job",
+                c->last_seq + 1, ev.seq - 1);
+        request_job(c);
+    } else if (c->have_seq && ev.seq <= c->last_seq) {
+        LOGINFO("job events count again from %" PRIu64 " (a new chaind): asking for the "
+                "current job", ev.seq);
+        request_job(c);
+    }
+    c->have_seq = true;
+    c->last_seq = ev.seq;
+    on_job_body(c, &ev.body, "the job event");
+}
+
+/* --- the loop ------------------------------------------------------------------ */
+
+/* Reads one multi-frame message: frames[0..*n) (the rest dropped). */
+static int recv_frames(void *sock, zmq_msg_t *frames, int max, int *n)
+{
+    int more = 1;
+    *n = 0;
+    while (more) {
+        zmq_msg_t scratch, *m = *n < max ? &frames[*n] : &scratch;
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(m);
+            return *n ? 0 : -1;
+        }
+        more = zmq_msg_more(m);
+        if (m == &scratch)
+            zmq_msg_close(m);
+        else
+            (*n)++;
+    }
+    return 0;
+}
+
+static void close_frames(zmq_msg_t *frames, int n)
+{
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&frames[i]);
+}
+
+static void on_monitor(client_t *c, link_t *l)
+{
+    zmq_msg_t f[2];
+    int n;
+    if (recv_frames(l->monitor, f, 2, &n) < 0)
+        return;
+    uint16_t event = 0;
+    if (n >= 1 && zmq_msg_size(&f[0]) >= 2)
+        memcpy(&event, zmq_msg_data(&f[0]), sizeof event);
+    close_frames(f, n);
+    if (event == ZMQ_EVENT_CONNECTED) {
+        l->connected = true;
+        LOGINFO("connected to chaind's %s socket at %s", l->name, l->endpoint);
+        /* either socket coming back may mean a new chaind, new job ids */
+        request_job(c);
+    } else if (event == ZMQ_EVENT_DISCONNECTED) {
+        l->connected = false;
+        if (l == &c->rpc) {
+            /* what the lost peer had not answered, it never will */
+            for (int i = 0; i < CLIENT_PENDING; i++) {
+                if (c->pending[i].id && c->pending[i].kind == REQ_SUBMIT)
+                    LOGWARN("the block of job %" PRIu64 " at height %" PRIu64 " got no answer "
+                            "before chaind went away", c->pending[i].job_id,
+                            c->pending[i].height);
+                c->pending[i].id = 0;
+            }
+            char why[300];
+            snprintf(why, sizeof why, "lost chaind at %s; reconnecting", l->endpoint);
+            idle(c, why);
+        } else {
+            LOGWARN("lost chaind's events at %s; reconnecting", l->endpoint);
+        }
+    }
+}
+
+static void on_rpc(client_t *c)
+{
+    zmq_msg_t f[2];
+    int n;
+    while (recv_frames(c->rpc.sock, f, 2, &n) == 0) {
+        /* a DEALER gets the ROUTER's reply as one frame */
+        if (n == 1)
+            on_reply(c, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]));
+        close_frames(f, n);
+    }
+}
+
+static void on_events(client_t *c)
+{
+    zmq_msg_t f[2];
+    int n;
+    while (recv_frames(c->events.sock, f, 2, &n) == 0) {
+        if (n == 2)
+            on_event(c, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), zmq_msg_data(&f[1]),
+                     zmq_msg_size(&f[1]));
+        close_frames(f, n);
+    }
+}
+
+static void on_found(client_t *c)
+{
+    worker_solution_t s;
+    while (worker_pool_take(c->pool, &s)) {
+        char hex[65];
+        hex_encode(hex, s.hash.b, 32);
+        c->found++;
+        if (s.work.job_id == c->job.job_id)
+            c->consumed = true;
+        LOGINFO("found block %s at height %" PRIu64 " (job %" PRIu64 ", nonce %016" PRIx64
+                "): submitting", hex, s.work.height, s.work.job_id, s.nonce);
+        submit(c, &s);
+    }
+}
+
+/* Timeouts and the periodic reports. */
+static void on_timers(client_t *c, uint64_t now)
+{
+    for (int i = 0; i < CLIENT_PENDING; i++) {
+        pending_t *p = &c->pending[i];
+        if (!p->id || now - p->sent_ms < CLIENT_TIMEOUT_MS)
+            continue;
+        pending_t req = *p;
+        p->id = 0;
+        if (req.kind == REQ_SUBMIT) {
+            LOGWARN("no answer to the block of job %" PRIu64 " in %d s", req.job_id,
+                    CLIENT_TIMEOUT_MS / 1000);
+            request_job(c);
+        }
+        if (req.kind != REQ_GET_JOB)
+            continue;
+        /* slow is not gone (the monitor reports a lost connection): a job in
+         * force stays in force */
+        if (!c->warned_no_answer && c->have_job)
+            LOGWARN("chaind at %s has not answered get_job for %d s; still on job %" PRIu64,
+                    c->cfg.rpc_endpoint, CLIENT_TIMEOUT_MS / 1000, c->job.job_id);
+        else if (!c->warned_no_answer)
+            LOGWARN("no job: chaind at %s has not answered get_job for %d s; asking again",
+                    c->cfg.rpc_endpoint, CLIENT_TIMEOUT_MS / 1000);
+        c->warned_no_answer = true;
+        request_job(c);
+    }
+    if (now - c->last_report_ms >= CLIENT_REPORT_MS) {
+        uint64_t h = total_hashes(c);
+        report_hashrate(c, (h - c->last_report_hashes) * 1000 / (now - c->last_report_ms));
+        c->last_report_ms = now;
+        c->last_report_hashes = h;
+    }
+    if (now - c->last_log_ms >= CLIENT_LOG_MS) {
+        uint64_t h = total_hashes(c);
+        double mhs = (double)(h - c->last_log_hashes) / (double)(now - c->last_log_ms) / 1e3;
+        if (c->have_job)
+            LOGINFO("%.2f MH/s on %u thread(s), job %" PRIu64 " at height %" PRIu64 "%s; blocks "
+                    "found %" PRIu64 ", accepted %" PRIu64 ", rejected %" PRIu64, mhs,
+                    worker_pool_threads(c->pool), c->job.job_id, c->job.height,
+                    worker_pool_busy(c->pool) ? "" : " (idle)", c->found, c->accepted,
+                    c->rejected);
+        else
+            LOGINFO("%.2f MH/s: no job (chaind at %s %s); blocks found %" PRIu64 ", accepted %"
+                    PRIu64 ", rejected %" PRIu64, mhs, c->cfg.rpc_endpoint,
+                    c->rpc.connected ? "connected" : "not connected", c->found, c->accepted,
+                    c->rejected);
+        c->last_log_ms = now;
+        c->last_log_hashes = h;
+        if (!get_job_pending(c))
+            request_job(c);
+    }
+}
+
+void client_run(client_t *c, volatile sig_atomic_t *stop, void (*tick)(void *ctx), void *ctx)
+{
+    request_job(c);
+    while (!*stop) {
+        zmq_pollitem_t items[] = {
+            {c->rpc.sock, 0, ZMQ_POLLIN, 0},
+            {c->events.sock, 0, ZMQ_POLLIN, 0},
+            {c->rpc.monitor, 0, ZMQ_POLLIN, 0},
+            {c->events.monitor, 0, ZMQ_POLLIN, 0},
+            {NULL, worker_pool_fd(c->pool), ZMQ_POLLIN, 0},
+        };
+        int rc = zmq_poll(items, 5, 100);
+        if (rc < 0 && zmq_errno() != EINTR) {
+            LOGERR("zmq_poll: %s", zmq_strerror(zmq_errno()));
+            break;
+        }
+        if (rc > 0) {
+            if (items[2].revents & ZMQ_POLLIN)
+                on_monitor(c, &c->rpc);
+            if (items[3].revents & ZMQ_POLLIN)
+                on_monitor(c, &c->events);
+            if (items[0].revents & ZMQ_POLLIN)
+                on_rpc(c);
+            if (items[1].revents & ZMQ_POLLIN)
+                on_events(c);
+            if (items[4].revents & ZMQ_POLLIN)
+                on_found(c);
+        }
+        on_timers(c, monotonic_ms());
+        if (tick)
+            tick(ctx);
+    }
+}
+
+int client_new(client_t **out, const client_config_t *cfg, worker_pool_t *pool, err_t *e)
+{
+    *out = NULL;
+    client_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    c->cfg = *cfg;
+    c->pool = pool;
+    c->next_id = 1;
+    mp_buf_init(&c->buf, PROTO_MAX_MSG);
+    c->last_report_ms = c->last_log_ms = monotonic_ms();
+    int rc = RAND_bytes(c->random, sizeof c->random) == 1
+                 ? 0
+                 : err_set(e, ERR_INTERNAL, "the random source failed");
+    if (rc == 0 && !(c->ctx = zmq_ctx_new()))
+        rc = err_set(e, ERR_INTERNAL, "cannot create a ZeroMQ context");
+    if (rc == 0)
+        rc = open_link(c, &c->rpc, ZMQ_DEALER, "rpc", cfg->rpc_endpoint, e);
+    if (rc == 0)
+        rc = open_link(c, &c->events, ZMQ_SUB, "events", cfg->events_endpoint, e);
+    if (rc == 0 && zmq_setsockopt(c->events.sock, ZMQ_SUBSCRIBE, "job", 3) < 0)
+        rc = err_set(e, ERR_INTERNAL, "cannot subscribe to job events: %s",
+                     zmq_strerror(zmq_errno()));
+    if (rc < 0) {
+        client_destroy(&c);
+        return rc;
+    }
+    char hex[2 * JOB_EXTRANONCE_RANDOM + 1];
+    hex_encode(hex, c->random, sizeof c->random);
+    LOGINFO("extranonce prefix %s; rpc %s, events %s", hex, cfg->rpc_endpoint,
+            cfg->events_endpoint);
+    *out = c;
+    return 0;
+}
+
+void client_destroy(client_t **cp)
+{
+    client_t *c = *cp;
+    if (!c)
+        return;
+    close_link(&c->rpc);
+    close_link(&c->events);
+    if (c->ctx)
+        zmq_ctx_term(c->ctx);
+    mp_buf_free(&c->buf);
+    free(c);
+    *cp = NULL;
+}

@@ -89,7 +89,8 @@ int wallet_build(mp_buf_t *out, wallet_result_t *res, const key_pair_t *key,
     wallet_coin_t *sorted = malloc((n ? n : 1) * sizeof *sorted);
     if (!sorted)
         return err_set(e, ERR_INTERNAL, "out of memory");
-    memcpy(sorted, coins, n * sizeof *sorted);
+    if (n)
+        memcpy(sorted, coins, n * sizeof *sorted);
     qsort(sorted, n, sizeof *sorted, by_amount_desc);
     amount_t have = 0, total = 0, fee = 0;
     for (size_t i = 0; i < n; i++)

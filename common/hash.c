@@ -19,11 +19,31 @@ static void fetch_digests(void)
     }
 }
 
+/* One context per thread, reset for each digest: EVP_Digest() would allocate
+ * and free one per call, and the node hashes several times per transaction. */
+static pthread_key_t ctx_key;
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+
+static void free_ctx(void *ctx) { EVP_MD_CTX_free(ctx); }
+
+static void make_ctx_key(void)
+{
+    if (pthread_key_create(&ctx_key, free_ctx) != 0)
+        abort();
+}
+
 static void digest(EVP_MD *const *md, uint8_t *out, const void *data, size_t len)
 {
     pthread_once(&fetch_once, fetch_digests);
-    if (EVP_Digest(data, len, out, NULL, *md, NULL) != 1) {
-        fprintf(stderr, "fatal: OpenSSL EVP_Digest failed\n");
+    pthread_once(&ctx_once, make_ctx_key);
+    EVP_MD_CTX *ctx = pthread_getspecific(ctx_key);
+    if (!ctx && (ctx = EVP_MD_CTX_new()) != NULL && pthread_setspecific(ctx_key, ctx) != 0) {
+        EVP_MD_CTX_free(ctx);
+        ctx = NULL;
+    }
+    if (!ctx || EVP_DigestInit_ex2(ctx, *md, NULL) != 1 || EVP_DigestUpdate(ctx, data, len) != 1 ||
+        EVP_DigestFinal_ex(ctx, out, NULL) != 1) {
+        fprintf(stderr, "fatal: OpenSSL digest failed\n");
         abort();
     }
 }

@@ -791,14 +791,16 @@ static int hex_field(const json_t *v, size_t max, uint8_t **out, size_t *len, er
     size_t n = json_string_length(v);
     if (n / 2 > max)
         return err_set(e, ERR_TOO_LARGE, "\"hex\" holds over %zu bytes", max);
+    /* bytes that are not even hex are a malformed encoding, as bytes that do
+     * not decode are */
     if (n == 0 || n % 2)
-        return err_set(e, ERR_BAD_REQUEST, "\"hex\" must be a non-empty even number of digits");
+        return err_set(e, ERR_BAD_ENCODING, "\"hex\" must be a non-empty even number of digits");
     uint8_t *buf = malloc(n / 2);
     if (!buf)
         return err_set(e, ERR_INTERNAL, "out of memory");
     if (hex_decode(buf, n / 2, text, n) != (long)(n / 2)) {
         free(buf);
-        return err_set(e, ERR_BAD_REQUEST, "\"hex\" holds a character that is not a hex digit");
+        return err_set(e, ERR_BAD_ENCODING, "\"hex\" holds a character that is not a hex digit");
     }
     *out = buf;
     *len = n / 2;

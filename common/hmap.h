@@ -1,7 +1,9 @@
 /* hmap: an open-addressing hash map from fixed-size byte keys (a txid, an
  * outpoint) to pointers. Keys are copied in; values are the caller's.
- * Not thread-safe: callers lock. Keys should already be uniformly distributed
- * (hashes): the first 8 bytes are mixed and used as the hash. */
+ * Not thread-safe: callers lock. Every byte of a key is hashed (SipHash-2-4
+ * under a random key per map), so keys may share prefixes (the outpoints of
+ * one transaction) and peers cannot choose keys that collide; iteration order
+ * differs from run to run. */
 #ifndef CHAIN_HMAP_H
 #define CHAIN_HMAP_H
 

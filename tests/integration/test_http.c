@@ -57,6 +57,33 @@ static void setup_world(void)
     tb_genesis(P, &genesis_hash, &gtx);
 }
 
+/* The daemon a test runs, killed by the .fini hook when an assertion ended
+ * the test early (tb_chaind_stop() zeroes its pid on a clean stop). */
+static tb_chaind_t daemon_;
+
+static tb_chaind_t *start_daemon(const char *const *extra)
+{
+    tb_chaind_start(&daemon_, NULL, extra);
+    return &daemon_;
+}
+
+/* SIGTERM: chaind must exit 0; then its data directory goes. */
+static void stop_daemon(tb_chaind_t *d)
+{
+    cr_assert_eq(tb_chaind_stop(d), 0, "chaind did not exit 0 on SIGTERM");
+    tb_rmdir(d->datadir);
+    d->datadir[0] = '\0';
+}
+
+static void reap_daemon(void)
+{
+    if (daemon_.pid > 0) {
+        tb_chaind_kill(&daemon_);
+        /* the test failed before stopping it: keep the data and the log */
+        cr_log_warn("chaind killed; its log is %s/chaind.log", daemon_.datadir);
+    }
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -341,8 +368,9 @@ static void mine(mp_buf_t *out, hash32_t *hash, hash32_t *coinbase_txid, const h
         lens[i] = txs[i].len;
     }
     mp_buf_init(out, BLOCK_MAX_SIZE);
-    tb_block(out, hash, coinbase_txid, parent, height, P->genesis_timestamp + height, P->pow_limit_bits,
-             &payout->pkh, params_subsidy(P, height) + fees, ptr, lens, n, tag);
+    tb_block(out, hash, coinbase_txid, parent, height, P->genesis_timestamp + height,
+             P->pow_limit_bits, &payout->pkh, params_subsidy(P, height) + fees, ptr, lens, n,
+             tag);
 }
 
 /* POST /block {"hex"}: asserts 200 and the status word. */
@@ -494,19 +522,18 @@ static bool mempool_has(const tb_chaind_t *d, const hash32_t *txid)
 /* ===================================================================== */
 
 /* Every route of §4.3 on a live node. */
-Test(http, routes_answer_as_documented, .timeout = 120)
+Test(http, routes_answer_as_documented, .fini = reap_daemon, .timeout = 120)
 {
     setup_world();
-    tb_chaind_t d;
     const char *extra[] = {"--cors", "https://wallet.example", NULL};
-    tb_chaind_start(&d, NULL, extra);
+    tb_chaind_t *d = start_daemon(extra);
     char ghex[65], gtxhex[65];
     hexof(ghex, &genesis_hash);
     hexof(gtxhex, &gtx);
     resp_t r;
 
     /* /status at genesis */
-    cr_assert_eq(get(&r, &d, "/status"), 200);
+    cr_assert_eq(get(&r, d, "/status"), 200);
     cr_assert_str_eq(jstr(r.json, "network"), "regtest");
     cr_assert_eq(jint(r.json, "height"), 0);
     cr_assert_str_eq(jstr(r.json, "tip"), ghex);
@@ -517,7 +544,9 @@ Test(http, routes_answer_as_documented, .timeout = 120)
     cr_assert_eq(jint(r.json, "peers"), 0);
     cr_assert_eq(jint(r.json, "hashrate"), 0);
     cr_assert(strlen(jstr(r.json, "version")) > 0);
-    cr_assert_eq(strlen(jstr(r.json, "chainwork")), 64);
+    /* the work of a block at 0x207fffff: 2^256 / (2^255 - 2^232 + 1) = 2 */
+    cr_assert_str_eq(jstr(r.json, "chainwork"),
+                     "0000000000000000000000000000000000000000000000000000000000000002");
     char v[256];
     cr_assert_not_null(header(&r, "Content-Type", v, sizeof v));
     cr_assert(strncmp(v, "application/json", 16) == 0, "Content-Type %s", v);
@@ -527,7 +556,7 @@ Test(http, routes_answer_as_documented, .timeout = 120)
     resp_free(&r);
 
     /* GET /block at genesis: one block, the allocation tx, outputs in order */
-    cr_assert_eq(get(&r, &d, "/block"), 200);
+    cr_assert_eq(get(&r, d, "/block"), 200);
     cr_assert(json_is_array(r.json) && json_array_size(r.json) == 1, "%s", r.body);
     {
         json_t *b0 = json_array_get(r.json, 0), *h0 = json_object_get(b0, "header");
@@ -549,14 +578,14 @@ Test(http, routes_answer_as_documented, .timeout = 120)
     hash32_t h1, h2, cb1, cb2;
     mine(&b1, &h1, &cb1, &genesis_hash, 1, &miner, 0, NULL, 0, 1);
     mine(&b2, &h2, &cb2, &h1, 2, &miner, 0, NULL, 0, 2);
-    post_block_expect(&d, &b1, &h1, "tip");
-    post_block_expect(&d, &b1, &h1, "known");
+    post_block_expect(d, &b1, &h1, "tip");
+    post_block_expect(d, &b1, &h1, "known");
     block_t blk2;
     err_t e;
     cr_assert_eq(block_decode(&blk2, b2.data, b2.len, &e), 0);
     json_t *form2 = jsonfmt_block(&blk2, 2);
     cr_assert_not_null(form2);
-    cr_assert_eq(post_json(&r, &d, "/block", json_pack("{s:O}", "block", form2)), 200, "%s",
+    cr_assert_eq(post_json(&r, d, "/block", json_pack("{s:O}", "block", form2)), 200, "%s",
                  r.body);
     char h1hex[65], h2hex[65], cb2hex[65];
     hexof(h1hex, &h1);
@@ -568,7 +597,7 @@ Test(http, routes_answer_as_documented, .timeout = 120)
     /* and back: GET /block/<hash> is the form that was posted */
     char path[256];
     snprintf(path, sizeof path, "/block/%s", h2hex);
-    cr_assert_eq(get(&r, &d, path), 200);
+    cr_assert_eq(get(&r, d, path), 200);
     cr_assert(json_is_true(json_object_get(r.json, "main_chain")));
     json_object_del(r.json, "main_chain");
     cr_assert(json_equal(r.json, form2), "GET /block/<hash> differs from the posted form:\n%s",
@@ -593,46 +622,46 @@ Test(http, routes_answer_as_documented, .timeout = 120)
         json_t *f = jsonfmt_block(&blk2, 2);
         block_free(&blk2);
         json_object_set_new(json_object_get(f, "header"), "hash", json_string(ghex));
-        post_json(&r, &d, "/block", json_pack("{s:o}", "block", f));
+        post_json(&r, d, "/block", json_pack("{s:o}", "block", f));
         check_error(&r, 400, "bad_request", "a block JSON whose hash does not match");
         resp_free(&r);
     }
 
     /* GET /block/<height>, /block/<hash>, unknown and malformed */
-    cr_assert_eq(get(&r, &d, "/block/1"), 200);
+    cr_assert_eq(get(&r, d, "/block/1"), 200);
     cr_assert_str_eq(jstr(json_object_get(r.json, "header"), "hash"), h1hex);
     cr_assert_eq(jint(json_object_get(r.json, "header"), "height"), 1);
     resp_free(&r);
     snprintf(path, sizeof path, "/block/%s", ghex);
-    cr_assert_eq(get(&r, &d, path), 200);
+    cr_assert_eq(get(&r, d, path), 200);
     cr_assert_eq(jint(json_object_get(r.json, "header"), "height"), 0);
     resp_free(&r);
-    get(&r, &d, "/block/3");
+    get(&r, d, "/block/3");
     check_error(&r, 404, "not_found", "GET /block/<height above the tip>");
     resp_free(&r);
-    get(&r, &d, "/block/00000000000000000000000000000000000000000000000000000000000000ab");
+    get(&r, d, "/block/00000000000000000000000000000000000000000000000000000000000000ab");
     check_error(&r, 404, "not_found", "GET /block/<unknown hash>");
     resp_free(&r);
-    get(&r, &d, "/block/xyz");
+    get(&r, d, "/block/xyz");
     check_error(&r, 400, "bad_request", "GET /block/xyz");
     resp_free(&r);
 
     /* GET /block: newest first, limit and from */
-    cr_assert_eq(get(&r, &d, "/block"), 200);
+    cr_assert_eq(get(&r, d, "/block"), 200);
     cr_assert_eq(json_array_size(r.json), 3);
     cr_assert_str_eq(jstr(json_object_get(json_array_get(r.json, 0), "header"), "hash"), h2hex);
     cr_assert_str_eq(jstr(json_object_get(json_array_get(r.json, 1), "header"), "hash"), h1hex);
     cr_assert_str_eq(jstr(json_object_get(json_array_get(r.json, 2), "header"), "hash"), ghex);
     resp_free(&r);
-    cr_assert_eq(get(&r, &d, "/block?limit=2"), 200);
+    cr_assert_eq(get(&r, d, "/block?limit=2"), 200);
     cr_assert_eq(json_array_size(r.json), 2);
     cr_assert_eq(jint(json_object_get(json_array_get(r.json, 1), "header"), "height"), 1);
     resp_free(&r);
-    cr_assert_eq(get(&r, &d, "/block?limit=1&from=1"), 200);
+    cr_assert_eq(get(&r, d, "/block?limit=1&from=1"), 200);
     cr_assert_eq(json_array_size(r.json), 1);
     cr_assert_str_eq(jstr(json_object_get(json_array_get(r.json, 0), "header"), "hash"), h1hex);
     resp_free(&r);
-    cr_assert_eq(get(&r, &d, "/block?from=0"), 200);
+    cr_assert_eq(get(&r, d, "/block?from=0"), 200);
     cr_assert_eq(json_array_size(r.json), 1);
     cr_assert_str_eq(jstr(json_object_get(json_array_get(r.json, 0), "header"), "hash"), ghex);
     resp_free(&r);
@@ -640,7 +669,7 @@ Test(http, routes_answer_as_documented, .timeout = 120)
                                  "/block?limit=1001", "/block?from=1x",  "/block?limit=",
                                  "/block?from=99999999999999999999999"};
     for (size_t i = 0; i < sizeof bad_queries / sizeof bad_queries[0]; i++) {
-        get(&r, &d, bad_queries[i]);
+        get(&r, d, bad_queries[i]);
         check_error(&r, 400, "bad_request", bad_queries[i]);
         resp_free(&r);
     }
@@ -657,22 +686,22 @@ Test(http, routes_answer_as_documented, .timeout = 120)
     char t1hex[65], t2hex[65];
     hexof(t1hex, &t1id);
     hexof(t2hex, &t2id);
-    cr_assert_eq(post_tx_json(&r, &d, &t1), 200, "POST /transactions (JSON): %s", r.body);
+    cr_assert_eq(post_tx_json(&r, d, &t1), 200, "POST /transactions (JSON): %s", r.body);
     cr_assert_str_eq(jstr(r.json, "transaction_hash"), t1hex);
     resp_free(&r);
-    cr_assert_eq(post_hex(&r, &d, "/transactions", &t2), 200, "POST /transactions (hex): %s",
+    cr_assert_eq(post_hex(&r, d, "/transactions", &t2), 200, "POST /transactions (hex): %s",
                  r.body);
     cr_assert_str_eq(jstr(r.json, "transaction_hash"), t2hex);
     resp_free(&r);
     /* a resubmission is a success marked known */
-    cr_assert_eq(post_hex(&r, &d, "/transactions", &t1), 200);
+    cr_assert_eq(post_hex(&r, d, "/transactions", &t1), 200);
     cr_assert_str_eq(jstr(r.json, "transaction_hash"), t1hex);
     cr_assert(json_is_true(json_object_get(r.json, "known")));
     resp_free(&r);
 
     /* GET /transactions/<mempool tx> */
     snprintf(path, sizeof path, "/transactions/%s", t1hex);
-    cr_assert_eq(get(&r, &d, path), 200);
+    cr_assert_eq(get(&r, d, path), 200);
     cr_assert(json_is_true(json_object_get(r.json, "in_mempool")), "%s", r.body);
     cr_assert_str_eq(jstr(r.json, "transaction_hash"), t1hex);
     cr_assert_eq((amount_t)jint(json_array_get(json_object_get(r.json, "outputs"), 0), "amount"),
@@ -681,17 +710,17 @@ Test(http, routes_answer_as_documented, .timeout = 120)
                           "transaction_hash"),
                      gtxhex);
     resp_free(&r);
-    get(&r, &d, "/transactions/00000000000000000000000000000000000000000000000000000000000000cd");
+    get(&r, d, "/transactions/00000000000000000000000000000000000000000000000000000000000000cd");
     check_error(&r, 404, "not_found", "GET /transactions/<unknown>");
     resp_free(&r);
-    get(&r, &d, "/transactions/beef");
+    get(&r, d, "/transactions/beef");
     check_error(&r, 400, "bad_request", "GET /transactions/<short>");
     resp_free(&r);
 
     /* GET /mempool and mempool_size */
-    cr_assert(mempool_has(&d, &t1id) && mempool_has(&d, &t2id));
-    cr_assert_eq(status_field(&d, "mempool_size"), 2);
-    cr_assert_eq(get(&r, &d, "/mempool"), 200);
+    cr_assert(mempool_has(d, &t1id) && mempool_has(d, &t2id));
+    cr_assert_eq(status_field(d, "mempool_size"), 2);
+    cr_assert_eq(get(&r, d, "/mempool"), 200);
     cr_assert_eq(json_array_size(r.json), 2);
     for (size_t i = 0; i < 2; i++) {
         json_t *m = json_array_get(r.json, i);
@@ -704,12 +733,12 @@ Test(http, routes_answer_as_documented, .timeout = 120)
     mp_buf_t b3, txs3[2] = {t1, t2};
     hash32_t h3, cb3;
     mine(&b3, &h3, &cb3, &h2, 3, &miner, 2 * FEE, txs3, 2, 3);
-    post_block_expect(&d, &b3, &h3, "tip");
+    post_block_expect(d, &b3, &h3, "tip");
     char h3hex[65];
     hexof(h3hex, &h3);
-    cr_assert_eq(status_field(&d, "mempool_size"), 0, "mined transactions stayed in the mempool");
-    cr_assert_eq(status_field(&d, "height"), 3);
-    cr_assert_eq(get(&r, &d, path), 200);
+    cr_assert_eq(status_field(d, "mempool_size"), 0, "mined transactions stayed in the mempool");
+    cr_assert_eq(status_field(d, "height"), 3);
+    cr_assert_eq(get(&r, d, path), 200);
     cr_assert_str_eq(jstr(r.json, "block_hash"), h3hex);
     cr_assert_eq(jint(r.json, "height"), 3);
     cr_assert_eq(jint(r.json, "confirmations"), 1);
@@ -718,54 +747,54 @@ Test(http, routes_answer_as_documented, .timeout = 120)
     mp_buf_t b4;
     hash32_t h4, cb4;
     mine(&b4, &h4, &cb4, &h3, 4, &miner, 0, NULL, 0, 4);
-    post_block_expect(&d, &b4, &h4, "tip");
-    cr_assert_eq(get(&r, &d, path), 200);
+    post_block_expect(d, &b4, &h4, "tip");
+    cr_assert_eq(get(&r, d, path), 200);
     cr_assert_eq(jint(r.json, "confirmations"), 2);
     resp_free(&r);
 
     /* /utxo in both forms: amounts, heights, totals as sent */
     coin_t cam[] = {{&gtx, 2, 10 * COIN, 0}, {&gtx, 3, 5 * COIN, 0}, {&t1id, 0, 1 * COIN, 3}};
-    check_utxo_both(&d, &camille, cam, 3);
+    check_utxo_both(d, &camille, cam, 3);
     coin_t alb[] = {{&t1id, 1, 39 * COIN - FEE, 3}, {&t2id, 0, 3 * COIN, 3}};
-    check_utxo_both(&d, &albert, alb, 2);
+    check_utxo_both(d, &albert, alb, 2);
     coin_t ber[] = {{&t2id, 1, 27 * COIN - FEE, 3}};
-    check_utxo_both(&d, &bertrand, ber, 1);
+    check_utxo_both(d, &bertrand, ber, 1);
     coin_t mn[] = {{&cb1, 0, params_subsidy(P, 1), 1},
                    {&cb2, 0, params_subsidy(P, 2), 2},
                    {&cb3, 0, params_subsidy(P, 3) + 2 * FEE, 3},
                    {&cb4, 0, params_subsidy(P, 4), 4}};
-    check_utxo_both(&d, &miner, mn, 4);
-    check_utxo_both(&d, &miner_b, NULL, 0);
-    get(&r, &d, "/utxo/not-an-address");
+    check_utxo_both(d, &miner, mn, 4);
+    check_utxo_both(d, &miner_b, NULL, 0);
+    get(&r, d, "/utxo/not-an-address");
     check_error(&r, 400, "bad_address", "GET /utxo/<garbage>");
     resp_free(&r);
     {
         char demo_addr[ADDRESS_MAX], p2[128];
         address_encode(demo_addr, params_by_name("demo")->address_version, &albert.pkh);
         snprintf(p2, sizeof p2, "/utxo/%s", demo_addr);
-        get(&r, &d, p2);
+        get(&r, d, p2);
         check_error(&r, 400, "bad_address", "GET /utxo/<a demo-network address>");
         resp_free(&r);
     }
 
     /* /metrics, /healthz, /readyz, HEAD */
-    cr_assert_eq(get(&r, &d, "/metrics"), 200);
+    cr_assert_eq(get(&r, d, "/metrics"), 200);
     cr_assert_not_null(header(&r, "Content-Type", v, sizeof v));
     cr_assert(strncmp(v, "text/plain", 10) == 0, "metrics Content-Type %s", v);
     cr_assert_not_null(strstr(r.body, "# TYPE chain_height gauge\n"), "%s", r.body);
     cr_assert_not_null(strstr(r.body, "\nchain_height 4\n"), "%s", r.body);
     cr_assert_not_null(strstr(r.body, "\nchain_mempool_transactions 0\n"), "%s", r.body);
     resp_free(&r);
-    cr_assert_eq(get(&r, &d, "/healthz"), 200);
+    cr_assert_eq(get(&r, d, "/healthz"), 200);
     cr_assert_str_eq(jstr(r.json, "status"), "ok");
     resp_free(&r);
-    cr_assert_eq(get(&r, &d, "/readyz"), 200);
+    cr_assert_eq(get(&r, d, "/readyz"), 200);
     cr_assert_str_eq(jstr(r.json, "status"), "ready");
     cr_assert_eq(jint(r.json, "height"), 4);
     resp_free(&r);
     {
         char url[256];
-        snprintf(url, sizeof url, "%s/status", d.http_url);
+        snprintf(url, sizeof url, "%s/status", d->http_url);
         req(&r, "HEAD", url, NULL, 0, NULL, NULL);
         cr_assert_eq(r.status, 200);
         cr_assert_eq(r.len, 0);
@@ -775,7 +804,7 @@ Test(http, routes_answer_as_documented, .timeout = 120)
     /* CORS preflight */
     {
         char url[256];
-        snprintf(url, sizeof url, "%s/transactions", d.http_url);
+        snprintf(url, sizeof url, "%s/transactions", d->http_url);
         const char *hs[] = {"Origin: https://wallet.example",
                             "Access-Control-Request-Method: POST",
                             "Access-Control-Request-Headers: content-type", NULL};
@@ -793,7 +822,7 @@ Test(http, routes_answer_as_documented, .timeout = 120)
     /* 405 and 404 */
     {
         char url[256];
-        snprintf(url, sizeof url, "%s/status", d.http_url);
+        snprintf(url, sizeof url, "%s/status", d->http_url);
         req(&r, "DELETE", url, NULL, 0, NULL, NULL);
         check_error(&r, 405, "method_not_allowed", "DELETE /status");
         cr_assert_not_null(header(&r, "Allow", v, sizeof v), "405 without Allow");
@@ -803,13 +832,13 @@ Test(http, routes_answer_as_documented, .timeout = 120)
         check_error(&r, 405, "method_not_allowed", "POST /status");
         resp_free(&r);
     }
-    get(&r, &d, "/transactions");
+    get(&r, d, "/transactions");
     check_error(&r, 405, "method_not_allowed", "GET /transactions");
     resp_free(&r);
-    get(&r, &d, "/nope");
+    get(&r, d, "/nope");
     check_error(&r, 404, "not_found", "GET /nope");
     resp_free(&r);
-    get(&r, &d, "/block/1/2");
+    get(&r, d, "/block/1/2");
     check_error(&r, 404, "not_found", "GET /block/1/2");
     resp_free(&r);
 
@@ -819,14 +848,14 @@ Test(http, routes_answer_as_documented, .timeout = 120)
     int linger = 0;
     zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
     cr_assert_eq(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "peer.add", 8), 0);
-    cr_assert_eq(zmq_connect(sub, d.events_endpoint), 0);
+    cr_assert_eq(zmq_connect(sub, d->events_endpoint), 0);
     const char *host = "peer-seven.example:9333";
     bool got = false;
     uint64_t last_seq = 0;
     int events = 0;
     /* a SUB joins asynchronously: advertise until one event arrives */
     for (double end = now_s() + 10; !got && now_s() < end;) {
-        cr_assert_eq(post_json(&r, &d, "/new_node_advertisement",
+        cr_assert_eq(post_json(&r, d, "/new_node_advertisement",
                                json_pack("{s:s}", "hostname", host)),
                      200, "%s", r.body);
         cr_assert_str_eq(jstr(r.json, "hostname"), host);
@@ -861,18 +890,18 @@ Test(http, routes_answer_as_documented, .timeout = 120)
                                "{\"hostname\": \"h:70000\"}", "{\"hostname\": \"a b:1\"}",
                                "{\"hostname\": 5}", "{}"};
     for (size_t i = 0; i < sizeof bad_hosts / sizeof bad_hosts[0]; i++) {
-        post_text(&r, &d, "/new_node_advertisement", bad_hosts[i], NULL);
+        post_text(&r, d, "/new_node_advertisement", bad_hosts[i], NULL);
         check_error(&r, 400, "bad_request", bad_hosts[i]);
         resp_free(&r);
     }
 
     /* GET /known_node_request shows gossipd's `peers` report */
-    cr_assert_eq(get(&r, &d, "/known_node_request"), 200);
+    cr_assert_eq(get(&r, d, "/known_node_request"), 200);
     cr_assert(json_is_array(r.json) && json_array_size(r.json) == 0, "%s", r.body);
     resp_free(&r);
     void *dealer = zmq_socket(zctx, ZMQ_DEALER);
     zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
-    cr_assert_eq(zmq_connect(dealer, d.rpc_endpoint), 0);
+    cr_assert_eq(zmq_connect(dealer, d->rpc_endpoint), 0);
     mp_buf_t m;
     mp_buf_init(&m, PROTO_MAX_MSG);
     proto_begin_request(&m, "peers", 77, 1);
@@ -904,13 +933,13 @@ Test(http, routes_answer_as_documented, .timeout = 120)
     cr_assert(pr.ok, "peers answered %s", pr.message);
     cr_assert_eq(pr.id, 77);
     mp_buf_free(&m);
-    cr_assert_eq(get(&r, &d, "/known_node_request"), 200);
+    cr_assert_eq(get(&r, d, "/known_node_request"), 200);
     cr_assert(json_is_array(r.json) && json_array_size(r.json) == 2, "%s", r.body);
     cr_assert_str_eq(jstr(json_array_get(r.json, 0), "hostname"), "10.1.2.3:9333");
     cr_assert_str_eq(jstr(json_array_get(r.json, 1), "hostname"), "[2001:db8::1]:9333");
     cr_assert_eq(jint(json_array_get(r.json, 0), "height"), 4);
     resp_free(&r);
-    cr_assert_eq(status_field(&d, "peers"), 2);
+    cr_assert_eq(status_field(d, "peers"), 2);
     zmq_close(dealer);
     zmq_close(sub);
     zmq_ctx_term(zctx);
@@ -921,6 +950,657 @@ Test(http, routes_answer_as_documented, .timeout = 120)
     mp_buf_free(&b4);
     mp_buf_free(&t1);
     mp_buf_free(&t2);
-    cr_assert_eq(tb_chaind_stop(&d), 0, "chaind did not exit 0 on SIGTERM");
-    tb_rmdir(d.datadir);
+    stop_daemon(d);
+}
+
+/* ===================================================================== */
+
+/* POSTs tx to /transactions ({"hex"}, or its JSON form) and asserts the
+ * rejection and that nothing changed. */
+static void reject_tx(const tb_chaind_t *d, const mp_buf_t *tx, bool as_json, long status,
+                      const char *code, const snap_t *before, const char *what)
+{
+    resp_t r;
+    if (as_json)
+        post_tx_json(&r, d, tx);
+    else
+        post_hex(&r, d, "/transactions", tx);
+    check_error(&r, status, code, what);
+    resp_free(&r);
+    assert_unchanged(d, before, what);
+}
+
+/* POSTs a raw body to path and asserts the rejection and that nothing changed. */
+static void reject_body(const tb_chaind_t *d, const char *path, const char *body,
+                        const char *content_type, long status, const char *code,
+                        const snap_t *before, const char *what)
+{
+    resp_t r;
+    post_text(&r, d, path, body, content_type);
+    check_error(&r, status, code, what);
+    resp_free(&r);
+    assert_unchanged(d, before, what);
+}
+
+Test(http, rejections_carry_their_code_and_change_nothing, .fini = reap_daemon, .timeout = 150)
+{
+    setup_world();
+    tb_chaind_t *d = start_daemon(NULL);
+    resp_t r;
+
+    /* the state to keep: block 1 spends camille's 5 coins (gtx:3) on chain;
+     * the mempool holds a spend of bertrand's 30 coins (gtx:1) */
+    mp_buf_t c1, b1, m1;
+    hash32_t c1id, h1, cb1, m1id;
+    in_t ic1[] = {{&gtx, 3}};
+    out_t oc1[] = {{&bertrand.pkh, 5 * COIN - FEE}};
+    make_tx(&c1, &c1id, ic1, 1, oc1, 1, &camille, false);
+    mine(&b1, &h1, &cb1, &genesis_hash, 1, &miner, FEE, &c1, 1, 1);
+    post_block_expect(d, &b1, &h1, "tip");
+    in_t im1[] = {{&gtx, 1}};
+    out_t om1[] = {{&albert.pkh, 2 * COIN}, {&bertrand.pkh, 28 * COIN - FEE}};
+    make_tx(&m1, &m1id, im1, 1, om1, 2, &bertrand, false);
+    cr_assert_eq(post_hex(&r, d, "/transactions", &m1), 200, "%s", r.body);
+    resp_free(&r);
+    snap_t s;
+    snap(&s, d);
+    cr_assert_eq(s.mempool_size, 1);
+    cr_assert_eq(s.height, 1);
+
+    mp_buf_t tx;
+    hash32_t id;
+    const in_t alb0[] = {{&gtx, 0}};
+
+    /* a forged signature: one bit of albert's signature flipped */
+    out_t pay1[] = {{&camille.pkh, 1 * COIN}, {&albert.pkh, 39 * COIN - FEE}};
+    make_tx(&tx, &id, alb0, 1, pay1, 2, &albert, true);
+    reject_tx(d, &tx, false, 400, "script_failed", &s, "forged signature (hex)");
+    reject_tx(d, &tx, true, 400, "script_failed", &s, "forged signature (JSON)");
+    /* and inside a block: the block is refused, the tip stays */
+    {
+        mp_buf_t bb;
+        hash32_t hb;
+        mine(&bb, &hb, NULL, &h1, 2, &miner, FEE, &tx, 1, 2);
+        post_hex(&r, d, "/block", &bb);
+        check_error(&r, 400, "script_failed", "a block holding a forged signature");
+        resp_free(&r);
+        assert_unchanged(d, &s, "a block holding a forged signature");
+        mp_buf_free(&bb);
+    }
+    mp_buf_free(&tx);
+
+    /* albert's coin signed with bertrand's key */
+    make_tx(&tx, &id, alb0, 1, pay1, 2, &bertrand, false);
+    reject_tx(d, &tx, false, 400, "script_failed", &s, "another owner's key");
+    mp_buf_free(&tx);
+
+    /* an unknown prevout, and an output index beyond the genesis tx's four */
+    hash32_t nowhere;
+    hash_sha256d(&nowhere, "no such transaction", 19);
+    const in_t unknown[] = {{&nowhere, 0}};
+    out_t small[] = {{&albert.pkh, 1 * COIN}};
+    make_tx(&tx, &id, unknown, 1, small, 1, &albert, false);
+    reject_tx(d, &tx, false, 400, "unknown_utxo", &s, "unknown prevout");
+    mp_buf_free(&tx);
+    const in_t beyond[] = {{&gtx, 4}};
+    make_tx(&tx, &id, beyond, 1, small, 1, &albert, false);
+    reject_tx(d, &tx, true, 400, "unknown_utxo", &s, "output index beyond");
+    mp_buf_free(&tx);
+
+    /* outputs over inputs: 40 coins in, 40 coins and 1 unit out */
+    out_t over[] = {{&camille.pkh, 40 * COIN + 1}};
+    make_tx(&tx, &id, alb0, 1, over, 1, &albert, false);
+    reject_tx(d, &tx, false, 400, "insufficient_funds", &s, "outputs over inputs");
+    mp_buf_free(&tx);
+
+    /* over max money: one output, and two outputs whose sum passes it */
+    out_t huge[] = {{&camille.pkh, AMOUNT_MAX_MONEY + 1}};
+    make_tx(&tx, &id, alb0, 1, huge, 1, &albert, false);
+    reject_tx(d, &tx, false, 400, "bad_amount", &s, "an output over max money");
+    mp_buf_free(&tx);
+    out_t huge2[] = {{&camille.pkh, AMOUNT_MAX_MONEY}, {&camille.pkh, AMOUNT_MAX_MONEY}};
+    make_tx(&tx, &id, alb0, 1, huge2, 2, &albert, false);
+    reject_tx(d, &tx, false, 400, "bad_amount", &s, "outputs summing over max money");
+    mp_buf_free(&tx);
+
+    /* the same input twice (worth 80 coins if counted twice) */
+    const in_t twice[] = {{&gtx, 0}, {&gtx, 0}};
+    out_t pay60[] = {{&camille.pkh, 60 * COIN}};
+    make_tx(&tx, &id, twice, 2, pay60, 1, &albert, false);
+    reject_tx(d, &tx, false, 400, "duplicate_input", &s, "the same input twice");
+    mp_buf_free(&tx);
+
+    /* double spends: of the mempool's coin (gtx:1), and of a coin spent on chain (gtx:3) */
+    const in_t ber1[] = {{&gtx, 1}};
+    out_t to_cam[] = {{&camille.pkh, 30 * COIN - FEE}};
+    make_tx(&tx, &id, ber1, 1, to_cam, 1, &bertrand, false);
+    reject_tx(d, &tx, false, 409, "double_spend", &s, "a double spend of a mempool coin");
+    reject_tx(d, &tx, true, 409, "double_spend", &s, "a double spend of a mempool coin (JSON)");
+    mp_buf_free(&tx);
+    const in_t cam3[] = {{&gtx, 3}};
+    out_t to_alb[] = {{&albert.pkh, 5 * COIN - FEE}};
+    make_tx(&tx, &id, cam3, 1, to_alb, 1, &camille, false);
+    reject_tx(d, &tx, false, 409, "double_spend", &s, "a double spend of a coin spent on chain");
+    mp_buf_free(&tx);
+
+    /* block 1's coinbase at height 2: maturity 2 */
+    const in_t cb[] = {{&cb1, 0}};
+    out_t to_miner[] = {{&miner.pkh, COIN}};
+    make_tx(&tx, &id, cb, 1, to_miner, 1, &miner, false);
+    reject_tx(d, &tx, false, 400, "immature_coinbase", &s, "an immature coinbase");
+    mp_buf_free(&tx);
+
+    /* malformed hex and non-canonical encodings */
+    reject_body(d, "/transactions", "{\"hex\": \"zz00\"}", NULL, 400, "bad_encoding", &s,
+                "hex with a non-hex digit");
+    reject_body(d, "/transactions", "{\"hex\": \"abc\"}", NULL, 400, "bad_encoding", &s,
+                "hex of odd length");
+    reject_body(d, "/transactions", "{\"hex\": \"\"}", NULL, 400, "bad_encoding", &s, "empty hex");
+    reject_body(d, "/transactions", "{\"hex\": \"00ff\"}", NULL, 400, "bad_encoding", &s,
+                "hex of bytes that are no transaction");
+    reject_body(d, "/block", "{\"hex\": \"0011223344\"}", NULL, 400, "bad_encoding", &s,
+                "hex of bytes that are no block");
+    json_t *vec = vectors_section("reject_encodings");
+    for (size_t i = 0; i < json_array_size(vec); i++) {
+        json_t *v = json_array_get(vec, i);
+        char body[4096], what[160];
+        snprintf(body, sizeof body, "{\"hex\": \"%s\"}", vstr(v, "hex"));
+        snprintf(what, sizeof what, "reject_encodings: %s", vstr(v, "description"));
+        reject_body(d, "/transactions", body, NULL, 400, "bad_encoding", &s, what);
+    }
+    /* a canonical tx re-encoded with a non-smallest amount is refused too */
+    {
+        in_t ii[] = {{&gtx, 0}};
+        out_t oo[] = {{&camille.pkh, 5}, {&albert.pkh, 40 * COIN - 5 - FEE}};
+        make_tx(&tx, &id, ii, 1, oo, 2, &albert, false);
+        /* the first output's amount 5 is the fixint 0x05 right after "92" of
+         * the outputs array's first element: find "92 05 c4 19" */
+        size_t at = 0;
+        for (size_t k = 0; k + 3 < tx.len && !at; k++)
+            if (tx.data[k] == 0x92 && tx.data[k + 1] == 0x05 && tx.data[k + 2] == 0xc4 &&
+                tx.data[k + 3] == 0x19)
+                at = k + 1;
+        cr_assert(at, "could not find the amount in the encoding");
+        mp_buf_t nc;
+        mp_buf_init(&nc, TX_MAX_SIZE);
+        mp_put_raw(&nc, tx.data, at);
+        const uint8_t u8[] = {0xcc, 0x05};
+        mp_put_raw(&nc, u8, 2);
+        mp_put_raw(&nc, tx.data + at + 1, tx.len - at - 1);
+        reject_tx(d, &nc, false, 400, "bad_encoding", &s, "an amount as uint8 instead of fixint");
+        mp_buf_free(&nc);
+        mp_buf_free(&tx);
+    }
+
+    /* JSON and content type */
+    reject_body(d, "/transactions", "{\"hex\": ", NULL, 400, "bad_json", &s, "truncated JSON");
+    reject_body(d, "/transactions", "{\"hex\": \"00\", \"hex\": \"00\"}", NULL, 400, "bad_json",
+                &s, "a duplicate key");
+    reject_body(d, "/block", "not json at all", NULL, 400, "bad_json", &s, "POST /block garbage");
+    reject_body(d, "/transactions", "[1, 2]", NULL, 400, "bad_request", &s, "a JSON array");
+    reject_body(d, "/transactions", "{\"hex\": \"00\", \"transaction\": {}}", NULL, 400,
+                "bad_request", &s, "both hex and transaction");
+    reject_body(d, "/transactions", "{\"transaction\": {\"inputs\": 5, \"outputs\": []}}", NULL,
+                400, "bad_request", &s, "inputs not a list");
+    {
+        char hex[65], body[512];
+        hexof(hex, &gtx);
+        snprintf(body, sizeof body,
+                 "{\"transaction\": {\"inputs\": [{\"transaction_hash\": \"%s\", "
+                 "\"output_index\": 0, \"unlocking_script\": \"OP_NOPE\"}], \"outputs\": "
+                 "[{\"amount\": 1, \"locking_script\": \"OP_DUP\"}]}}",
+                 hex);
+        reject_body(d, "/transactions", body, NULL, 400, "bad_script", &s,
+                    "an unlocking script that does not parse");
+    }
+    reject_body(d, "/transactions", "{\"hex\": \"00ff\"}", "text/plain", 415, "not_json", &s,
+                "text/plain");
+    reject_body(d, "/transactions", "hex=00ff", "application/x-www-form-urlencoded", 415,
+                "not_json", &s, "a form");
+    reject_body(d, "/new_node_advertisement", "{\"hostname\": \"h:1\"}", "application/jsonx",
+                415, "not_json", &s, "application/jsonx");
+
+    /* 3 MiB bodies: declared by Content-Length, and chunked with none declared */
+    {
+        size_t big = (size_t)3 << 20;
+        char *body = malloc(big);
+        cr_assert_not_null(body);
+        memset(body, ' ', big);
+        const char *routes[] = {"/transactions", "/block"};
+        for (int k = 0; k < 2; k++) {
+            char url[256], what[64];
+            snprintf(url, sizeof url, "%s%s", d->http_url, routes[k]);
+            snprintf(what, sizeof what, "3 MiB to %s (Content-Length)", routes[k]);
+            req_ex(&r, "POST", url, body, big, NULL, NULL, 0);
+            cr_assert_eq(r.rc, CURLE_OK, "%s: %s", what, curl_easy_strerror(r.rc));
+            check_error(&r, 413, "too_large", what);
+            resp_free(&r);
+            assert_unchanged(d, &s, what);
+            snprintf(what, sizeof what, "3 MiB to %s (chunked)", routes[k]);
+            req_ex(&r, "POST", url, NULL, 0, NULL, NULL, big);
+            cr_assert_eq(r.rc, CURLE_OK, "%s: %s", what, curl_easy_strerror(r.rc));
+            check_error(&r, 413, "too_large", what);
+            resp_free(&r);
+            assert_unchanged(d, &s, what);
+        }
+        free(body);
+    }
+
+    /* the fee floor, 10 units a byte: one unit under is refused, exactly on it accepted.
+     * Amounts of 32-bit size either way, so the size does not depend on the fee. */
+    {
+        const in_t cam2[] = {{&gtx, 2}};
+        out_t oo[] = {{&albert.pkh, 1 * COIN}, {&camille.pkh, 9 * COIN - FEE}};
+        make_tx(&tx, &id, cam2, 1, oo, 2, &camille, false);
+        size_t size = tx.len;
+        mp_buf_free(&tx);
+        amount_t floor_fee = 10 * (amount_t)size;
+        oo[1].amount = 9 * COIN - (floor_fee - 1);
+        make_tx(&tx, &id, cam2, 1, oo, 2, &camille, false);
+        cr_assert_eq(tx.len, size);
+        reject_tx(d, &tx, false, 400, "fee_too_low", &s, "a fee one unit under the floor");
+        mp_buf_free(&tx);
+        oo[1].amount = 9 * COIN - 1;
+        make_tx(&tx, &id, cam2, 1, oo, 2, &camille, false);
+        reject_tx(d, &tx, true, 400, "fee_too_low", &s, "a fee of 1 unit");
+        mp_buf_free(&tx);
+        oo[1].amount = 9 * COIN - floor_fee;
+        make_tx(&tx, &id, cam2, 1, oo, 2, &camille, false);
+        cr_assert_eq(tx.len, size);
+        cr_assert_eq(post_hex(&r, d, "/transactions", &tx), 200,
+                     "a fee exactly on the floor: %s", r.body);
+        resp_free(&r);
+        mp_buf_free(&tx);
+        cr_assert_eq(status_field(d, "mempool_size"), 2);
+    }
+
+    snap_free(&s);
+    mp_buf_free(&c1);
+    mp_buf_free(&b1);
+    mp_buf_free(&m1);
+    stop_daemon(d);
+}
+
+/* ===================================================================== */
+
+/* Branch A (2 blocks, the second holding T) then branch B (3 blocks without
+ * it): B wins, T returns to the mempool, the coins follow B. */
+Test(http, reorg_through_http, .fini = reap_daemon, .timeout = 120)
+{
+    setup_world();
+    tb_chaind_t *d = start_daemon(NULL);
+    resp_t r;
+    char v[256];
+    cr_assert_eq(get(&r, d, "/status"), 200);
+    cr_assert_null(header(&r, "Access-Control-Allow-Origin", v, sizeof v),
+                   "Access-Control-Allow-Origin without --cors");
+    resp_free(&r);
+
+    mp_buf_t t;
+    hash32_t tid;
+    in_t ti[] = {{&gtx, 0}};
+    out_t to[] = {{&camille.pkh, 2 * COIN}, {&albert.pkh, 38 * COIN - FEE}};
+    make_tx(&t, &tid, ti, 1, to, 2, &albert, false);
+    char thex[65], path[160];
+    hexof(thex, &tid);
+    snprintf(path, sizeof path, "/transactions/%s", thex);
+    cr_assert_eq(post_hex(&r, d, "/transactions", &t), 200, "%s", r.body);
+    resp_free(&r);
+    cr_assert_eq(get(&r, d, path), 200);
+    cr_assert(json_is_true(json_object_get(r.json, "in_mempool")));
+    resp_free(&r);
+
+    mp_buf_t a[2], b[3];
+    hash32_t ah[2], acb[2], bh[3], bcb[3];
+    mine(&a[0], &ah[0], &acb[0], &genesis_hash, 1, &miner, 0, NULL, 0, 1);
+    mine(&a[1], &ah[1], &acb[1], &ah[0], 2, &miner, FEE, &t, 1, 2);
+    for (int i = 0; i < 3; i++)
+        mine(&b[i], &bh[i], &bcb[i], i ? &bh[i - 1] : &genesis_hash, (uint64_t)i + 1, &miner_b,
+             0, NULL, 0, 101 + (uint64_t)i);
+
+    post_block_expect(d, &a[0], &ah[0], "tip");
+    post_block_expect(d, &a[1], &ah[1], "tip");
+    char a2hex[65];
+    hexof(a2hex, &ah[1]);
+    cr_assert_eq(get(&r, d, path), 200);
+    cr_assert_str_eq(jstr(r.json, "block_hash"), a2hex);
+    cr_assert_eq(jint(r.json, "height"), 2);
+    cr_assert_eq(jint(r.json, "confirmations"), 1);
+    resp_free(&r);
+    cr_assert_eq(status_field(d, "mempool_size"), 0);
+    coin_t cam_a[] = {{&gtx, 2, 10 * COIN, 0}, {&gtx, 3, 5 * COIN, 0}, {&tid, 0, 2 * COIN, 2}};
+    check_utxo_both(d, &camille, cam_a, 3);
+
+    post_block_expect(d, &b[0], &bh[0], "side");
+    post_block_expect(d, &b[1], &bh[1], "side");
+    post_block_expect(d, &b[2], &bh[2], "tip");
+
+    char b3hex[65];
+    hexof(b3hex, &bh[2]);
+    cr_assert_eq(get(&r, d, "/status"), 200);
+    cr_assert_str_eq(jstr(r.json, "tip"), b3hex, "the heavier branch B did not become the tip");
+    cr_assert_eq(jint(r.json, "height"), 3);
+    cr_assert_str_eq(jstr(r.json, "chainwork"),
+                     "0000000000000000000000000000000000000000000000000000000000000008");
+    cr_assert_eq(jint(r.json, "mempool_size"), 1);
+    resp_free(&r);
+    cr_assert_eq(get(&r, d, path), 200);
+    cr_assert(json_is_true(json_object_get(r.json, "in_mempool")),
+              "T did not return to the mempool: %s", r.body);
+    cr_assert_null(json_object_get(r.json, "block_hash"));
+    resp_free(&r);
+    cr_assert(mempool_has(d, &tid));
+
+    /* the coins are B's chain: genesis allocations, B's coinbases, nothing of A */
+    coin_t cam_b[] = {{&gtx, 2, 10 * COIN, 0}, {&gtx, 3, 5 * COIN, 0}};
+    check_utxo_both(d, &camille, cam_b, 2);
+    coin_t alb_b[] = {{&gtx, 0, 40 * COIN, 0}};
+    check_utxo_both(d, &albert, alb_b, 1);
+    coin_t ber_b[] = {{&gtx, 1, 30 * COIN, 0}};
+    check_utxo_both(d, &bertrand, ber_b, 1);
+    check_utxo_both(d, &miner, NULL, 0);
+    coin_t mb[] = {{&bcb[0], 0, params_subsidy(P, 1), 1},
+                   {&bcb[1], 0, params_subsidy(P, 2), 2},
+                   {&bcb[2], 0, params_subsidy(P, 3), 3}};
+    check_utxo_both(d, &miner_b, mb, 3);
+    {
+        char aaddr[ADDRESS_MAX], p2[128];
+        addr_of(aaddr, &albert);
+        snprintf(p2, sizeof p2, "/utxo/%s", aaddr);
+        cr_assert_eq(get(&r, d, p2), 200);
+        json_t *c = json_array_get(json_object_get(r.json, "utxos"), 0);
+        cr_assert(json_is_true(json_object_get(c, "spent_in_mempool")),
+                  "albert's coin is spent by T in the mempool: %s", r.body);
+        resp_free(&r);
+    }
+
+    /* the block list and lookups follow B */
+    cr_assert_eq(get(&r, d, "/block?limit=10"), 200);
+    cr_assert_eq(json_array_size(r.json), 4);
+    for (int i = 0; i < 3; i++) {
+        char hx[65];
+        hexof(hx, &bh[2 - i]);
+        cr_assert_str_eq(jstr(json_object_get(json_array_get(r.json, (size_t)i), "header"), "hash"),
+                         hx);
+    }
+    resp_free(&r);
+    snprintf(v, sizeof v, "/block/%s", a2hex);
+    cr_assert_eq(get(&r, d, v), 200);
+    cr_assert(json_is_false(json_object_get(r.json, "main_chain")));
+    resp_free(&r);
+    cr_assert_eq(get(&r, d, "/block/2"), 200);
+    {
+        char hx[65];
+        hexof(hx, &bh[1]);
+        cr_assert_str_eq(jstr(json_object_get(r.json, "header"), "hash"), hx);
+    }
+    resp_free(&r);
+
+    /* T mines again on B */
+    mp_buf_t b4;
+    hash32_t h4;
+    mine(&b4, &h4, NULL, &bh[2], 4, &miner_b, FEE, &t, 1, 104);
+    post_block_expect(d, &b4, &h4, "tip");
+    cr_assert_eq(status_field(d, "mempool_size"), 0);
+    cr_assert_eq(get(&r, d, path), 200);
+    cr_assert_eq(jint(r.json, "height"), 4);
+    resp_free(&r);
+
+    for (int i = 0; i < 2; i++)
+        mp_buf_free(&a[i]);
+    for (int i = 0; i < 3; i++)
+        mp_buf_free(&b[i]);
+    mp_buf_free(&b4);
+    mp_buf_free(&t);
+    stop_daemon(d);
+}
+
+/* ===================================================================== */
+
+/* Load and bad input: rounds of 1000 concurrent connections, each sending
+ * one kind of input. */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TH_ASAN 1
+#endif
+#endif
+
+enum { K_GARBAGE, K_TRUNCATED_LINE, K_NO_HEADER_END, K_HUGE_POST, K_VALID, K_SILENT, K_KINDS };
+
+static const char *const load_payload[K_KINDS] = {
+    /* a TLS ClientHello's first bytes, then noise and line ends */
+    "\x16\x03\x01\x02\x01\x01\x01\x01\xfc\x03\x03\xde\xad\xbe\xef garbage \xff\xfe\r\n\r\n",
+    "GET /stat",
+    "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Filler: aaaaaaaaaaaaaaaa\r\n",
+    "POST /transactions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    "Content-Length: 100000000\r\n\r\n",
+    "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    "",
+};
+
+typedef struct {
+    int fd;
+    int kind;
+    char buf[256];
+    size_t len;
+    bool eof;
+    int status; /* 0 until a status line arrived */
+} conn_t;
+
+static long rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = strtol(line + 6, NULL, 10);
+    fclose(f);
+    cr_assert_gt(kib, 0);
+    return kib;
+}
+
+/* GET /status with a 5 s budget: the status (0 if none) and the seconds taken. */
+static long quick_status(const tb_chaind_t *d, double *took)
+{
+    char url[128];
+    snprintf(url, sizeof url, "%s/status", d->http_url);
+    resp_t r;
+    memset(&r, 0, sizeof r);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    double t0 = now_s();
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    *took = now_s() - t0;
+    curl_easy_cleanup(c);
+    free(r.body);
+    return status;
+}
+
+static int parse_status(const char *buf, size_t len)
+{
+    if (len < 12 || strncmp(buf, "HTTP/1.", 7) != 0 || buf[8] != ' ')
+        return 0;
+    int s = 0;
+    for (int i = 9; i < 12; i++) {
+        if (buf[i] < '0' || buf[i] > '9')
+            return -1;
+        s = s * 10 + (buf[i] - '0');
+    }
+    return s;
+}
+
+/* True once a connection's answer is as complete as the test needs. */
+static bool settled(const conn_t *c)
+{
+    switch (c->kind) {
+    case K_VALID:
+    case K_HUGE_POST:
+        return c->status != 0 || c->eof;
+    case K_GARBAGE:
+        return c->status != 0 || c->eof;
+    default:
+        return true; /* these wait for more input; nothing is owed */
+    }
+}
+
+static void load_round(const tb_chaind_t *d, int n, int round)
+{
+    conn_t *cs = calloc((size_t)n, sizeof *cs);
+    struct pollfd *pf = calloc((size_t)n, sizeof *pf);
+    cr_assert(cs && pf);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)d->http_port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    for (int i = 0; i < n; i++) {
+        cs[i].kind = i % K_KINDS;
+        cs[i].fd = socket(AF_INET, SOCK_STREAM, 0);
+        cr_assert(cs[i].fd >= 0, "socket %d: %s", i, strerror(errno));
+        fcntl(cs[i].fd, F_SETFL, fcntl(cs[i].fd, F_GETFL) | O_NONBLOCK);
+        int rc = connect(cs[i].fd, (struct sockaddr *)&sa, sizeof sa);
+        cr_assert(rc == 0 || errno == EINPROGRESS, "connect %d: %s", i, strerror(errno));
+    }
+    /* every connection established */
+    double end = now_s() + 5;
+    for (int pending = n; pending > 0;) {
+        cr_assert_lt(now_s(), end, "round %d: %d connections not established in 5 s", round,
+                     pending);
+        for (int i = 0; i < n; i++)
+            pf[i] = (struct pollfd){cs[i].fd, POLLOUT, 0};
+        cr_assert_geq(poll(pf, (nfds_t)n, 200), 0);
+        pending = 0;
+        for (int i = 0; i < n; i++) {
+            if (!(pf[i].revents & (POLLOUT | POLLERR | POLLHUP))) {
+                pending++;
+                continue;
+            }
+            int err = 0;
+            socklen_t el = sizeof err;
+            getsockopt(cs[i].fd, SOL_SOCKET, SO_ERROR, &err, &el);
+            cr_assert_eq(err, 0, "round %d: connection %d failed: %s", round, i, strerror(err));
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(load_payload[cs[i].kind]);
+        if (len) {
+            ssize_t w = send(cs[i].fd, load_payload[cs[i].kind], len, MSG_NOSIGNAL);
+            cr_assert_eq(w, (ssize_t)len, "round %d: send %d: %s", round, i, strerror(errno));
+        }
+    }
+
+    /* all of them open: a fresh client is still served */
+    double took;
+    long st = quick_status(d, &took);
+    cr_assert_eq(st, 200, "round %d: GET /status answered %ld with %d connections open", round,
+                 st, n);
+    cr_assert_lt(took, 5.0);
+
+    /* read what comes back until what is owed has come, or 10 s */
+    end = now_s() + 10;
+    for (;;) {
+        int want = 0;
+        for (int i = 0; i < n; i++) {
+            bool live = !cs[i].eof;
+            pf[i] = (struct pollfd){live ? cs[i].fd : -1, POLLIN, 0};
+            want += !settled(&cs[i]);
+        }
+        if (want == 0 || now_s() > end)
+            break;
+        cr_assert_geq(poll(pf, (nfds_t)n, 200), 0);
+        for (int i = 0; i < n; i++) {
+            if (!(pf[i].revents & (POLLIN | POLLERR | POLLHUP)))
+                continue;
+            char tmp[4096];
+            ssize_t k = recv(cs[i].fd, tmp, sizeof tmp, 0);
+            if (k <= 0) {
+                if (k == 0 || (errno != EAGAIN && errno != EINTR))
+                    cs[i].eof = true;
+                continue;
+            }
+            size_t room = sizeof cs[i].buf - 1 - cs[i].len;
+            size_t take = (size_t)k < room ? (size_t)k : room;
+            memcpy(cs[i].buf + cs[i].len, tmp, take);
+            cs[i].len += take;
+            if (!cs[i].status)
+                cs[i].status = parse_status(cs[i].buf, cs[i].len);
+        }
+    }
+    int answered[K_KINDS] = {0};
+    for (int i = 0; i < n; i++) {
+        conn_t *c = &cs[i];
+        cr_assert(settled(c), "round %d: connection %d (kind %d) got no answer within 10 s",
+                  round, i, c->kind);
+        cr_assert_geq(c->status, 0, "round %d: connection %d: a malformed status line: %.40s",
+                      round, i, c->buf);
+        if (c->status) {
+            answered[c->kind]++;
+            cr_assert(c->status < 500, "round %d: connection %d (kind %d) answered %d", round, i,
+                      c->kind, c->status);
+            if (c->kind == K_VALID)
+                cr_assert_eq(c->status, 200, "round %d: a valid GET /status answered %d", round,
+                             c->status);
+            else
+                cr_assert(c->status >= 400, "round %d: kind %d answered %d", round, c->kind,
+                          c->status);
+        }
+        if (c->kind == K_VALID)
+            cr_assert_eq(c->status, 200, "round %d: a valid GET /status got no answer", round);
+        if (c->kind == K_HUGE_POST)
+            cr_assert_eq(c->status, 413, "round %d: a POST declaring 100 MB answered %d", round,
+                         c->status);
+    }
+    cr_log_info("round %d: answers by kind: garbage %d, truncated %d, no end %d, huge %d, "
+                "valid %d, silent %d",
+                round, answered[0], answered[1], answered[2], answered[3], answered[4],
+                answered[5]);
+    for (int i = 0; i < n; i++)
+        close(cs[i].fd);
+    free(cs);
+    free(pf);
+}
+
+Test(http, load_and_bad_input_leave_it_serving, .fini = reap_daemon, .timeout = 120)
+{
+    setup_world();
+    struct rlimit rl;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    rl.rlim_cur = rl.rlim_max;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    cr_assert_geq(rl.rlim_cur, 1100, "the open-file limit (%lu) is below what the test needs",
+                  (unsigned long)rl.rlim_cur);
+#ifdef TH_ASAN
+    /* AddressSanitizer holds freed memory in a quarantine (256 MiB by
+     * default), which reads as growth: keep it small for this chaind */
+    const char *asan = getenv("ASAN_OPTIONS");
+    char opts[512];
+    snprintf(opts, sizeof opts, "%s%squarantine_size_mb=4:thread_local_quarantine_size_kb=64",
+             asan ? asan : "", asan && *asan ? ":" : "");
+    cr_assert_eq(setenv("ASAN_OPTIONS", opts, 1), 0);
+#endif
+    const char *extra[] = {"--max-connections", "2000", NULL};
+    tb_chaind_t *d = start_daemon(extra);
+    double t0 = now_s();
+    long rss[3];
+    for (int round = 0; round < 3; round++) {
+        load_round(d, 1000, round + 1);
+        rss[round] = rss_kib(d->pid);
+        cr_log_info("round %d: chaind VmRSS %ld KiB", round + 1, rss[round]);
+        cr_assert_lt(rss[round], 256 * 1024, "chaind's RSS %ld KiB is over 256 MiB", rss[round]);
+    }
+    cr_assert_leq(rss[2], rss[0] + 32 * 1024, "chaind grew from %ld KiB to %ld KiB over 2 rounds",
+                  rss[0], rss[2]);
+    double took;
+    cr_assert_eq(quick_status(d, &took), 200, "chaind stopped serving after the rounds");
+    cr_assert_lt(now_s() - t0, 60.0, "the rounds took over a minute");
+    stop_daemon(d);
 }

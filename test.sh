@@ -36,6 +36,8 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 echo "== deployment files: systemd units and Kubernetes manifests"
 tests/deploy/check_units.sh
 /usr/bin/python3 tests/deploy/check_manifests.py build-release
+echo "== pod test: two nodes started as the manifests start them"
+tests/deploy/pod_test.sh build-release
 echo "== fuzz smoke run: ${FUZZ_SECONDS:-30} s a target"
 tests/fuzz/run.sh "${FUZZ_SECONDS:-30}"
 echo "all tests passed"

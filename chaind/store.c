@@ -1,6 +1,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -18,10 +19,29 @@ static uint64_t get_le(const uint8_t *p, int width)
     return v;
 }
 
+/* mkdir -p: a data directory such as ./data/chaind may have no parent yet. */
+static int make_dirs(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(path, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
 int store_open(store_t *s, const char *dir, size_t map_size, const char *network, err_t *e)
 {
     memset(s, 0, sizeof *s);
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+    if (make_dirs(dir) < 0)
         return err_set(e, ERR_INTERNAL, "cannot create data directory %s: %s", dir,
                        strerror(errno));
     int rc = mdb_env_create(&s->env);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "hex.h"
 #include "hmap.h"
 #include "log.h"
@@ -222,8 +223,8 @@ static int read_block(MDB_txn *txn, chain_t *c, const hash32_t *hash, block_t *b
 /* Appends a spent coin to the undo record: outpoint, length, coin bytes. */
 static void undo_append(mp_buf_t *undo, const uint8_t key[STORE_OUTPOINT_LEN], const MDB_val *v)
 {
-    uint8_t len[4] = {(uint8_t)v->mv_size, (uint8_t)(v->mv_size >> 8),
-                      (uint8_t)(v->mv_size >> 16), (uint8_t)(v->mv_size >> 24)};
+    uint8_t len[4];
+    bytes_put_le(len, v->mv_size, 4);
     mp_put_raw(undo, key, STORE_OUTPOINT_LEN);
     mp_put_raw(undo, len, 4);
     mp_put_raw(undo, v->mv_data, v->mv_size);
@@ -400,8 +401,7 @@ static int disconnect_tip(chain_t *c, err_t *e)
                 break;
             }
             const uint8_t *rec = undo + pos;
-            len = (uint32_t)rec[36] | (uint32_t)rec[37] << 8 | (uint32_t)rec[38] << 16 |
-                  (uint32_t)rec[39] << 24;
+            len = (uint32_t)bytes_get_le(rec + 36, 4);
             if (len > undo_len - pos - 40 || store_coin_decode(&coin, rec + 40, len) < 0) {
                 rc = err_set(e, ERR_INTERNAL, "store: corrupt undo data");
                 break;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "hex.h"
 #include "hmap.h"
 #include "store.h"
@@ -283,8 +284,8 @@ int mempool_save(const mempool_t *m, const char *path, err_t *e)
     void *value;
     while (ok && hmap_next(m->by_txid, &pos, &key, &value)) {
         const mempool_entry_t *x = value;
-        uint8_t len[4] = {(uint8_t)x->len, (uint8_t)(x->len >> 8), (uint8_t)(x->len >> 16),
-                          (uint8_t)(x->len >> 24)};
+        uint8_t len[4];
+        bytes_put_le(len, x->len, 4);
         ok = fwrite(len, 1, 4, f) == 4 && fwrite(x->raw, 1, x->len, f) == x->len;
     }
     ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
@@ -315,8 +316,7 @@ int mempool_load(const char *path, size_t max_bytes,
         rc = err_set(e, ERR_BAD_ENCODING, "%s is not a saved mempool", path);
     uint8_t len_bytes[4];
     while (rc == 0 && fread(len_bytes, 1, 4, f) == 4) {
-        size_t len = (size_t)len_bytes[0] | (size_t)len_bytes[1] << 8 |
-                     (size_t)len_bytes[2] << 16 | (size_t)len_bytes[3] << 24;
+        size_t len = (size_t)bytes_get_le(len_bytes, 4);
         if (len > TX_MAX_SIZE || fread(buf, 1, len, f) != len)
             rc = err_set(e, ERR_BAD_ENCODING, "%s is truncated or corrupt", path);
         else if ((total += len) <= max_bytes)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bytes.h"
 #include "hex.h"
 #include "log.h"
 #include "merkle.h"
@@ -129,9 +130,7 @@ static void on_disconnected(void *ctx, const block_t *b, const chain_entry_t *en
         mp_put_raw(&n->readd, "\0\0\0\0", 4);
         if (tx_encode(&b->txs[i], &n->readd, false) < 0)
             break;
-        size_t len = n->readd.len - at - 4;
-        for (int k = 0; k < 4; k++)
-            n->readd.data[at + k] = (uint8_t)(len >> (8 * k));
+        bytes_put_le(n->readd.data + at, n->readd.len - at - 4, 4);
     }
 }
 
@@ -261,7 +260,7 @@ static void readmit(node_t *n)
     size_t pos = 0, back = 0, dropped = 0;
     while (n->readd.len - pos >= 4) {
         const uint8_t *p = n->readd.data + pos;
-        size_t len = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
+        size_t len = (size_t)bytes_get_le(p, 4);
         if (len > n->readd.len - pos - 4)
             break;
         hash32_t txid;

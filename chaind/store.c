@@ -5,19 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static void put_le(uint8_t *p, uint64_t v, int width)
-{
-    for (int i = 0; i < width; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, int width)
-{
-    uint64_t v = 0;
-    for (int i = width - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
+#include "bytes.h"
 
 /* mkdir -p: a data directory such as ./data/chaind may have no parent yet. */
 static int make_dirs(const char *dir)
@@ -125,7 +113,7 @@ void store_height_key(uint8_t key[8], uint64_t height)
 void store_index_encode(uint8_t out[STORE_INDEX_REC_LEN], const store_index_rec_t *rec)
 {
     block_header_encode(out, &rec->header);
-    put_le(out + BLOCK_HEADER_LEN, rec->height, 8);
+    bytes_put_le(out + BLOCK_HEADER_LEN, rec->height, 8);
     u256_to_be(out + BLOCK_HEADER_LEN + 8, &rec->chainwork);
     out[BLOCK_HEADER_LEN + 40] = rec->status;
 }
@@ -136,7 +124,7 @@ int store_index_decode(store_index_rec_t *rec, const MDB_val *v)
         return -1;
     const uint8_t *p = v->mv_data;
     block_header_decode(&rec->header, p);
-    rec->height = get_le(p + BLOCK_HEADER_LEN, 8);
+    rec->height = bytes_get_le(p + BLOCK_HEADER_LEN, 8);
     u256_from_be(&rec->chainwork, p + BLOCK_HEADER_LEN + 8);
     rec->status = p[BLOCK_HEADER_LEN + 40];
     return 0;
@@ -146,8 +134,8 @@ size_t store_coin_size(const store_coin_t *c) { return 17 + c->script_len; }
 
 void store_coin_encode(uint8_t *out, const store_coin_t *c)
 {
-    put_le(out, c->amount, 8);
-    put_le(out + 8, c->height, 8);
+    bytes_put_le(out, c->amount, 8);
+    bytes_put_le(out + 8, c->height, 8);
     out[16] = c->coinbase;
     memcpy(out + 17, c->script, c->script_len);
 }
@@ -157,8 +145,8 @@ int store_coin_decode(store_coin_t *c, const void *data, size_t len)
     const uint8_t *p = data;
     if (len < 17)
         return -1;
-    c->amount = get_le(p, 8);
-    c->height = get_le(p + 8, 8);
+    c->amount = bytes_get_le(p, 8);
+    c->height = bytes_get_le(p + 8, 8);
     c->coinbase = p[16] != 0;
     c->script = p + 17;
     c->script_len = len - 17;

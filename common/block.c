@@ -3,41 +3,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "merkle.h"
 #include "pow.h"
 
-static void put_le(uint8_t *p, uint64_t v, int width)
-{
-    for (int i = 0; i < width; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, int width)
-{
-    uint64_t v = 0;
-    for (int i = width - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
 void block_header_encode(uint8_t out[BLOCK_HEADER_LEN], const block_header_t *h)
 {
-    put_le(out, h->version, 4);
+    bytes_put_le(out, h->version, 4);
     memcpy(out + 4, h->previous_block_hash.b, 32);
     memcpy(out + 36, h->merkle_root.b, 32);
-    put_le(out + 68, h->timestamp, 8);
-    put_le(out + 76, h->bits, 4);
-    put_le(out + 80, h->nonce, 8);
+    bytes_put_le(out + 68, h->timestamp, 8);
+    bytes_put_le(out + 76, h->bits, 4);
+    bytes_put_le(out + 80, h->nonce, 8);
 }
 
 void block_header_decode(block_header_t *h, const uint8_t in[BLOCK_HEADER_LEN])
 {
-    h->version = (uint32_t)get_le(in, 4);
+    h->version = (uint32_t)bytes_get_le(in, 4);
     memcpy(h->previous_block_hash.b, in + 4, 32);
     memcpy(h->merkle_root.b, in + 36, 32);
-    h->timestamp = get_le(in + 68, 8);
-    h->bits = (uint32_t)get_le(in + 76, 4);
-    h->nonce = get_le(in + 80, 8);
+    h->timestamp = bytes_get_le(in + 68, 8);
+    h->bits = (uint32_t)bytes_get_le(in + 76, 4);
+    h->nonce = bytes_get_le(in + 80, 8);
 }
 
 void block_header_hash(hash32_t *hash, const block_header_t *h)

@@ -5,9 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <systemd/sd-daemon.h>
-#include <time.h>
 
+#include "daemon.h"
 #include "flags.h"
 #include "http.h"
 #include "log.h"
@@ -15,12 +14,6 @@
 #include "rpc.h"
 
 static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
 
 static flag_t flags[] = {
     {"network", "CHAIND_NETWORK", "NAME", "demo or regtest", "demo", false},
@@ -43,27 +36,6 @@ static flag_t flags[] = {
 #define N_FLAGS (sizeof flags / sizeof flags[0])
 #define FLAG(name) flags_get(flags, N_FLAGS, name)
 
-typedef struct {
-    uint64_t watchdog_usec, last_ping;
-} watchdog_t;
-
-static uint64_t monotonic_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static void ping_watchdog(void *ctx)
-{
-    watchdog_t *w = ctx;
-    uint64_t now = monotonic_usec();
-    if (w->watchdog_usec && now - w->last_ping >= w->watchdog_usec / 2) {
-        sd_notify(0, "WATCHDOG=1");
-        w->last_ping = now;
-    }
-}
-
 int main(int argc, char **argv)
 {
     int rc = flags_parse(flags, N_FLAGS, argc, argv, "chaind",
@@ -71,14 +43,10 @@ int main(int argc, char **argv)
                          "HTTP API.");
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-    int level = log_level_parse(FLAG("log-level"));
-    const chain_params_t *params = params_by_name(FLAG("network"));
+    const chain_params_t *params;
     uint64_t verify_threads, http_threads, max_conn, mempool_mb, fee_rate, db_mb;
-    if (level < 0 || !params) {
-        fprintf(stderr, "chaind: %s\n", level < 0 ? "--log-level is error, warn, info or debug"
-                                                   : "--network is demo or regtest");
+    if (daemon_common_flags("chaind", FLAG("log-level"), FLAG("network"), &params) < 0)
         return 2;
-    }
     if (flags_uint("chaind", "verify-threads", FLAG("verify-threads"), 0, 1024, &verify_threads) ||
         flags_uint("chaind", "http-threads", FLAG("http-threads"), 1, 256, &http_threads) ||
         flags_uint("chaind", "max-connections", FLAG("max-connections"), 1, 100000, &max_conn) ||
@@ -86,7 +54,6 @@ int main(int argc, char **argv)
         flags_uint("chaind", "min-fee-rate", FLAG("min-fee-rate"), 0, 1000000, &fee_rate) ||
         flags_uint("chaind", "db-size-mb", FLAG("db-size-mb"), 16, (uint64_t)1 << 24, &db_mb))
         return 2;
-    log_init("chaind", (log_level_t)level);
 
     /* every HTTP connection holds a descriptor: allow as many as permitted */
     struct rlimit nofile;
@@ -96,11 +63,7 @@ int main(int argc, char **argv)
             LOGWARN("cannot raise the open-file limit; HTTP connections are capped by it");
     }
 
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    daemon_signals(&stop);
 
     node_config_t cfg = {
         .params = params,
@@ -141,14 +104,12 @@ int main(int argc, char **argv)
     }
     LOGINFO("serving HTTP on %s, rpc on %s, events on %s", FLAG("http"), FLAG("rpc"),
             FLAG("events"));
-    watchdog_t wd = {0, 0};
-    if (sd_watchdog_enabled(0, &wd.watchdog_usec) <= 0)
-        wd.watchdog_usec = 0;
-    sd_notify(0, "READY=1");
+    daemon_watchdog_t wd;
+    daemon_ready(&wd);
 
-    rpc_run(rpc, &stop, ping_watchdog, &wd);
+    rpc_run(rpc, &stop, daemon_watchdog_tick, &wd);
 
-    sd_notify(0, "STOPPING=1");
+    daemon_stopping();
     LOGINFO("stopping");
     http_stop(&http);
     rpc_close(&rpc);

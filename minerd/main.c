@@ -4,13 +4,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "address.h"
 #include "bench.h"
 #include "client.h"
+#include "daemon.h"
 #include "flags.h"
 #include "job.h"
 #include "log.h"
@@ -18,12 +17,6 @@
 #include "worker.h"
 
 static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
 
 static flag_t flags[] = {
     {"network", "MINERD_NETWORK", "NAME", "demo or regtest", "demo", false},
@@ -49,27 +42,6 @@ static flag_t flags[] = {
 };
 #define N_FLAGS (sizeof flags / sizeof flags[0])
 #define FLAG(name) flags_get(flags, N_FLAGS, name)
-
-typedef struct {
-    uint64_t watchdog_usec, last_ping;
-} watchdog_t;
-
-static uint64_t monotonic_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static void ping_watchdog(void *ctx)
-{
-    watchdog_t *w = ctx;
-    uint64_t now = monotonic_usec();
-    if (w->watchdog_usec && now - w->last_ping >= w->watchdog_usec / 2) {
-        sd_notify(0, "WATCHDOG=1");
-        w->last_ping = now;
-    }
-}
 
 static const sha256d_kernel_t *pick_kernel(const char *name)
 {
@@ -116,11 +88,7 @@ static int run_miner(const chain_params_t *params, const sha256d_kernel_t *kerne
     }
     cfg.worker = worker;
 
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    daemon_signals(&stop);
 
     LOGINFO("starting: network %s, %u thread(s), kernel %s, payout %s%s, worker %s",
             params->name, threads, kernel->name, payout ? payout : JOB_DEMO_PAYOUT,
@@ -133,14 +101,12 @@ static int run_miner(const chain_params_t *params, const sha256d_kernel_t *kerne
         worker_pool_destroy(&pool);
         return 1;
     }
-    watchdog_t wd = {0, 0};
-    if (sd_watchdog_enabled(0, &wd.watchdog_usec) <= 0)
-        wd.watchdog_usec = 0;
-    sd_notify(0, "READY=1");
+    daemon_watchdog_t wd;
+    daemon_ready(&wd);
 
-    client_run(client, &stop, ping_watchdog, &wd);
+    client_run(client, &stop, daemon_watchdog_tick, &wd);
 
-    sd_notify(0, "STOPPING=1");
+    daemon_stopping();
     LOGINFO("stopping");
     worker_pool_destroy(&pool);
     client_destroy(&client);
@@ -155,14 +121,9 @@ int main(int argc, char **argv)
                          "chaind's events and rpc sockets and submits the blocks it finds.");
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-    int level = log_level_parse(FLAG("log-level"));
-    const chain_params_t *params = params_by_name(FLAG("network"));
-    if (level < 0 || !params) {
-        fprintf(stderr, "minerd: %s\n", level < 0 ? "--log-level is error, warn, info or debug"
-                                                   : "--network is demo or regtest");
+    const chain_params_t *params;
+    if (daemon_common_flags("minerd", FLAG("log-level"), FLAG("network"), &params) < 0)
         return 2;
-    }
-    log_init("minerd", (log_level_t)level);
     uint64_t threads = worker_cpu_count(), seconds;
     if ((FLAG("threads") &&
          flags_uint("minerd", "threads", FLAG("threads"), 1, WORKER_MAX_THREADS, &threads) < 0) ||

@@ -1,0 +1,542 @@
+/* bench_gossip: what gossipd costs on top of chaind, measured on real
+ * processes over loopback.
+ *
+ *  1. Propagation: a line of 5 nodes (chaind + gossipd each, one connection
+ *     between neighbours). LATENCY_BLOCKS blocks are handed to the first
+ *     chaind one at a time; each node's `block` event is timestamped by this
+ *     process (a SUB on every chaind), giving the delay per hop (p50, p99).
+ *  2. Sync: a chain of BLOCKS blocks of TXS signed transactions each is given
+ *     to one chaind straight over its rpc socket (submit_block, pipelined):
+ *     that is chaind's own validation rate in this run. Then a fresh node
+ *     with --peer on it syncs the chain through gossipd; its rate is set
+ *     against chaind's.
+ *
+ *   bench_gossip [BLOCKS [TXS [LATENCY_BLOCKS]]]     defaults: 2000 10 200 */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "block.h"
+#include "hex.h"
+#include "key.h"
+#include "merkle.h"
+#include "params.h"
+#include "proto.h"
+#include "script.h"
+#include "tx.h"
+
+#define LINE 5
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench_gossip: %s\n", what);
+    exit(1);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* --- processes ------------------------------------------------------------------- */
+
+typedef struct {
+    char dir[64];
+    int http, rpc, events, p2p;
+    char rpc_ep[64], events_ep[64], addr[32];
+    pid_t chaind, gossipd;
+    void *req, *sub; /* our sockets to its chaind */
+} node_t;
+
+static void *zctx;
+static node_t nodes[LINE + 2];
+static size_t n_nodes;
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+        die("no free port");
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static pid_t spawn(const char *const *argv, const char *log)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0)
+            dup2(fd, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static bool port_open(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+static void wait_port(int port, const char *what)
+{
+    for (int i = 0; i < 200; i++) {
+        if (port_open(port))
+            return;
+        sleep_ms(50);
+    }
+    die(what);
+}
+
+static node_t *start_chaind(void)
+{
+    node_t *n = &nodes[n_nodes++];
+    memset(n, 0, sizeof *n);
+    snprintf(n->dir, sizeof n->dir, "/tmp/bench-gossip-XXXXXX");
+    if (!mkdtemp(n->dir))
+        die("mkdtemp");
+    n->http = free_port();
+    n->rpc = free_port();
+    n->events = free_port();
+    n->p2p = free_port();
+    snprintf(n->rpc_ep, sizeof n->rpc_ep, "tcp://127.0.0.1:%d", n->rpc);
+    snprintf(n->events_ep, sizeof n->events_ep, "tcp://127.0.0.1:%d", n->events);
+    snprintf(n->addr, sizeof n->addr, "127.0.0.1:%d", n->p2p);
+    char http[32], log[128];
+    snprintf(http, sizeof http, "127.0.0.1:%d", n->http);
+    snprintf(log, sizeof log, "%s/chaind.log", n->dir);
+    const char *argv[] = {CHAIN_BINARY_DIR "/chaind/chaind", "--network", "regtest", "--datadir",
+                          n->dir, "--http", http, "--rpc", n->rpc_ep, "--events", n->events_ep,
+                          NULL};
+    n->chaind = spawn(argv, log);
+    wait_port(n->http, "chaind did not start");
+    n->req = zmq_socket(zctx, ZMQ_DEALER);
+    n->sub = zmq_socket(zctx, ZMQ_SUB);
+    int hwm = 0;
+    zmq_setsockopt(n->sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(n->sub, ZMQ_SUBSCRIBE, "block", 5);
+    if (zmq_connect(n->req, n->rpc_ep) < 0 || zmq_connect(n->sub, n->events_ep) < 0)
+        die("cannot connect to chaind");
+    return n;
+}
+
+static void start_gossipd(node_t *n, const char *const *extra)
+{
+    char listen[32], dir[96], log[128];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", n->p2p);
+    snprintf(dir, sizeof dir, "%s/gossipd", n->dir);
+    snprintf(log, sizeof log, "%s/gossipd.log", n->dir);
+    const char *argv[32] = {CHAIN_BINARY_DIR "/gossipd/gossipd", "--network", "regtest",
+                            "--datadir", dir, "--listen", listen, "--rpc", n->rpc_ep,
+                            "--events", n->events_ep};
+    int argc = 11;
+    for (int i = 0; extra && extra[i] && argc < 30; i++)
+        argv[argc++] = extra[i];
+    argv[argc] = NULL;
+    n->gossipd = spawn(argv, log);
+    wait_port(n->p2p, "gossipd did not start");
+}
+
+static void stop_all(void)
+{
+    for (size_t i = 0; i < n_nodes; i++) {
+        node_t *n = &nodes[i];
+        if (n->req)
+            zmq_close(n->req);
+        if (n->sub)
+            zmq_close(n->sub);
+        pid_t pids[2] = {n->gossipd, n->chaind};
+        for (int k = 0; k < 2; k++) {
+            if (!pids[k])
+                continue;
+            kill(pids[k], SIGTERM);
+            waitpid(pids[k], NULL, 0);
+        }
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", n->dir);
+        if (getenv("BENCH_KEEP"))
+            fprintf(stderr, "bench_gossip: kept %s\n", n->dir);
+        else if (system(cmd) != 0)
+            fprintf(stderr, "bench_gossip: could not remove %s\n", n->dir);
+    }
+    n_nodes = 0;
+}
+
+/* --- chaind requests --------------------------------------------------------------- */
+
+static uint64_t next_id = 1;
+
+static void send_block(node_t *n, const mp_buf_t *block)
+{
+    mp_buf_t b;
+    mp_buf_init(&b, PROTO_MAX_MSG);
+    proto_begin_request(&b, "submit_block", next_id++, 2);
+    mp_put_cstr(&b, "block");
+    mp_put_bin(&b, block->data, block->len);
+    mp_put_cstr(&b, "origin");
+    mp_put_cstr(&b, "bench");
+    if (!mp_buf_ok(&b) || zmq_send(n->req, b.data, b.len, 0) < 0)
+        die("submit_block not sent");
+    mp_buf_free(&b);
+}
+
+static void read_reply(node_t *n)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    zmq_pollitem_t it = {n->req, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, 60000) <= 0 || zmq_msg_recv(&m, n->req, 0) < 0)
+        die("chaind did not answer");
+    proto_reply_t r;
+    err_t e;
+    if (proto_decode_reply(&r, zmq_msg_data(&m), zmq_msg_size(&m), &e) < 0 || !r.ok) {
+        fprintf(stderr, "bench_gossip: chaind refused a block: %s\n", r.message);
+        exit(1);
+    }
+    zmq_msg_close(&m);
+}
+
+/* The height of chaind's tip (get_tip). */
+static uint64_t tip_height(node_t *n)
+{
+    mp_buf_t b;
+    mp_buf_init(&b, 256);
+    proto_begin_request(&b, "get_tip", next_id++, 0);
+    if (zmq_send(n->req, b.data, b.len, 0) < 0)
+        die("get_tip not sent");
+    mp_buf_free(&b);
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    zmq_pollitem_t it = {n->req, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, 10000) <= 0 || zmq_msg_recv(&m, n->req, 0) < 0)
+        die("chaind did not answer get_tip");
+    proto_reply_t r;
+    err_t e;
+    uint64_t h = 0;
+    if (proto_decode_reply(&r, zmq_msg_data(&m), zmq_msg_size(&m), &e) < 0 ||
+        proto_get_uint(&r.body, "height", &h) < 0)
+        die("a bad get_tip reply");
+    zmq_msg_close(&m);
+    return h;
+}
+
+/* Reads block events of n until one of height h; its arrival time. */
+static double wait_event(node_t *n, uint64_t h, double timeout)
+{
+    double end = now_s() + timeout;
+    while (now_s() < end) {
+        zmq_pollitem_t it = {n->sub, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 100) <= 0)
+            continue;
+        double t = now_s();
+        zmq_msg_t topic, body;
+        zmq_msg_init(&topic);
+        zmq_msg_init(&body);
+        zmq_msg_recv(&topic, n->sub, 0);
+        zmq_msg_recv(&body, n->sub, 0);
+        proto_event_t ev;
+        err_t e;
+        uint64_t height = 0;
+        if (proto_decode_event(&ev, zmq_msg_data(&topic), zmq_msg_size(&topic),
+                               zmq_msg_data(&body), zmq_msg_size(&body), &e) == 0)
+            (void)proto_get_uint(&ev.body, "height", &height);
+        zmq_msg_close(&topic);
+        zmq_msg_close(&body);
+        if (height == h)
+            return t;
+    }
+    return -1;
+}
+
+/* --- the chain ------------------------------------------------------------------------ */
+
+typedef struct {
+    mp_buf_t *blocks;
+    size_t n, n_txs;
+} chain_t;
+
+static void make_block(mp_buf_t *out, hash32_t *hash, const hash32_t *parent, uint64_t height,
+                       uint64_t time, const hash20_t *payout, mp_buf_t *txs, size_t n)
+{
+    tx_coinbase_t cb;
+    uint8_t extranonce[8] = {0};
+    hash32_t *leaves = malloc((n + 1) * sizeof *leaves);
+    const uint8_t **raws = malloc((n + 1) * sizeof *raws);
+    size_t *lens = malloc((n + 1) * sizeof *lens);
+    if (!leaves || !raws || !lens ||
+        tx_coinbase_build(&cb, height, extranonce, sizeof extranonce, payout, 625000000) < 0 ||
+        tx_txid(&cb.tx, &leaves[0]) < 0)
+        die("building a coinbase");
+    for (size_t i = 0; i < n; i++) {
+        hash_sha256d(&leaves[i + 1], txs[i].data, txs[i].len);
+        raws[i] = txs[i].data;
+        lens[i] = txs[i].len;
+    }
+    block_header_t h = {.version = BLOCK_VERSION, .previous_block_hash = *parent,
+                        .timestamp = time, .bits = 0x207fffff};
+    if (merkle_root(&h.merkle_root, NULL, leaves, n + 1) < 0)
+        die("merkle");
+    for (;; h.nonce++) {
+        block_header_hash(hash, &h);
+        if (block_hash_meets(hash, h.bits))
+            break;
+    }
+    mp_buf_init(out, BLOCK_MAX_SIZE);
+    if (block_assemble(out, &h, &cb.tx, raws, lens, n) < 0)
+        die("a block over 1 MB: use fewer transactions a block");
+    free(leaves);
+    free(raws);
+    free(lens);
+}
+
+/* A signed tx spending prev:index (value) into n_out equal coins of key. */
+static void make_tx(mp_buf_t *out, hash32_t *txid, const key_pair_t *key, const hash20_t *pkh,
+                    const hash32_t *prev, uint32_t index, amount_t value, size_t n_out)
+{
+    uint8_t lock[SCRIPT_P2PKH_LOCK_LEN], unlock[1][SCRIPT_P2PKH_UNLOCK_LEN];
+    script_p2pkh_lock(lock, pkh);
+    tx_output_t *outs = malloc(n_out * sizeof *outs);
+    if (!outs)
+        die("out of memory");
+    amount_t fee = 10000;
+    for (size_t i = 0; i < n_out; i++)
+        outs[i] = (tx_output_t){(value - fee) / n_out, lock, sizeof lock};
+    tx_input_t in = {.prev_txid = *prev, .index = index};
+    tx_t tx = {.version = TX_VERSION, .n_inputs = 1, .inputs = &in, .n_outputs = n_out,
+               .outputs = outs};
+    err_t e;
+    mp_buf_init(out, TX_MAX_SIZE);
+    if (tx_sign_p2pkh(&tx, key, unlock, &e) < 0 || tx_txid(&tx, txid) < 0 ||
+        tx_encode(&tx, out, false) < 0)
+        die("building a transaction");
+    free(outs);
+}
+
+/* Block 1 fans albert's genesis coin out into n_txs coins; every later block
+ * moves each coin on in its own transaction. Empty blocks when n_txs is 0. */
+static void make_chain(chain_t *c, size_t n_blocks, size_t n_txs)
+{
+    const chain_params_t *p = params_by_name("regtest");
+    mp_buf_t g;
+    mp_buf_init(&g, BLOCK_MAX_SIZE);
+    block_t gb;
+    err_t e;
+    if (params_genesis_encode(p, &g) < 0 || block_decode(&gb, g.data, g.len, &e) < 0)
+        die("genesis");
+    hash32_t tip, gtx = gb.txids[0];
+    block_header_hash(&tip, &gb.header);
+    block_free(&gb);
+    mp_buf_free(&g);
+    key_pair_t albert;
+    char path[512];
+    snprintf(path, sizeof path, "%s/deploy/demo-keys/albert.pem", CHAIN_SOURCE_DIR);
+    if (key_load_pem(&albert, path, &e) < 0)
+        die(e.message);
+    hash20_t pkh;
+    hash_hash160(&pkh, albert.pubkey, KEY_PUBKEY_LEN);
+    c->n = n_blocks;
+    c->n_txs = 0;
+    c->blocks = calloc(n_blocks, sizeof *c->blocks);
+    hash32_t *coins = calloc(n_txs ? n_txs : 1, sizeof *coins);
+    amount_t *values = calloc(n_txs ? n_txs : 1, sizeof *values);
+    mp_buf_t *txs = calloc(n_txs ? n_txs : 1, sizeof *txs);
+    if (!c->blocks || !coins || !values || !txs)
+        die("out of memory");
+    uint64_t t0 = (uint64_t)time(NULL) - n_blocks - 600;
+    for (size_t h = 1; h <= n_blocks; h++) {
+        size_t n = 0;
+        if (n_txs && h == 1) {
+            hash32_t fan;
+            make_tx(&txs[0], &fan, &albert, &pkh, &gtx, 0, 40 * AMOUNT_COIN, n_txs);
+            for (size_t i = 0; i < n_txs; i++) {
+                coins[i] = fan;
+                values[i] = (40 * AMOUNT_COIN - 10000) / n_txs;
+            }
+            n = 1;
+        } else if (n_txs) {
+            for (size_t i = 0; i < n_txs; i++) {
+                hash32_t id;
+                make_tx(&txs[i], &id, &albert, &pkh, &coins[i], h == 2 ? (uint32_t)i : 0,
+                        values[i], 1);
+                coins[i] = id;
+                values[i] -= 10000;
+            }
+            n = n_txs;
+        }
+        make_block(&c->blocks[h - 1], &tip, &tip, h, t0 + h, &pkh, txs, n);
+        for (size_t i = 0; i < n; i++)
+            mp_buf_free(&txs[i]);
+        c->n_txs += n;
+    }
+    free(coins);
+    free(values);
+    free(txs);
+}
+
+static void free_chain(chain_t *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        mp_buf_free(&c->blocks[i]);
+    free(c->blocks);
+}
+
+/* --- the runs ------------------------------------------------------------------------ */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, size_t n, double p)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+    return v[i];
+}
+
+static void propagation(size_t n_blocks)
+{
+    node_t *line[LINE];
+    for (int i = 0; i < LINE; i++)
+        line[i] = start_chaind();
+    start_gossipd(line[0], (const char *[]){"--max-outbound", "0", "--max-inbound", "1", NULL});
+    for (int i = 1; i < LINE; i++)
+        start_gossipd(line[i], (const char *[]){"--peer", line[i - 1]->addr, "--max-outbound", "1",
+                                                "--max-inbound", "1", NULL});
+    chain_t c;
+    make_chain(&c, n_blocks, 0);
+    sleep_ms(2000); /* the line forms (a handshake is a round trip) */
+    double *hop = calloc((size_t)(LINE - 1) * n_blocks, sizeof *hop);
+    double *total = calloc(n_blocks, sizeof *total);
+    size_t measured = 0;
+    for (size_t b = 0; b < n_blocks; b++) {
+        send_block(line[0], &c.blocks[b]);
+        double t[LINE];
+        bool ok = true;
+        for (int i = 0; i < LINE && ok; i++)
+            ok = (t[i] = wait_event(line[i], b + 1, 10)) > 0;
+        read_reply(line[0]);
+        if (!ok) {
+            fprintf(stderr, "bench_gossip: block %zu did not cross the line\n", b + 1);
+            continue;
+        }
+        for (int i = 1; i < LINE; i++)
+            hop[(size_t)(i - 1) * n_blocks + measured] = (t[i] - t[i - 1]) * 1000;
+        total[measured++] = (t[LINE - 1] - t[0]) * 1000;
+        sleep_ms(20);
+    }
+    if (measured == 0)
+        die("no block crossed the line");
+    printf("\n### Block propagation, line of %d nodes, %zu blocks (ms)\n\n", LINE, measured);
+    printf("| hop | p50 | p99 |\n| --- | --- | --- |\n");
+    for (int i = 1; i < LINE; i++) {
+        double *v = &hop[(size_t)(i - 1) * n_blocks];
+        printf("| node %d -> node %d | %.2f | %.2f |\n", i - 1, i, pct(v, measured, 0.5),
+               pct(v, measured, 0.99));
+    }
+    double *all = calloc((size_t)(LINE - 1) * measured, sizeof *all);
+    for (int i = 1; i < LINE; i++)
+        memcpy(all + (size_t)(i - 1) * measured, &hop[(size_t)(i - 1) * n_blocks],
+               measured * sizeof *all);
+    printf("| any hop | %.2f | %.2f |\n", pct(all, (LINE - 1) * measured, 0.5),
+           pct(all, (LINE - 1) * measured, 0.99));
+    printf("| end to end (4 hops) | %.2f | %.2f |\n", pct(total, measured, 0.5),
+           pct(total, measured, 0.99));
+    free(all);
+    free(hop);
+    free(total);
+    free_chain(&c);
+    stop_all();
+}
+
+static void sync_speed(size_t n_blocks, size_t n_txs)
+{
+    printf("\ngenerating %zu blocks x %zu transactions...\n", n_blocks, n_txs);
+    fflush(stdout);
+    chain_t c;
+    make_chain(&c, n_blocks, n_txs);
+    node_t *a = start_chaind();
+    /* chaind alone: the blocks straight into its rpc, 32 in flight */
+    double t0 = now_s();
+    size_t sent = 0, done = 0;
+    while (done < c.n) {
+        while (sent < c.n && sent - done < 32)
+            send_block(a, &c.blocks[sent++]);
+        read_reply(a);
+        done++;
+    }
+    double t_chaind = now_s() - t0;
+    if (tip_height(a) != c.n)
+        die("chaind did not take the whole chain");
+    /* through gossipd: a fresh node syncs from a */
+    start_gossipd(a, NULL);
+    node_t *b = start_chaind();
+    t0 = now_s();
+    start_gossipd(b, (const char *[]){"--peer", a->addr, NULL});
+    while (tip_height(b) < c.n) {
+        if (now_s() - t0 > 600)
+            die("the fresh node did not sync in 10 minutes");
+        sleep_ms(20);
+    }
+    double t_sync = now_s() - t0;
+    size_t txs = c.n_txs + c.n; /* with the coinbases */
+    printf("\n### Sync of a fresh node from one peer: %zu blocks, %zu transactions\n\n", c.n,
+           txs);
+    printf("| path | seconds | blocks/s | tx/s |\n| --- | --- | --- | --- |\n");
+    printf("| chaind alone (submit_block over rpc, 32 in flight) | %.2f | %.0f | %.0f |\n",
+           t_chaind, (double)c.n / t_chaind, (double)txs / t_chaind);
+    printf("| fresh node via gossipd (headers first, then blocks) | %.2f | %.0f | %.0f |\n",
+           t_sync, (double)c.n / t_sync, (double)txs / t_sync);
+    printf("| ratio (gossipd sync / chaind alone) | | %.2f | |\n", t_chaind / t_sync);
+    free_chain(&c);
+    stop_all();
+}
+
+int main(int argc, char **argv)
+{
+    size_t n_blocks = argc > 1 ? strtoul(argv[1], NULL, 10) : 2000;
+    size_t n_txs = argc > 2 ? strtoul(argv[2], NULL, 10) : 10;
+    size_t n_latency = argc > 3 ? strtoul(argv[3], NULL, 10) : 200;
+    if (n_blocks == 0 || n_latency == 0 || n_txs > 4000)
+        die("usage: bench_gossip [BLOCKS [TXS [LATENCY_BLOCKS]]]");
+    signal(SIGPIPE, SIG_IGN);
+    zctx = zmq_ctx_new();
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("bench_gossip: %ld CPUs online; every node is a chaind and a gossipd on loopback\n",
+           cpus);
+    atexit(stop_all);
+    propagation(n_latency);
+    sync_speed(n_blocks, n_txs);
+    zmq_ctx_term(zctx);
+    return 0;
+}

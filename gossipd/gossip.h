@@ -1,0 +1,70 @@
+/* gossip: the daemon. One zmq_poll loop with timers wires the modules: the
+ * peer transport (net), chaind's sockets (client), the peer table and bans
+ * (peer), known addresses (addrbook), announcements and requests (relay) and
+ * the headers-first download (sync).
+ *
+ * What it does, per DESIGN §2 and docs/PROTOCOL.md:
+ *   - handshake: an outbound peer sends hello first, the inbound side answers
+ *     with its own; a hello carrying our own node id (we dialled ourselves) or
+ *     one of an already connected node is dropped (of two connections between
+ *     the same nodes, both keep the one dialled by the lower node id);
+ *   - discovery: --peer seeds, addr messages, chaind's peer.add events, the
+ *     address book's backoff; the peer table is reported to chaind (`peers`)
+ *     every PEERS_REPORT_MS and shortly after a change;
+ *   - relay: chaind's tx and block events become inv messages to every peer
+ *     that does not have them (never to the peer they came from); an inv of
+ *     something unknown becomes a getdata; what arrives goes to chaind with
+ *     origin "peer:<addr>";
+ *   - sync: sync.h;
+ *   - defence: an undecodable, oversized, wrong-network or unsolicited-flood
+ *     message, or a transaction or block chaind rejects, scores against the
+ *     peer (err_ban_score()); at 100 it is disconnected and banned for
+ *     ban_seconds. Bans and known addresses are saved in the data directory
+ *     every minute and on close.
+ *
+ * Every table and queue is bounded (see each module); a peer's input never
+ * aborts the daemon. Single-threaded. */
+#ifndef GOSSIP_GOSSIP_H
+#define GOSSIP_GOSSIP_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "params.h"
+#include "peer.h"
+
+typedef struct {
+    const chain_params_t *params;
+    const char *datadir;   /* created when missing */
+    const char *listen;    /* the ROUTER's endpoint: tcp://HOST:PORT or ipc://PATH */
+    const char *advertise; /* "host:port" sent in hello and addr; NULL or "": none */
+    const char *seeds;     /* "host:port,host:port"; may be NULL */
+    const char *rpc, *events; /* chaind's endpoints */
+    unsigned max_inbound, max_outbound;
+    uint64_t ban_seconds;
+} gossip_config_t;
+
+typedef struct gossip gossip_t;
+
+/* Creates the data directory, loads known peers and bans, binds the peer
+ * socket and connects to chaind (which need not be up yet). -1 with e. */
+int gossip_open(gossip_t **g, const gossip_config_t *cfg, err_t *e)
+    __attribute__((warn_unused_result));
+/* Runs the loop until *stop is set; tick (may be NULL) is called on every
+ * wake-up (at least every 100 ms), for the systemd watchdog. */
+void gossip_run(gossip_t *g, volatile sig_atomic_t *stop, void (*tick)(void *ctx), void *ctx);
+/* Saves known peers and bans, closes every socket, frees everything; *g
+ * becomes NULL. */
+void gossip_close(gossip_t **g);
+
+/* For tests and fuzzing: handles one message as if the ROUTER had delivered
+ * it from routing id rid (a new id starts an inbound peer), with connection
+ * descriptor fd (-1: none) and remote ip (may be ""). */
+void gossip_inject(gossip_t *g, const uint8_t *rid, size_t rid_len, int fd, const char *ip,
+                   const uint8_t *data, size_t len);
+/* The peer table, read-only (tests). */
+const peer_table_t *gossip_peers(const gossip_t *g);
+
+#endif

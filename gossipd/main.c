@@ -1,0 +1,157 @@
+/* gossipd: the peer-to-peer daemon. Parses flags, opens the gossip loop
+ * (gossip.h) and runs it until SIGTERM, then saves known peers and bans. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include "addrbook.h"
+#include "flags.h"
+#include "gossip.h"
+#include "log.h"
+#include "net.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static flag_t flags[] = {
+    {"network", "GOSSIPD_NETWORK", "NAME", "demo or regtest", "demo", false},
+    {"datadir", "GOSSIPD_DATADIR", "DIR", "where known peers and bans are kept", "./data/gossipd",
+     false},
+    {"listen", "GOSSIPD_LISTEN", "HOST:PORT", "where other nodes connect (or a tcp:// / ipc:// "
+     "endpoint)", "0.0.0.0:9333", false},
+    {"peer", "GOSSIPD_PEER", "HOST:PORT", "a node to connect to (repeatable; the variable "
+     "takes a comma-separated list)", NULL, true},
+    {"rpc", "GOSSIPD_RPC", "ENDPOINT", "chaind's rpc endpoint", "tcp://127.0.0.1:9340", false},
+    {"events", "GOSSIPD_EVENTS", "ENDPOINT", "chaind's events endpoint", "tcp://127.0.0.1:9341",
+     false},
+    {"advertise", "GOSSIPD_ADVERTISE", "HOST:PORT", "the address other nodes reach this one at "
+     "(default: from --listen; a wildcard host lets peers use the address they see)", NULL,
+     false},
+    {"max-inbound", "GOSSIPD_MAX_INBOUND", "N", "inbound peers at most", "64", false},
+    {"max-outbound", "GOSSIPD_MAX_OUTBOUND", "N", "outbound peers at most", "8", false},
+    {"ban-seconds", "GOSSIPD_BAN_SECONDS", "S", "how long a misbehaving peer stays banned",
+     "86400", false},
+    {"log-level", "GOSSIPD_LOG_LEVEL", "LEVEL", "error, warn, info or debug", "info", false},
+};
+#define N_FLAGS (sizeof flags / sizeof flags[0])
+#define FLAG(name) flags_get(flags, N_FLAGS, name)
+
+/* The address put in hello when --advertise is not given: the listen
+ * address itself, its wildcard host kept (peers then use the address the
+ * connection comes from), or none for ipc://. */
+static void derive_advertise(char *out, size_t cap, const char *listen)
+{
+    char host[ADDRBOOK_ADDR_MAX + 1];
+    unsigned port;
+    const char *hp = strncmp(listen, "tcp://", 6) == 0 ? listen + 6 : listen;
+    out[0] = '\0';
+    size_t len = strlen(hp);
+    if (!strstr(hp, "://") && addrbook_split(hp, host, sizeof host, &port) == 0 && len < cap)
+        memcpy(out, hp, len + 1);
+}
+
+typedef struct {
+    uint64_t watchdog_usec, last_ping;
+} watchdog_t;
+
+static uint64_t monotonic_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void ping_watchdog(void *ctx)
+{
+    watchdog_t *w = ctx;
+    uint64_t now = monotonic_usec();
+    if (w->watchdog_usec && now - w->last_ping >= w->watchdog_usec / 2) {
+        sd_notify(0, "WATCHDOG=1");
+        w->last_ping = now;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int rc = flags_parse(flags, N_FLAGS, argc, argv, "gossipd",
+                         "gossipd speaks to other nodes: handshake, address gossip, relay of "
+                         "transactions and blocks, and sync of a node that is behind.");
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    int level = log_level_parse(FLAG("log-level"));
+    const chain_params_t *params = params_by_name(FLAG("network"));
+    uint64_t max_in, max_out, ban_seconds;
+    if (level < 0 || !params) {
+        fprintf(stderr, "gossipd: %s\n", level < 0 ? "--log-level is error, warn, info or debug"
+                                                    : "--network is demo or regtest");
+        return 2;
+    }
+    if (flags_uint("gossipd", "max-inbound", FLAG("max-inbound"), 0, 1000, &max_in) ||
+        flags_uint("gossipd", "max-outbound", FLAG("max-outbound"), 0, 24, &max_out) ||
+        flags_uint("gossipd", "ban-seconds", FLAG("ban-seconds"), 1, (uint64_t)10 * 365 * 86400,
+                   &ban_seconds))
+        return 2;
+    char listen[NET_ENDPOINT_MAX], advertise[ADDRBOOK_ADDR_MAX + 1];
+    if (net_endpoint(listen, sizeof listen, FLAG("listen")) < 0) {
+        fprintf(stderr, "gossipd: --listen is HOST:PORT, tcp://HOST:PORT or ipc://PATH\n");
+        return 2;
+    }
+    if (FLAG("advertise")) {
+        char host[ADDRBOOK_ADDR_MAX + 1];
+        unsigned port;
+        if (addrbook_split(FLAG("advertise"), host, sizeof host, &port) < 0) {
+            fprintf(stderr, "gossipd: --advertise is HOST:PORT\n");
+            return 2;
+        }
+        snprintf(advertise, sizeof advertise, "%s", FLAG("advertise"));
+    } else {
+        derive_advertise(advertise, sizeof advertise, listen);
+    }
+    log_init("gossipd", (log_level_t)level);
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    gossip_config_t cfg = {
+        .params = params,
+        .datadir = FLAG("datadir"),
+        .listen = listen,
+        .advertise = advertise,
+        .seeds = FLAG("peer"),
+        .rpc = FLAG("rpc"),
+        .events = FLAG("events"),
+        .max_inbound = (unsigned)max_in,
+        .max_outbound = (unsigned)max_out,
+        .ban_seconds = ban_seconds,
+    };
+    err_t e;
+    gossip_t *g;
+    LOGINFO("starting: network %s, data in %s, chaind at %s / %s", params->name, cfg.datadir,
+            cfg.rpc, cfg.events);
+    if (gossip_open(&g, &cfg, &e) < 0) {
+        LOGERR("%s", e.message);
+        return 1;
+    }
+    watchdog_t wd = {0, 0};
+    if (sd_watchdog_enabled(0, &wd.watchdog_usec) <= 0)
+        wd.watchdog_usec = 0;
+    sd_notify(0, "READY=1");
+
+    gossip_run(g, &stop, ping_watchdog, &wd);
+
+    sd_notify(0, "STOPPING=1");
+    LOGINFO("stopping: saving known peers and bans");
+    gossip_close(&g);
+    LOGINFO("stopped");
+    return 0;
+}

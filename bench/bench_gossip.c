@@ -9,9 +9,11 @@
  *     to one chaind straight over its rpc socket (submit_block, pipelined):
  *     that is chaind's own validation rate in this run. Then a fresh node
  *     with --peer on it syncs the chain through gossipd; its rate is set
- *     against chaind's.
+ *     against chaind's. ROUNDS rounds, fresh nodes each, the best of each
+ *     kept (on a shared machine other work only ever slows a run down).
  *
- *   bench_gossip [BLOCKS [TXS [LATENCY_BLOCKS]]]     defaults: 2000 10 200 */
+ *   bench_gossip [BLOCKS [TXS [LATENCY_BLOCKS [ROUNDS]]]]  defaults: 2000 10 200 3
+ *   BENCH_KEEP=1 keeps the nodes' directories (their logs) */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -479,47 +481,61 @@ static void propagation(size_t n_blocks)
     stop_all();
 }
 
-static void sync_speed(size_t n_blocks, size_t n_txs)
+/* One round: a fresh chaind takes the chain over rpc (chaind alone), then a
+ * fresh node syncs it from there through gossipd. Seconds of each. */
+static void sync_round(const chain_t *c, double *t_chaind, double *t_sync)
+{
+    node_t *a = start_chaind();
+    double t0 = now_s();
+    size_t sent = 0, done = 0;
+    while (done < c->n) {
+        while (sent < c->n && sent - done < 32)
+            send_block(a, &c->blocks[sent++]);
+        read_reply(a);
+        done++;
+    }
+    *t_chaind = now_s() - t0;
+    if (tip_height(a) != c->n)
+        die("chaind did not take the whole chain");
+    start_gossipd(a, NULL);
+    node_t *b = start_chaind();
+    t0 = now_s();
+    start_gossipd(b, (const char *[]){"--peer", a->addr, NULL});
+    while (tip_height(b) < c->n) {
+        if (now_s() - t0 > 600)
+            die("the fresh node did not sync in 10 minutes");
+        sleep_ms(20);
+    }
+    *t_sync = now_s() - t0;
+    stop_all();
+}
+
+static void sync_speed(size_t n_blocks, size_t n_txs, int rounds)
 {
     printf("\ngenerating %zu blocks x %zu transactions...\n", n_blocks, n_txs);
     fflush(stdout);
     chain_t c;
     make_chain(&c, n_blocks, n_txs);
-    node_t *a = start_chaind();
-    /* chaind alone: the blocks straight into its rpc, 32 in flight */
-    double t0 = now_s();
-    size_t sent = 0, done = 0;
-    while (done < c.n) {
-        while (sent < c.n && sent - done < 32)
-            send_block(a, &c.blocks[sent++]);
-        read_reply(a);
-        done++;
+    /* the best of a few rounds: other work on the machine only slows a run */
+    double best_chaind = 1e9, best_sync = 1e9;
+    for (int r = 0; r < rounds; r++) {
+        double tc, ts;
+        sync_round(&c, &tc, &ts);
+        printf("round %d: chaind alone %.2f s, through gossipd %.2f s\n", r + 1, tc, ts);
+        fflush(stdout);
+        best_chaind = tc < best_chaind ? tc : best_chaind;
+        best_sync = ts < best_sync ? ts : best_sync;
     }
-    double t_chaind = now_s() - t0;
-    if (tip_height(a) != c.n)
-        die("chaind did not take the whole chain");
-    /* through gossipd: a fresh node syncs from a */
-    start_gossipd(a, NULL);
-    node_t *b = start_chaind();
-    t0 = now_s();
-    start_gossipd(b, (const char *[]){"--peer", a->addr, NULL});
-    while (tip_height(b) < c.n) {
-        if (now_s() - t0 > 600)
-            die("the fresh node did not sync in 10 minutes");
-        sleep_ms(20);
-    }
-    double t_sync = now_s() - t0;
     size_t txs = c.n_txs + c.n; /* with the coinbases */
-    printf("\n### Sync of a fresh node from one peer: %zu blocks, %zu transactions\n\n", c.n,
-           txs);
+    printf("\n### Sync of a fresh node from one peer: %zu blocks, %zu transactions "
+           "(best of %d rounds)\n\n", c.n, txs, rounds);
     printf("| path | seconds | blocks/s | tx/s |\n| --- | --- | --- | --- |\n");
     printf("| chaind alone (submit_block over rpc, 32 in flight) | %.2f | %.0f | %.0f |\n",
-           t_chaind, (double)c.n / t_chaind, (double)txs / t_chaind);
+           best_chaind, (double)c.n / best_chaind, (double)txs / best_chaind);
     printf("| fresh node via gossipd (headers first, then blocks) | %.2f | %.0f | %.0f |\n",
-           t_sync, (double)c.n / t_sync, (double)txs / t_sync);
-    printf("| ratio (gossipd sync / chaind alone) | | %.2f | |\n", t_chaind / t_sync);
+           best_sync, (double)c.n / best_sync, (double)txs / best_sync);
+    printf("| ratio (gossipd sync / chaind alone) | | %.2f | |\n", best_chaind / best_sync);
     free_chain(&c);
-    stop_all();
 }
 
 int main(int argc, char **argv)
@@ -527,8 +543,9 @@ int main(int argc, char **argv)
     size_t n_blocks = argc > 1 ? strtoul(argv[1], NULL, 10) : 2000;
     size_t n_txs = argc > 2 ? strtoul(argv[2], NULL, 10) : 10;
     size_t n_latency = argc > 3 ? strtoul(argv[3], NULL, 10) : 200;
-    if (n_blocks == 0 || n_latency == 0 || n_txs > 4000)
-        die("usage: bench_gossip [BLOCKS [TXS [LATENCY_BLOCKS]]]");
+    int rounds = argc > 4 ? atoi(argv[4]) : 3;
+    if (n_blocks == 0 || n_latency == 0 || n_txs > 4000 || rounds < 1 || rounds > 20)
+        die("usage: bench_gossip [BLOCKS [TXS [LATENCY_BLOCKS [ROUNDS]]]]");
     signal(SIGPIPE, SIG_IGN);
     zctx = zmq_ctx_new();
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -536,7 +553,7 @@ int main(int argc, char **argv)
            cpus);
     atexit(stop_all);
     propagation(n_latency);
-    sync_speed(n_blocks, n_txs);
+    sync_speed(n_blocks, n_txs, rounds);
     zmq_ctx_term(zctx);
     return 0;
 }

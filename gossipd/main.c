@@ -3,22 +3,15 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
-#include <time.h>
 
 #include "addrbook.h"
+#include "daemon.h"
 #include "flags.h"
 #include "gossip.h"
 #include "log.h"
 #include "net.h"
 
 static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
 
 static flag_t flags[] = {
     {"network", "GOSSIPD_NETWORK", "NAME", "demo or regtest", "demo", false},
@@ -57,27 +50,6 @@ static void derive_advertise(char *out, size_t cap, const char *listen)
         memcpy(out, hp, len + 1);
 }
 
-typedef struct {
-    uint64_t watchdog_usec, last_ping;
-} watchdog_t;
-
-static uint64_t monotonic_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static void ping_watchdog(void *ctx)
-{
-    watchdog_t *w = ctx;
-    uint64_t now = monotonic_usec();
-    if (w->watchdog_usec && now - w->last_ping >= w->watchdog_usec / 2) {
-        sd_notify(0, "WATCHDOG=1");
-        w->last_ping = now;
-    }
-}
-
 int main(int argc, char **argv)
 {
     int rc = flags_parse(flags, N_FLAGS, argc, argv, "gossipd",
@@ -85,14 +57,10 @@ int main(int argc, char **argv)
                          "transactions and blocks, and sync of a node that is behind.");
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-    int level = log_level_parse(FLAG("log-level"));
-    const chain_params_t *params = params_by_name(FLAG("network"));
+    const chain_params_t *params;
     uint64_t max_in, max_out, ban_seconds;
-    if (level < 0 || !params) {
-        fprintf(stderr, "gossipd: %s\n", level < 0 ? "--log-level is error, warn, info or debug"
-                                                    : "--network is demo or regtest");
+    if (daemon_common_flags("gossipd", FLAG("log-level"), FLAG("network"), &params) < 0)
         return 2;
-    }
     if (flags_uint("gossipd", "max-inbound", FLAG("max-inbound"), 0, 1000, &max_in) ||
         flags_uint("gossipd", "max-outbound", FLAG("max-outbound"), 0, 24, &max_out) ||
         flags_uint("gossipd", "ban-seconds", FLAG("ban-seconds"), 1, (uint64_t)10 * 365 * 86400,
@@ -114,13 +82,7 @@ int main(int argc, char **argv)
     } else {
         derive_advertise(advertise, sizeof advertise, listen);
     }
-    log_init("gossipd", (log_level_t)level);
-
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    daemon_signals(&stop);
 
     gossip_config_t cfg = {
         .params = params,
@@ -142,14 +104,12 @@ int main(int argc, char **argv)
         LOGERR("%s", e.message);
         return 1;
     }
-    watchdog_t wd = {0, 0};
-    if (sd_watchdog_enabled(0, &wd.watchdog_usec) <= 0)
-        wd.watchdog_usec = 0;
-    sd_notify(0, "READY=1");
+    daemon_watchdog_t wd;
+    daemon_ready(&wd);
 
-    gossip_run(g, &stop, ping_watchdog, &wd);
+    gossip_run(g, &stop, daemon_watchdog_tick, &wd);
 
-    sd_notify(0, "STOPPING=1");
+    daemon_stopping();
     LOGINFO("stopping: saving known peers and bans");
     gossip_close(&g);
     LOGINFO("stopped");

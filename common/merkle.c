@@ -22,14 +22,38 @@ static void parent(hash32_t *out, const hash32_t *left, const hash32_t *right)
 
 static int cmp_hash(const void *a, const void *b) { return memcmp(a, b, 32); }
 
+/* A copy of the leaves to climb in place; NULL when memory runs out. */
+static hash32_t *copy_row(const hash32_t *leaves, size_t n)
+{
+    hash32_t *row = malloc(n * sizeof *row);
+    if (row)
+        memcpy(row, leaves, n * sizeof *row);
+    return row;
+}
+
+/* Reduces row[0..n) to the root in row[0], a level at a time, the last node
+ * of an odd level paired with itself. When branch is set it receives leaf 0's
+ * sibling at each level. Returns the number of levels. */
+static int climb(hash32_t *row, size_t n, hash32_t *branch)
+{
+    int levels = 0;
+    while (n > 1) {
+        if (branch)
+            branch[levels] = row[1];
+        levels++;
+        size_t j = 0;
+        for (size_t i = 0; i < n; i += 2, j++)
+            parent(&row[j], &row[i], &row[i + 1 < n ? i + 1 : i]);
+        n = j;
+    }
+    return levels;
+}
+
 int merkle_root(hash32_t *root, bool *mutated, const hash32_t *leaves, size_t n)
 {
-    if (n == 0)
-        return -1;
-    hash32_t *row = malloc(n * sizeof *row);
+    hash32_t *row = n ? copy_row(leaves, n) : NULL;
     if (!row)
         return -1;
-    memcpy(row, leaves, n * sizeof *row);
     if (mutated) {
         qsort(row, n, sizeof *row, cmp_hash);
         *mutated = false;
@@ -38,12 +62,7 @@ int merkle_root(hash32_t *root, bool *mutated, const hash32_t *leaves, size_t n)
                 *mutated = true;
         memcpy(row, leaves, n * sizeof *row);
     }
-    while (n > 1) {
-        size_t j = 0;
-        for (size_t i = 0; i < n; i += 2, j++)
-            parent(&row[j], &row[i], &row[i + 1 < n ? i + 1 : i]);
-        n = j;
-    }
+    climb(row, n, NULL);
     *root = row[0];
     free(row);
     return 0;
@@ -51,20 +70,11 @@ int merkle_root(hash32_t *root, bool *mutated, const hash32_t *leaves, size_t n)
 
 int merkle_branch_first(hash32_t branch[MERKLE_MAX_BRANCH], const hash32_t *leaves, size_t n)
 {
-    if (n == 0)
-        return -1;
-    hash32_t *row = malloc(n * sizeof *row);
+    /* more than 2^32 leaves would need a longer branch than the caller's */
+    hash32_t *row = n && (uint64_t)n <= (uint64_t)1 << MERKLE_MAX_BRANCH ? copy_row(leaves, n) : NULL;
     if (!row)
         return -1;
-    memcpy(row, leaves, n * sizeof *row);
-    int len = 0;
-    while (n > 1 && len < MERKLE_MAX_BRANCH) {
-        branch[len++] = row[1 < n ? 1 : 0];
-        size_t j = 0;
-        for (size_t i = 0; i < n; i += 2, j++)
-            parent(&row[j], &row[i], &row[i + 1 < n ? i + 1 : i]);
-        n = j;
-    }
+    int len = climb(row, n, branch);
     free(row);
     return len;
 }

@@ -94,15 +94,7 @@ static void gossipd_start(node_t *n, const char *const *extra)
     for (int i = 0; extra && extra[i] && argc < 46; i++)
         argv[argc++] = extra[i];
     argv[argc] = NULL;
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0)
-            dup2(fd, 2);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
+    pid_t pid = tb_spawn(argv, log);
     n->gpid = pid;
     /* ready once its port takes connections */
     for (int i = 0; i < 100; i++) {

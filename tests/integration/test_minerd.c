@@ -45,18 +45,7 @@ static pid_t spawn(const char *log, const char *const *args)
     for (int i = 0; args[i] && argc < 31; i++)
         argv[argc++] = args[i];
     argv[argc] = NULL;
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
+    return tb_spawn(argv, log);
 }
 
 /* A miner on chaind d paying pkh; extra flags (NULL-terminated) may follow. */

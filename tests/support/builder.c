@@ -40,24 +40,48 @@ void tb_demo_wallet(tb_wallet_t *w, const char *name)
     hash_hash160(&w->pkh, w->key.pubkey, KEY_PUBKEY_LEN);
 }
 
+void tb_tx_multi(mp_buf_t *out, hash32_t *txid, const tb_input_t *ins, size_t n_in,
+                 const tb_output_t *outs, size_t n_out, int corrupt)
+{
+    tx_input_t *in = calloc(n_in, sizeof *in);
+    tx_output_t *o = calloc(n_out, sizeof *o);
+    uint8_t(*unlock)[SCRIPT_P2PKH_UNLOCK_LEN] = calloc(n_in, sizeof *unlock);
+    uint8_t(*lock)[SCRIPT_P2PKH_LOCK_LEN] = calloc(n_out, sizeof *lock);
+    cr_assert(in && o && unlock && lock);
+    for (size_t i = 0; i < n_in; i++)
+        in[i] = (tx_input_t){ins[i].txid, ins[i].index, unlock[i], SCRIPT_P2PKH_UNLOCK_LEN};
+    for (size_t i = 0; i < n_out; i++) {
+        script_p2pkh_lock(lock[i], outs[i].to);
+        o[i] = (tx_output_t){outs[i].amount, lock[i], SCRIPT_P2PKH_LOCK_LEN};
+    }
+    tx_t tx = {.version = TX_VERSION, .n_inputs = n_in, .inputs = in, .n_outputs = n_out,
+               .outputs = o};
+    hash32_t sighash;
+    cr_assert_eq(tx_sighash(&tx, &sighash), 0);
+    for (size_t i = 0; i < n_in; i++) {
+        uint8_t sig[KEY_SIG_LEN];
+        err_t e;
+        cr_assert_eq(key_sign(&ins[i].signer->key, sig, sighash.b, 32, &e), 0);
+        if ((int)i == corrupt)
+            sig[5] ^= 0x01;
+        script_p2pkh_unlock(unlock[i], sig, ins[i].signer->key.pubkey);
+    }
+    cr_assert_eq(tx_txid(&tx, txid), 0);
+    cr_assert_eq(tx_encode(&tx, out, false), 0);
+    free(in);
+    free(o);
+    free(unlock);
+    free(lock);
+}
+
 void tb_tx(mp_buf_t *out, hash32_t *txid, const hash32_t *prev_txid, uint32_t index,
            amount_t in_amount, const tb_wallet_t *from, const hash20_t *to, amount_t amount,
            amount_t fee)
 {
     cr_assert(amount + fee <= in_amount, "test tx spends more than its input");
-    uint8_t lock_to[SCRIPT_P2PKH_LOCK_LEN], lock_back[SCRIPT_P2PKH_LOCK_LEN];
-    uint8_t unlock[1][SCRIPT_P2PKH_UNLOCK_LEN];
-    script_p2pkh_lock(lock_to, to);
-    script_p2pkh_lock(lock_back, &from->pkh);
-    tx_input_t in = {.prev_txid = *prev_txid, .index = index};
-    tx_output_t outs[2] = {{amount, lock_to, sizeof lock_to},
-                           {in_amount - amount - fee, lock_back, sizeof lock_back}};
-    tx_t tx = {.version = TX_VERSION, .n_inputs = 1, .inputs = &in,
-               .n_outputs = outs[1].amount ? 2 : 1, .outputs = outs};
-    err_t e;
-    cr_assert_eq(tx_sign_p2pkh(&tx, &from->key, unlock, &e), 0);
-    cr_assert_eq(tx_txid(&tx, txid), 0);
-    cr_assert_eq(tx_encode(&tx, out, false), 0);
+    tb_input_t in = {*prev_txid, index, from};
+    tb_output_t outs[2] = {{amount, to}, {in_amount - amount - fee, &from->pkh}};
+    tb_tx_multi(out, txid, &in, 1, outs, outs[1].amount ? 2 : 1, -1);
 }
 
 void tb_block(mp_buf_t *out, hash32_t *hash, hash32_t *coinbase_txid, const hash32_t *parent,
@@ -219,6 +243,22 @@ static bool healthy(const char *base_url)
     return ok;
 }
 
+pid_t tb_spawn(const char *const *argv, const char *log)
+{
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
 void tb_chaind_start(tb_chaind_t *d, const char *datadir, const char *const *extra_args)
 {
     memset(d, 0, sizeof *d);
@@ -244,15 +284,7 @@ void tb_chaind_start(tb_chaind_t *d, const char *datadir, const char *const *ext
     for (int i = 0; extra_args && extra_args[i] && argc < 62; i++)
         argv[argc++] = extra_args[i];
     argv[argc] = NULL;
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0)
-            dup2(fd, 2);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
+    pid_t pid = tb_spawn(argv, log);
     d->pid = pid;
     for (int i = 0; i < 200; i++) {
         if (healthy(d->http_url))

@@ -28,6 +28,25 @@ void tb_wallet(tb_wallet_t *w, uint8_t seed_byte);
 /* A demo user's wallet from deploy/demo-keys/<name>.pem. */
 void tb_demo_wallet(tb_wallet_t *w, const char *name);
 
+/* An input of tb_tx_multi(): the coin and the wallet that signs for it. */
+typedef struct {
+    hash32_t txid;
+    uint32_t index;
+    const tb_wallet_t *signer;
+} tb_input_t;
+
+/* An output of tb_tx_multi(): P2PKH to `to`. */
+typedef struct {
+    amount_t amount;
+    const hash20_t *to;
+} tb_output_t;
+
+/* A P2PKH transaction, each input signed by its signer over the sighash;
+ * corrupt >= 0 flips a bit of that input's signature (a forged spend).
+ * Appends the encoding to out; *txid. */
+void tb_tx_multi(mp_buf_t *out, hash32_t *txid, const tb_input_t *ins, size_t n_in,
+                 const tb_output_t *outs, size_t n_out, int corrupt);
+
 /* A signed P2PKH transaction spending prev_txid:index (worth in_amount, owned
  * by from) paying `amount` to `to` and the rest minus fee back to from (no
  * change output when nothing is left). Appends the encoding to out; *txid. */
@@ -56,6 +75,10 @@ void tb_tmpdir(char out[256]);
 void tb_rmdir(const char *dir);
 /* The path of a built binary: CHAIN_BINARY_DIR "/chaind/chaind" etc. */
 void tb_binary(char out[512], const char *relative);
+
+/* Starts argv[0] (argv NULL-terminated) with stdout and stderr appended to
+ * log; returns its pid. */
+pid_t tb_spawn(const char *const *argv, const char *log);
 
 typedef struct {
     pid_t pid;

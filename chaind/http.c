@@ -1291,6 +1291,25 @@ static char *dup_or_null(const char *s, bool *fail)
     return d;
 }
 
+/* Linux caps a listener's accept queue at net.core.somaxconn (128 before
+ * kernel 5.4). Connections arriving while it is full are not refused: the
+ * handshake's last ACK is dropped and the client, believing itself connected,
+ * waits on retransmissions for seconds. Worth a warning when the queue is
+ * smaller than the connections the operator allows. */
+static void warn_small_accept_queue(unsigned conns)
+{
+    FILE *f = fopen("/proc/sys/net/core/somaxconn", "r");
+    if (!f)
+        return;
+    unsigned cap;
+    if (fscanf(f, "%u", &cap) == 1 && cap < conns)
+        LOGWARN("http: the kernel caps the accept queue at %u (net.core.somaxconn), below the "
+                "%u connections allowed: a burst of new connections past it stalls until "
+                "clients retransmit; raise it with sysctl -w net.core.somaxconn=%u",
+                cap, conns, conns);
+    fclose(f);
+}
+
 int http_start(http_server_t **out, node_t *node, const http_config_t *cfg, err_t *e)
 {
     *out = NULL;
@@ -1346,6 +1365,7 @@ int http_start(http_server_t **out, node_t *node, const http_config_t *cfg, err_
                        err ? strerror(err) : "libmicrohttpd failed to start");
     }
     LOGDEBUG("http: serving on %s (%u threads, %u connections)", cfg->listen, threads, conns);
+    warn_small_accept_queue(conns);
     *out = s;
     return 0;
 }

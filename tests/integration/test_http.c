@@ -1455,14 +1455,50 @@ static bool settled(const conn_t *c)
     }
 }
 
-static void load_round(const tb_chaind_t *d, int n, int round)
+/* The connections waiting for accept() on the listener at 127.0.0.1:port:
+ * /proc/net/tcp shows them as a listening socket's rx_queue. False if the
+ * listener is not found. */
+static bool accept_queue(int port, unsigned *queued)
 {
-    conn_t *cs = calloc((size_t)n, sizeof *cs);
-    struct pollfd *pf = calloc((size_t)n, sizeof *pf);
-    cr_assert(cs && pf);
+    FILE *f = fopen("/proc/net/tcp", "r");
+    cr_assert_not_null(f, "/proc/net/tcp: %s", strerror(errno));
+    char line[512];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned addr, lport, st, rx;
+        if (sscanf(line, " %*u: %8X:%4X %*8X:%*4X %2X %*8X:%8X", &addr, &lport, &st, &rx) == 4 &&
+            st == 0x0A /* TCP_LISTEN */ && lport == (unsigned)port &&
+            (addr == 0x0100007F /* 127.0.0.1 as the kernel prints it */ || addr == 0)) {
+            *queued = rx;
+            found = true;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* The bound of a listener's accept queue: libmicrohttpd asks listen() for
+ * SOMAXCONN and the kernel caps that at net.core.somaxconn. */
+static unsigned accept_queue_bound(void)
+{
+    unsigned bound = SOMAXCONN;
+    FILE *f = fopen("/proc/sys/net/core/somaxconn", "r");
+    unsigned v;
+    if (f && fscanf(f, "%u", &v) == 1 && v < bound)
+        bound = v;
+    if (f)
+        fclose(f);
+    return bound;
+}
+
+/* Opens connections [from, to) and waits until every one is established and
+ * the listener's accept queue is empty again. */
+static void open_wave(const tb_chaind_t *d, conn_t *cs, struct pollfd *pf, int from, int to,
+                      int round)
+{
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)d->http_port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    for (int i = 0; i < n; i++) {
+    for (int i = from; i < to; i++) {
         cs[i].kind = i % K_KINDS;
         cs[i].fd = socket(AF_INET, SOCK_STREAM, 0);
         cr_assert(cs[i].fd >= 0, "socket %d: %s", i, strerror(errno));
@@ -1470,16 +1506,15 @@ static void load_round(const tb_chaind_t *d, int n, int round)
         int rc = connect(cs[i].fd, (struct sockaddr *)&sa, sizeof sa);
         cr_assert(rc == 0 || errno == EINPROGRESS, "connect %d: %s", i, strerror(errno));
     }
-    /* every connection established */
     double end = now_s() + 5;
-    for (int pending = n; pending > 0;) {
+    for (int pending = to - from; pending > 0;) {
         cr_assert_lt(now_s(), end, "round %d: %d connections not established in 5 s", round,
                      pending);
-        for (int i = 0; i < n; i++)
+        for (int i = from; i < to; i++)
             pf[i] = (struct pollfd){cs[i].fd, POLLOUT, 0};
-        cr_assert_geq(poll(pf, (nfds_t)n, 200), 0);
+        cr_assert_geq(poll(pf + from, (nfds_t)(to - from), 200), 0);
         pending = 0;
-        for (int i = 0; i < n; i++) {
+        for (int i = from; i < to; i++) {
             if (!(pf[i].revents & (POLLOUT | POLLERR | POLLHUP))) {
                 pending++;
                 continue;
@@ -1490,6 +1525,31 @@ static void load_round(const tb_chaind_t *d, int n, int round)
             cr_assert_eq(err, 0, "round %d: connection %d failed: %s", round, i, strerror(err));
         }
     }
+    unsigned queued = 1;
+    for (end = now_s() + 5; queued > 0; nanosleep(&(struct timespec){0, 2000000}, NULL)) {
+        cr_assert(accept_queue(d->http_port, &queued),
+                  "no listener on port %d in /proc/net/tcp", d->http_port);
+        cr_assert_lt(now_s(), end, "round %d: chaind left %u connections unaccepted for 5 s",
+                     round, queued);
+    }
+}
+
+static void load_round(const tb_chaind_t *d, int n, int round)
+{
+    conn_t *cs = calloc((size_t)n, sizeof *cs);
+    struct pollfd *pf = calloc((size_t)n, sizeof *pf);
+    cr_assert(cs && pf);
+    /* Connections past a full accept queue are not refused: Linux drops the
+     * handshake's last ACK, the client believes itself connected, and the
+     * connection waits on retransmissions that back off past the test's
+     * 10 s. Hosts where net.core.somaxconn is small (128 on kernels before
+     * 5.4) would then fail the test for the kernel's sake, not chaind's, so
+     * the connections open in waves of half the queue, each accepted before
+     * the next; all n are open together in the end. */
+    unsigned bound = accept_queue_bound();
+    int wave = bound / 2 > 0 ? (int)(bound / 2) : 1;
+    for (int from = 0; from < n; from += wave)
+        open_wave(d, cs, pf, from, from + wave < n ? from + wave : n, round);
     for (int i = 0; i < n; i++) {
         size_t len = strlen(load_payload[cs[i].kind]);
         if (len) {
@@ -1506,7 +1566,7 @@ static void load_round(const tb_chaind_t *d, int n, int round)
     cr_assert_lt(took, 5.0);
 
     /* read what comes back until what is owed has come, or 10 s */
-    end = now_s() + 10;
+    double end = now_s() + 10;
     for (;;) {
         int want = 0;
         for (int i = 0; i < n; i++) {

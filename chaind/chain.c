@@ -313,27 +313,33 @@ static int apply_block(MDB_txn *txn, chain_t *c, const block_t *b, const chain_e
         rc = err_set(e, ERR_INTERNAL, "out of memory recording undo data");
     if (rc == 0) {
         validate_fix_jobs(jobs, n_jobs, &arena);
-        rc = vpool_run(c->pool, jobs, n_jobs, e);
+        rc = vpool_run(c->pool, &entry->hash, jobs, n_jobs, e);
     }
     free(jobs);
     mp_buf_free(&arena);
     return rc;
 }
 
-/* Connects entry (whose parent is the tip). A rule the block breaks returns
- * its code; ERR_INTERNAL means the store failed and says nothing of the block. */
-static int connect_tip(chain_t *c, chain_entry_t *entry, err_t *e)
+/* Connects entry (whose parent is the tip); decoded is its block when the
+ * caller holds it decoded (NULL: read from the store). A rule the block
+ * breaks returns its code; ERR_INTERNAL means the store failed and says
+ * nothing of the block. */
+static int connect_tip(chain_t *c, chain_entry_t *entry, const block_t *decoded, err_t *e)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(c->store.env, NULL, 0, &txn);
     if (rc != 0)
         return lmdb_fail(e, "starting a write", rc);
-    block_t b;
+    block_t stored;
+    const block_t *b = decoded;
     mp_buf_t undo;
     mp_buf_init(&undo, (size_t)1 << 30);
-    rc = read_block(txn, c, &entry->hash, &b, e);
+    if (!b) {
+        rc = read_block(txn, c, &entry->hash, &stored, e);
+        b = &stored;
+    }
     if (rc == 0) {
-        rc = apply_block(txn, c, &b, entry, &undo, e);
+        rc = apply_block(txn, c, b, entry, &undo, e);
         uint8_t hkey[8];
         store_height_key(hkey, entry->height);
         MDB_val uk = {32, (void *)entry->hash.b}, uv = {undo.len, undo.data ? undo.data : (void *)""};
@@ -356,8 +362,9 @@ static int connect_tip(chain_t *c, chain_entry_t *entry, err_t *e)
         else if (main_push(c, entry) < 0)
             rc = err_set(e, ERR_INTERNAL, "out of memory extending the chain");
         if (rc == 0 && c->hooks.connected)
-            c->hooks.connected(c->hooks.ctx, &b, entry);
-        block_free(&b);
+            c->hooks.connected(c->hooks.ctx, b, entry);
+        if (!decoded)
+            block_free(&stored);
     } else {
         mdb_txn_abort(txn);
     }
@@ -457,9 +464,11 @@ static chain_entry_t *fork_point(const chain_t *c, chain_entry_t *entry)
     return entry;
 }
 
-/* Makes target the tip. On a block of the new branch that fails, marks it
- * invalid, restores the old branch and returns that block's error. */
-static int reorganise(chain_t *c, chain_entry_t *target, err_t *e)
+/* Makes target the tip; target_block is its block decoded, if the caller
+ * has it (NULL: every block is read from the store). On a block of the new
+ * branch that fails, marks it invalid, restores the old branch and returns
+ * that block's error. */
+static int reorganise(chain_t *c, chain_entry_t *target, const block_t *target_block, err_t *e)
 {
     chain_entry_t *fork = fork_point(c, target);
     size_t old_len = c->main_len;
@@ -480,7 +489,7 @@ static int reorganise(chain_t *c, chain_entry_t *target, err_t *e)
         rc = disconnect_tip(c, e);
     size_t connected = 0;
     for (; rc == 0 && connected < n_new; connected++)
-        rc = connect_tip(c, path[connected], e);
+        rc = connect_tip(c, path[connected], path[connected] == target ? target_block : NULL, e);
     if (rc != 0 && rc != -(int)ERR_INTERNAL && connected > 0) {
         chain_entry_t *bad = path[connected - 1];
         char hex[65];
@@ -494,7 +503,7 @@ static int reorganise(chain_t *c, chain_entry_t *target, err_t *e)
         while (r == 0 && c->main_len - 1 > fork->height)
             r = disconnect_tip(c, &restore_err);
         for (size_t i = 0; r == 0 && i < n_old; i++)
-            r = connect_tip(c, old[i], &restore_err);
+            r = connect_tip(c, old[i], NULL, &restore_err);
         if (r != 0)
             LOGERR("restoring the previous chain failed: %s", restore_err.message);
     }
@@ -631,6 +640,57 @@ static bool descends_from_invalid(const chain_t *c, const chain_entry_t *entry)
     return false;
 }
 
+/* Queues the signatures of block b's P2PKH inputs on the pool (see
+ * vpool_prefetch); inputs of another shape are left to the script checks.
+ * 0 when queued (or nothing to queue). */
+static int prefetch_sigs(chain_t *c, const block_t *b, const hash32_t *hash)
+{
+    size_t n_inputs = 0;
+    for (size_t i = 1; i < b->n_txs; i++)
+        n_inputs += b->txs[i].n_inputs;
+    if (n_inputs == 0 || vpool_prefetched(c->pool, hash))
+        return 0;
+    vpool_sig_t *sigs = malloc(n_inputs * sizeof *sigs);
+    if (!sigs)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 1; i < b->n_txs; i++) {
+        const tx_t *tx = &b->txs[i];
+        hash32_t sighash;
+        if (tx_sighash(tx, &sighash) < 0)
+            continue;
+        for (size_t j = 0; j < tx->n_inputs; j++)
+            if (script_p2pkh_unlock_parse(tx->inputs[j].script, tx->inputs[j].script_len,
+                                          sigs[n].sig, sigs[n].pubkey))
+                sigs[n++].sighash = sighash;
+    }
+    return vpool_prefetch(c->pool, hash, sigs, n);
+}
+
+int chain_prefetch(chain_t *c, const uint8_t *data, size_t len, const hash32_t *after,
+                   hash32_t *hash)
+{
+    block_t b;
+    err_t e;
+    int rc = block_decode(&b, data, len, &e);
+    if (rc < 0)
+        return rc;
+    hash32_t h; /* *hash may be *after */
+    block_header_hash(&h, &b.header);
+    const hash32_t *prev = &b.header.previous_block_hash;
+    if (hmap_get(c->index, h.b))
+        rc = -ERR_KNOWN;
+    else if (!hash32_eq(prev, &chain_tip(c)->hash) && !(after && hash32_eq(prev, after)))
+        rc = -ERR_ORPHAN; /* not next: it would wait, or go to a side branch */
+    else
+        rc = block_check(&b, c->params, &e);
+    if (rc == 0) /* a full queue or no memory only costs the overlap */
+        (void)prefetch_sigs(c, &b, &h);
+    block_free(&b);
+    *hash = h;
+    return rc;
+}
+
 static int submit_one(chain_t *c, const uint8_t *data, size_t len, uint64_t now,
                       chain_status_t *status, hash32_t *hash, err_t *e)
 {
@@ -657,10 +717,14 @@ static int submit_one(chain_t *c, const uint8_t *data, size_t len, uint64_t now,
         rc = err_set(e, ERR_BAD_PREVIOUS, "the parent block is invalid or descends from an "
                      "invalid block");
     } else if (rc == 0) {
+        /* a block on the tip: its signatures get checked while it is stored
+         * and its coins looked up (a no-op when prefetched already) */
+        if (parent == chain_tip(c))
+            (void)prefetch_sigs(c, &b, hash);
         chain_entry_t *entry = NULL;
         rc = accept_block(c, &b, hash, data, len, parent, now, &entry, e);
         if (rc == 0 && u256_cmp(&entry->chainwork, &chain_tip(c)->chainwork) > 0)
-            rc = reorganise(c, entry, e);
+            rc = reorganise(c, entry, &b, e);
         if (rc == 0)
             *status = chain_is_main(c, entry) ? CHAIN_TIP : CHAIN_SIDE;
     }
@@ -883,7 +947,7 @@ int chain_open(chain_t **out, const chain_params_t *params, const char *datadir,
          * but lighter tip: finish the job */
         chain_entry_t *best = best_candidate(c);
         if (best != chain_tip(c))
-            rc = reorganise(c, best, e);
+            rc = reorganise(c, best, NULL, e);
     }
     if (rc < 0) {
         chain_close(&c);

@@ -30,6 +30,10 @@
 #define CHAIN_MAX_FORK_DEPTH 1000  /* deeper forks than this are refused */
 #define CHAIN_MAX_SIDE_BLOCKS 5000 /* blocks off the main chain kept at most */
 #define CHAIN_MAX_FUTURE 7200      /* seconds a timestamp may be ahead (2 h) */
+/* Blocks a reader of a stream (the rpc loop) prefetches ahead of the one it
+ * submits: enough to keep the checks of the next block going while one
+ * commits; the pool's queue (VPOOL_MAX_PREFETCH) holds them all. */
+#define CHAIN_PREFETCH_WINDOW 4
 
 typedef struct chain_entry {
     hash32_t hash;
@@ -82,6 +86,19 @@ size_t chain_orphan_count(const chain_t *c);
 int chain_submit_block(chain_t *c, const uint8_t *data, size_t len, uint64_t now,
                        chain_status_t *status, hash32_t *hash, err_t *e)
     __attribute__((warn_unused_result));
+
+/* Starts checking the signatures of a block expected next, one of a stream
+ * handed over in order (a sync's blocks waiting in the rpc socket), so that
+ * they are checked while the blocks before it are connected. Only a block
+ * that decodes, passes the checks needing no context (proof of work among
+ * them: nobody gets signature checks for free) and builds on the tip or on
+ * `after` (the block prefetched before it; may be NULL) is taken. Sets *hash
+ * when the block decodes. Returns 0 when the block is next in line (its
+ * signatures are queued, unless the pool's queue is full), so that the
+ * stream's following block may name it as `after`; a negative code when it
+ * is not, which is no verdict: the block's submission gives that. */
+int chain_prefetch(chain_t *c, const uint8_t *data, size_t len, const hash32_t *after,
+                   hash32_t *hash);
 
 /* Headers of the main chain after the first locator hash found on it (the
  * genesis when none is), at most max. *out (owned by the caller, free()) holds

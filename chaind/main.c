@@ -72,7 +72,7 @@ int main(int argc, char **argv)
         .verify_threads = (unsigned)verify_threads,
         .mempool_max_bytes = (size_t)mempool_mb << 20,
         .min_fee_rate = fee_rate,
-        .sigcache_entries = 200000,
+        .sigcache_entries = SIGCACHE_DEFAULT_ENTRIES,
     };
     err_t e;
     node_t *node;

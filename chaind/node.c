@@ -423,6 +423,15 @@ static int submit_block_locked(node_t *n, const uint8_t *raw, size_t len, const 
     return rc;
 }
 
+int node_prefetch_block(node_t *n, const uint8_t *raw, size_t len, const hash32_t *after,
+                        hash32_t *hash)
+{
+    pthread_mutex_lock(&n->lock);
+    int rc = chain_prefetch(n->chain, raw, len, after, hash);
+    pthread_mutex_unlock(&n->lock);
+    return rc;
+}
+
 int node_submit_block(node_t *n, const uint8_t *raw, size_t len, const char *origin,
                       chain_status_t *status, hash32_t *hash, err_t *e)
 {

@@ -68,6 +68,10 @@ void node_status(node_t *n, node_status_t *s);
 /* A transaction from HTTP ("http"), a peer ("peer:<addr>") or a file. */
 int node_submit_tx(node_t *n, const uint8_t *raw, size_t len, const char *origin, hash32_t *txid,
                    err_t *e) __attribute__((warn_unused_result));
+/* Starts checking the signatures of a block that is to be submitted soon
+ * (chain_prefetch()); 0 when taken, a negative code (no verdict) if not. */
+int node_prefetch_block(node_t *n, const uint8_t *raw, size_t len, const hash32_t *after,
+                        hash32_t *hash);
 /* A block; *status and *hash as chain_submit_block(). */
 int node_submit_block(node_t *n, const uint8_t *raw, size_t len, const char *origin,
                       chain_status_t *status, hash32_t *hash, err_t *e)

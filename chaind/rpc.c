@@ -13,11 +13,30 @@
 #define RPC_HWM 10000        /* messages queued per socket at most */
 #define RPC_MAX_FRAMES 4     /* identity, optional delimiter, payload */
 
+/* One request as read from the ROUTER: identity, optional delimiter, payload. */
+typedef struct {
+    zmq_msg_t frames[RPC_MAX_FRAMES];
+    int n;
+} request_t;
+
 struct rpc {
     void *ctx, *router, *pub;
     node_t *node;
     pthread_mutex_t pub_lock;
+    /* requests read ahead of the one being served, oldest first, so that a
+     * sync's next blocks have their signatures checked while one commits */
+    request_t window[CHAIN_PREFETCH_WINDOW + 1];
+    size_t w_head, w_len;
+    hash32_t last_prefetched;
+    bool have_last;
 };
+
+static void close_request(request_t *q)
+{
+    for (int i = 0; i < q->n; i++)
+        zmq_msg_close(&q->frames[i]);
+    q->n = 0;
+}
 
 static uint64_t monotonic_ms(void)
 {
@@ -85,6 +104,9 @@ void rpc_close(rpc_t **rp)
         return;
     if (r->node)
         node_set_publisher(r->node, NULL, NULL);
+    size_t cap = sizeof r->window / sizeof r->window[0];
+    for (; r->w_len > 0; r->w_len--, r->w_head = (r->w_head + 1) % cap)
+        close_request(&r->window[r->w_head]); /* unanswered: the client retries */
     if (r->router)
         zmq_close(r->router);
     if (r->pub)
@@ -310,13 +332,14 @@ void rpc_handle(node_t *node, const uint8_t *request, size_t len, mp_buf_t *repl
     }
 }
 
-/* Reads one multi-frame message from the ROUTER; replies on the same route. */
-static void serve_one(rpc_t *r, mp_buf_t *reply)
+/* Reads one multi-frame message from the ROUTER without waiting; false when
+ * none is there. Frames past RPC_MAX_FRAMES are dropped. */
+static bool read_request(rpc_t *r, request_t *q)
 {
-    zmq_msg_t frames[RPC_MAX_FRAMES];
-    int n = 0, more = 1;
+    q->n = 0;
+    int more = 1;
     while (more) {
-        zmq_msg_t scratch, *m = n < RPC_MAX_FRAMES ? &frames[n] : &scratch;
+        zmq_msg_t scratch, *m = q->n < RPC_MAX_FRAMES ? &q->frames[q->n] : &scratch;
         zmq_msg_init(m);
         if (zmq_msg_recv(m, r->router, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(m);
@@ -324,22 +347,71 @@ static void serve_one(rpc_t *r, mp_buf_t *reply)
         }
         more = zmq_msg_more(m);
         if (m == &scratch)
-            zmq_msg_close(m); /* too many frames: drop the extras */
+            zmq_msg_close(m);
         else
-            n++;
+            q->n++;
     }
-    if (n >= 2) {
-        zmq_msg_t *payload = &frames[n - 1];
+    return q->n > 0;
+}
+
+/* A submit_block read ahead: its signatures start on the pool, chained
+ * after the block prefetched before it. */
+static void prefetch(rpc_t *r, request_t *q)
+{
+    proto_request_t req;
+    err_t e;
+    const uint8_t *block;
+    size_t len;
+    if (q->n < 2 ||
+        proto_decode_request(&req, zmq_msg_data(&q->frames[q->n - 1]),
+                             zmq_msg_size(&q->frames[q->n - 1]), &e) < 0 ||
+        strcmp(req.type, "submit_block") != 0 || proto_get_bin(&req.body, "block", &block, &len) < 0)
+        return;
+    hash32_t hash;
+    int rc = node_prefetch_block(r->node, block, len, r->have_last ? &r->last_prefetched : NULL,
+                                 &hash);
+    if (rc == 0) {
+        r->last_prefetched = hash;
+        r->have_last = true;
+    }
+}
+
+/* Fills the window from the socket; false when it is empty. */
+static bool fill_window(rpc_t *r)
+{
+    size_t cap = sizeof r->window / sizeof r->window[0];
+    while (r->w_len < cap) {
+        request_t *q = &r->window[(r->w_head + r->w_len) % cap];
+        if (!read_request(r, q))
+            break;
+        r->w_len++;
+        /* the first, served at once, too: the blocks after it chain on it */
+        prefetch(r, q);
+    }
+    return r->w_len > 0;
+}
+
+/* Serves the oldest request of the window and replies on its route. */
+static void serve_one(rpc_t *r, mp_buf_t *reply)
+{
+    size_t cap = sizeof r->window / sizeof r->window[0];
+    request_t *q = &r->window[r->w_head];
+    if (q->n >= 2) {
+        zmq_msg_t *payload = &q->frames[q->n - 1];
         mp_buf_reset(reply);
         rpc_handle(r->node, zmq_msg_data(payload), zmq_msg_size(payload), reply);
         /* route back: the identity (and a REQ client's empty delimiter) */
-        for (int i = 0; i < n - 1; i++)
-            zmq_send(r->router, zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i]), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        for (int i = 0; i < q->n - 1; i++)
+            zmq_send(r->router, zmq_msg_data(&q->frames[i]), zmq_msg_size(&q->frames[i]),
+                     ZMQ_SNDMORE | ZMQ_DONTWAIT);
         if (zmq_send(r->router, reply->data, reply->len, ZMQ_DONTWAIT) < 0)
             LOGDEBUG("reply not sent: %s", zmq_strerror(zmq_errno()));
     }
-    for (int i = 0; i < n; i++)
-        zmq_msg_close(&frames[i]);
+    close_request(q);
+    r->w_head = (r->w_head + 1) % cap;
+    r->w_len--;
+    if (r->w_len == 0)
+        r->have_last = false; /* the stream paused: the next block starts one */
 }
 
 void rpc_run(rpc_t *r, volatile sig_atomic_t *stop, void (*tick)(void *ctx), void *ctx)
@@ -348,19 +420,15 @@ void rpc_run(rpc_t *r, volatile sig_atomic_t *stop, void (*tick)(void *ctx), voi
     mp_buf_init(&reply, PROTO_MAX_MSG + 1024);
     while (!*stop) {
         zmq_pollitem_t items[] = {{r->router, 0, ZMQ_POLLIN, 0}};
-        int rc = zmq_poll(items, 1, 100);
+        /* requests already in the window are served without waiting */
+        int rc = zmq_poll(items, 1, r->w_len ? 0 : 100);
         if (rc < 0 && zmq_errno() != EINTR) {
             LOGERR("zmq_poll: %s", zmq_strerror(zmq_errno()));
             break;
         }
         /* at most a batch of requests per wake-up, so ticks are never starved */
-        for (int i = 0; rc > 0 && i < 256 && (items[0].revents & ZMQ_POLLIN); i++) {
+        for (int i = 0; i < 256 && fill_window(r); i++)
             serve_one(r, &reply);
-            int events = 0;
-            size_t size = sizeof events;
-            if (zmq_getsockopt(r->router, ZMQ_EVENTS, &events, &size) < 0 || !(events & ZMQ_POLLIN))
-                break;
-        }
         node_tick(r->node, monotonic_ms());
         if (tick)
             tick(ctx);

@@ -133,9 +133,17 @@ int validate_scripts(sigcache_t *cache, const script_job_t *jobs, size_t n, err_
 
 /* --- worker pool ------------------------------------------------------- */
 
-/* Jobs are handed out in small chunks through one atomic counter: no lock on
- * the path of a check, and threads that finish early take more. */
-#define CHUNK 16
+/* Two kinds of work, both taken one item at a time (an item is a signature
+ * check, ~100 µs: a lock or an atomic a check costs nothing next to it, and
+ * threads never sit idle behind a chunk another one holds at the end):
+ *   - the batch of vpool_run(), whose caller waits: first;
+ *   - prefetched blocks' signatures, oldest block first, when no batch has
+ *     work left. */
+typedef struct {
+    hash32_t id;
+    vpool_sig_t *sigs;
+    size_t n, next; /* next: the first not yet taken */
+} prefetch_t;
 
 struct vpool {
     sigcache_t *cache;
@@ -143,53 +151,95 @@ struct vpool {
     unsigned n_threads;
     pthread_mutex_t lock;
     pthread_cond_t work, done;
-    uint64_t generation;
     bool stop;
+    /* the batch */
     const script_job_t *jobs;
     size_t n_jobs;
     atomic_size_t next;
     atomic_bool failed;
-    unsigned busy;
+    unsigned busy; /* threads inside the batch */
     err_t error;
+    /* prefetched blocks, a ring oldest first */
+    prefetch_t queue[VPOOL_MAX_PREFETCH];
+    size_t q_head, q_len;
+    /* the blocks queued last, so that one offered twice (read ahead, then
+     * submitted) is queued once */
+    hash32_t recent[2 * VPOOL_MAX_PREFETCH];
+    size_t recent_next;
+    bool recent_any[2 * VPOOL_MAX_PREFETCH];
 };
 
-static void drain(vpool_t *p)
+static bool batch_has_work(const vpool_t *p)
+{
+    return p->jobs && atomic_load(&p->next) < p->n_jobs && !atomic_load(&p->failed);
+}
+
+static void drain_batch(vpool_t *p)
 {
     for (;;) {
-        size_t start = atomic_fetch_add(&p->next, CHUNK);
-        if (start >= p->n_jobs || atomic_load(&p->failed))
+        size_t i = atomic_fetch_add(&p->next, 1);
+        if (i >= p->n_jobs || atomic_load(&p->failed))
             return;
-        size_t end = start + CHUNK < p->n_jobs ? start + CHUNK : p->n_jobs;
-        for (size_t i = start; i < end; i++) {
-            err_t e;
-            if (run_job(p->cache, &p->jobs[i], &e) < 0) {
-                pthread_mutex_lock(&p->lock);
-                if (!atomic_load(&p->failed))
-                    p->error = e;
-                atomic_store(&p->failed, true);
-                pthread_mutex_unlock(&p->lock);
-                return;
-            }
+        err_t e;
+        if (run_job(p->cache, &p->jobs[i], &e) < 0) {
+            pthread_mutex_lock(&p->lock);
+            if (!atomic_load(&p->failed))
+                p->error = e;
+            atomic_store(&p->failed, true);
+            pthread_mutex_unlock(&p->lock);
+            return;
         }
     }
+}
+
+static prefetch_t *queued(vpool_t *p, size_t k)
+{
+    return &p->queue[(p->q_head + k) % VPOOL_MAX_PREFETCH];
+}
+
+/* Takes the next signature of queued block k (lock held) into *out; a block
+ * whose signatures are all taken leaves the queue (the takers hold copies). */
+static void take_sig(vpool_t *p, size_t k, vpool_sig_t *out)
+{
+    prefetch_t *t = queued(p, k);
+    *out = t->sigs[t->next++];
+    if (t->next < t->n)
+        return;
+    free(t->sigs);
+    for (; k > 0; k--) /* close the gap: the ring stays oldest first */
+        *queued(p, k) = *queued(p, k - 1);
+    p->q_head = (p->q_head + 1) % VPOOL_MAX_PREFETCH;
+    p->q_len--;
+}
+
+/* Checks one signature into the cache with the lock released; a bad one is
+ * simply not cached, and its block's script check will say so. */
+static void check_sig(vpool_t *p, const vpool_sig_t *sig)
+{
+    pthread_mutex_unlock(&p->lock);
+    (void)sigcache_verify(p->cache, sig->pubkey, sig->sig, &sig->sighash);
+    pthread_mutex_lock(&p->lock);
 }
 
 static void *worker(void *arg)
 {
     vpool_t *p = arg;
-    uint64_t seen = 0;
     pthread_mutex_lock(&p->lock);
-    for (;;) {
-        while (!p->stop && p->generation == seen)
+    while (!p->stop) {
+        if (batch_has_work(p)) {
+            p->busy++;
+            pthread_mutex_unlock(&p->lock);
+            drain_batch(p);
+            pthread_mutex_lock(&p->lock);
+            if (--p->busy == 0)
+                pthread_cond_signal(&p->done);
+        } else if (p->q_len > 0) {
+            vpool_sig_t sig;
+            take_sig(p, 0, &sig);
+            check_sig(p, &sig);
+        } else {
             pthread_cond_wait(&p->work, &p->lock);
-        if (p->stop)
-            break;
-        seen = p->generation;
-        pthread_mutex_unlock(&p->lock);
-        drain(p);
-        pthread_mutex_lock(&p->lock);
-        if (--p->busy == 0)
-            pthread_cond_signal(&p->done);
+        }
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -205,7 +255,8 @@ vpool_t *vpool_new(unsigned threads, sigcache_t *cache)
     if (!p)
         return NULL;
     p->cache = cache;
-    /* the caller of vpool_run works too: threads - 1 helpers */
+    /* one thread a CPU: prefetched checks use every CPU while the caller
+     * waits on the disk; in a batch the caller works too, one thread more */
     p->threads = calloc(threads, sizeof *p->threads);
     if (!p->threads) {
         free(p);
@@ -214,7 +265,7 @@ vpool_t *vpool_new(unsigned threads, sigcache_t *cache)
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->done, NULL);
-    for (unsigned i = 0; i + 1 < threads; i++) {
+    for (unsigned i = 0; i < threads; i++) {
         if (pthread_create(&p->threads[i], NULL, worker, p) != 0) {
             vpool_destroy(&p);
             return NULL;
@@ -235,6 +286,8 @@ void vpool_destroy(vpool_t **pp)
     pthread_mutex_unlock(&p->lock);
     for (unsigned i = 0; i < p->n_threads; i++)
         pthread_join(p->threads[i], NULL);
+    for (size_t k = 0; k < p->q_len; k++)
+        free(queued(p, k)->sigs);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->work);
     pthread_cond_destroy(&p->done);
@@ -243,25 +296,82 @@ void vpool_destroy(vpool_t **pp)
     *pp = NULL;
 }
 
-unsigned vpool_threads(const vpool_t *p) { return p->n_threads + 1; }
+unsigned vpool_threads(const vpool_t *p) { return p->n_threads; }
 
-int vpool_run(vpool_t *p, const script_job_t *jobs, size_t n, err_t *e)
+/* The queue position of block id (lock held), or -1. */
+static long find_queued(vpool_t *p, const hash32_t *id)
 {
-    if (n <= CHUNK || p->n_threads == 0)
-        return validate_scripts(p->cache, jobs, n, e);
+    for (size_t k = 0; id && k < p->q_len; k++)
+        if (hash32_eq(&queued(p, k)->id, id))
+            return (long)k;
+    return -1;
+}
+
+static bool seen_locked(const vpool_t *p, const hash32_t *id)
+{
+    for (size_t k = 0; k < 2 * VPOOL_MAX_PREFETCH; k++)
+        if (p->recent_any[k] && hash32_eq(&p->recent[k], id))
+            return true;
+    return false;
+}
+
+bool vpool_prefetched(vpool_t *p, const hash32_t *id)
+{
     pthread_mutex_lock(&p->lock);
+    bool seen = seen_locked(p, id);
+    pthread_mutex_unlock(&p->lock);
+    return seen;
+}
+
+int vpool_prefetch(vpool_t *p, const hash32_t *id, vpool_sig_t *sigs, size_t n)
+{
+    if (!p->cache || p->n_threads == 0 || n == 0) {
+        free(sigs);
+        return -1;
+    }
+    pthread_mutex_lock(&p->lock);
+    int rc = 0;
+    if (seen_locked(p, id)) {
+        free(sigs);
+    } else if (p->q_len == VPOOL_MAX_PREFETCH) {
+        free(sigs);
+        rc = -1;
+    } else {
+        *queued(p, p->q_len++) = (prefetch_t){*id, sigs, n, 0};
+        p->recent[p->recent_next] = *id;
+        p->recent_any[p->recent_next] = true;
+        p->recent_next = (p->recent_next + 1) % (2 * VPOOL_MAX_PREFETCH);
+        pthread_cond_broadcast(&p->work);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+int vpool_run(vpool_t *p, const hash32_t *id, const script_job_t *jobs, size_t n, err_t *e)
+{
+    pthread_mutex_lock(&p->lock);
+    /* the block's own prefetched signatures first: its jobs then hit the
+     * cache instead of checking the same signatures again */
+    for (long k; (k = find_queued(p, id)) >= 0;) {
+        vpool_sig_t sig;
+        take_sig(p, (size_t)k, &sig);
+        check_sig(p, &sig);
+    }
+    if (n < 2 || p->n_threads == 0) {
+        pthread_mutex_unlock(&p->lock);
+        return validate_scripts(p->cache, jobs, n, e);
+    }
     p->jobs = jobs;
     p->n_jobs = n;
     atomic_store(&p->next, 0);
     atomic_store(&p->failed, false);
-    p->busy = p->n_threads;
-    p->generation++;
     pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->lock);
-    drain(p);
+    drain_batch(p);
     pthread_mutex_lock(&p->lock);
     while (p->busy > 0)
         pthread_cond_wait(&p->done, &p->lock);
+    p->jobs = NULL;
     bool failed = atomic_load(&p->failed);
     err_t error = p->error;
     pthread_mutex_unlock(&p->lock);

@@ -18,6 +18,10 @@
 /* --- signature cache --------------------------------------------------- */
 typedef struct sigcache sigcache_t;
 
+/* chaind's default bound: the inputs of some two dozen full blocks, far
+ * more than the prefetched blocks (VPOOL_MAX_PREFETCH) need. */
+#define SIGCACHE_DEFAULT_ENTRIES 200000
+
 /* A cache of at most max_entries verified (pubkey, sig, sighash) triples.
  * Thread-safe. NULL when memory runs out. */
 sigcache_t *sigcache_new(size_t max_entries);
@@ -42,15 +46,39 @@ typedef struct {
 
 typedef struct vpool vpool_t;
 
+/* A signature as a P2PKH input presents it: checkable before the coin it
+ * spends is known, since the transaction alone gives all three parts. */
+typedef struct {
+    uint8_t pubkey[KEY_PUBKEY_LEN];
+    uint8_t sig[KEY_SIG_LEN];
+    hash32_t sighash;
+} vpool_sig_t;
+
+/* Blocks whose signatures may wait in the pool at once (a bound on memory:
+ * at most one block's inputs each). */
+#define VPOOL_MAX_PREFETCH 8
+
 /* A pool of threads (0: one per online CPU) checking scripts through cache
  * (may be NULL). NULL when threads cannot be started. */
 vpool_t *vpool_new(unsigned threads, sigcache_t *cache);
+/* Stops the threads; signatures still queued are dropped. */
 void vpool_destroy(vpool_t **p);
 unsigned vpool_threads(const vpool_t *p);
-/* Runs every job, spread over the pool; returns 0 when all pass, or the
- * error of a failing one (ERR_SCRIPT_FAILED naming tx and input). Blocks until
- * done; one caller at a time. */
-int vpool_run(vpool_t *p, const script_job_t *jobs, size_t n, err_t *e)
+/* Queues the n signatures of block `id` to be checked in the background into
+ * the cache, so that the block's script checks later hit it: they overlap
+ * what the caller does meanwhile (storing the block, looking its coins up,
+ * committing the block before it). Takes ownership of sigs (malloc'd) in
+ * every case. Returns 0 when queued or queued lately, -1 when nothing is
+ * gained (no cache, no threads) or VPOOL_MAX_PREFETCH blocks are waiting. */
+int vpool_prefetch(vpool_t *p, const hash32_t *id, vpool_sig_t *sigs, size_t n);
+/* Whether block id was queued lately (its signatures need no second pass). */
+bool vpool_prefetched(vpool_t *p, const hash32_t *id);
+/* Runs every job, spread over the pool and the calling thread, which first
+ * helps with what is left of block `id`'s prefetched signatures (id may be
+ * NULL); returns 0 when all pass, or the error of a failing one
+ * (ERR_SCRIPT_FAILED naming tx and input). Blocks until done; one caller at a
+ * time. */
+int vpool_run(vpool_t *p, const hash32_t *id, const script_job_t *jobs, size_t n, err_t *e)
     __attribute__((warn_unused_result));
 /* The same on the calling thread only (the mempool's single transactions). */
 int validate_scripts(sigcache_t *cache, const script_job_t *jobs, size_t n, err_t *e)

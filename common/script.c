@@ -200,6 +200,16 @@ void script_p2pkh_unlock(uint8_t out[SCRIPT_P2PKH_UNLOCK_LEN], const uint8_t sig
     memcpy(out + 2 + KEY_SIG_LEN, pubkey, KEY_PUBKEY_LEN);
 }
 
+bool script_p2pkh_unlock_parse(const uint8_t *s, size_t len, uint8_t sig[KEY_SIG_LEN],
+                               uint8_t pubkey[KEY_PUBKEY_LEN])
+{
+    if (len != SCRIPT_P2PKH_UNLOCK_LEN || s[0] != KEY_SIG_LEN || s[1 + KEY_SIG_LEN] != KEY_PUBKEY_LEN)
+        return false;
+    memcpy(sig, s + 1, KEY_SIG_LEN);
+    memcpy(pubkey, s + 2 + KEY_SIG_LEN, KEY_PUBKEY_LEN);
+    return true;
+}
+
 bool script_p2pkh_hash(const uint8_t *s, size_t len, hash20_t *pubkey_hash)
 {
     if (len != SCRIPT_P2PKH_LOCK_LEN || s[0] != OP_DUP || s[1] != OP_HASH160 || s[2] != 20 ||

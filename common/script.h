@@ -58,6 +58,10 @@ void script_p2pkh_lock(uint8_t out[SCRIPT_P2PKH_LOCK_LEN], const hash20_t *pubke
 /* out = 40 <sig> 20 <pubkey>. */
 void script_p2pkh_unlock(uint8_t out[SCRIPT_P2PKH_UNLOCK_LEN], const uint8_t sig[KEY_SIG_LEN],
                          const uint8_t pubkey[KEY_PUBKEY_LEN]);
+/* Whether s is a P2PKH unlocking script (40 <sig> 20 <pubkey>); if so, its
+ * signature and public key. */
+bool script_p2pkh_unlock_parse(const uint8_t *s, size_t len, uint8_t sig[KEY_SIG_LEN],
+                               uint8_t pubkey[KEY_PUBKEY_LEN]);
 /* Whether s is a P2PKH locking script; if so, its pubkey hash (may be NULL). */
 bool script_p2pkh_hash(const uint8_t *s, size_t len, hash20_t *pubkey_hash);
 

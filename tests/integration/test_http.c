@@ -1357,6 +1357,113 @@ Test(http, reorg_through_http, .fini = reap_daemon, .timeout = 120)
 
 /* ===================================================================== */
 
+/* The rpc socket, as a sync uses it: requests pipelined on one connection
+ * without waiting. chaind reads blocks ahead to check their signatures early;
+ * every request still gets its own answer, in order, judged as if served
+ * alone. */
+Test(http, rpc_serves_pipelined_requests_in_order, .fini = reap_daemon, .timeout = 120)
+{
+    setup_world();
+    tb_chaind_t *d = start_daemon(NULL);
+    mp_buf_t tx;
+    hash32_t txid;
+    mp_buf_init(&tx, TX_MAX_SIZE);
+    tb_tx(&tx, &txid, &gtx, 0, 40 * AMOUNT_COIN, &albert, &bertrand.pkh, AMOUNT_COIN, FEE);
+    enum { N = 8 };
+    mp_buf_t blocks[N];
+    hash32_t hashes[N], parent = genesis_hash;
+    for (int i = 0; i < N; i++) {
+        mine(&blocks[i], &hashes[i], NULL, &parent, (uint64_t)i + 1, &miner, i == 1 ? FEE : 0,
+             &tx, i == 1 ? 1 : 0, 300 + (uint64_t)i);
+        parent = hashes[i];
+    }
+    /* block 7 before block 6: an orphan, adopted when 6 arrives */
+    enum { R = N + 2 };
+    typedef struct {
+        const char *type;
+        int block;        /* index into blocks, -1: none, -2: junk */
+        const char *want; /* the status word, or the error code */
+    } rpc_req_t;
+    rpc_req_t reqs[R];
+    int r = 0;
+    for (int i = 0; i < N; i++) {
+        int b = i == 5 ? 6 : i == 6 ? 5 : i;
+        reqs[r++] = (rpc_req_t){"submit_block", b, b == 6 ? "orphan" : "tip"};
+        if (i == 3)
+            reqs[r++] = (rpc_req_t){"get_tip", -1, NULL};
+        if (i == 4)
+            reqs[r++] = (rpc_req_t){"submit_block", -2, "bad_encoding"};
+    }
+    cr_assert_eq(r, R);
+
+    void *zctx = zmq_ctx_new();
+    void *dealer = zmq_socket(zctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
+    cr_assert_eq(zmq_connect(dealer, d->rpc_endpoint), 0);
+    mp_buf_t m;
+    mp_buf_init(&m, PROTO_MAX_MSG);
+    static const uint8_t junk[] = {0x93, 0x01, 0x02};
+    for (int k = 0; k < R; k++) {
+        mp_buf_reset(&m);
+        bool submit = strcmp(reqs[k].type, "submit_block") == 0;
+        proto_begin_request(&m, reqs[k].type, 1000 + (uint64_t)k, submit ? 2 : 0);
+        if (submit) {
+            mp_put_cstr(&m, "block");
+            if (reqs[k].block >= 0)
+                mp_put_bin(&m, blocks[reqs[k].block].data, blocks[reqs[k].block].len);
+            else
+                mp_put_bin(&m, junk, sizeof junk);
+            mp_put_cstr(&m, "origin");
+            mp_put_cstr(&m, "peer:test");
+        }
+        cr_assert(mp_buf_ok(&m));
+        cr_assert_eq(zmq_send(dealer, m.data, m.len, 0), (int)m.len);
+    }
+    for (int k = 0; k < R; k++) {
+        zmq_pollitem_t it = {dealer, 0, ZMQ_POLLIN, 0};
+        cr_assert_eq(zmq_poll(&it, 1, 10000), 1, "no reply to request %d within 10 s", k);
+        uint8_t rep[4096];
+        int rn = zmq_recv(dealer, rep, sizeof rep, 0);
+        cr_assert(rn > 0);
+        proto_reply_t pr;
+        err_t e;
+        cr_assert_eq(proto_decode_reply(&pr, rep, (size_t)rn, &e), 0, "%s", e.message);
+        cr_assert_eq(pr.id, 1000 + (uint64_t)k, "reply %d answers request %llu", k,
+                     (unsigned long long)(pr.id - 1000));
+        if (reqs[k].block == -2) {
+            cr_assert_not(pr.ok);
+            cr_assert_str_eq(err_str(pr.code), reqs[k].want);
+        } else if (reqs[k].block >= 0) {
+            cr_assert(pr.ok, "block %d: %s", reqs[k].block + 1, pr.message);
+            char status[16];
+            cr_assert_eq(proto_get_str(&pr.body, "status", status, sizeof status), 0);
+            cr_assert_str_eq(status, reqs[k].want, "block %d", reqs[k].block + 1);
+        } else { /* get_tip, after block 4: answered before block 5 arrived */
+            cr_assert(pr.ok);
+            uint64_t height;
+            cr_assert_eq(proto_get_uint(&pr.body, "height", &height), 0);
+            cr_assert_eq(height, 4);
+        }
+    }
+    cr_assert_eq(status_field(d, "height"), N);
+    resp_t rr;
+    char path[128], hex[65];
+    hexof(hex, &txid);
+    snprintf(path, sizeof path, "/transactions/%s", hex);
+    cr_assert_eq(get(&rr, d, path), 200, "the prefetched block's transaction: %s", rr.body);
+    resp_free(&rr);
+    mp_buf_free(&m);
+    mp_buf_free(&tx);
+    for (int i = 0; i < N; i++)
+        mp_buf_free(&blocks[i]);
+    zmq_close(dealer);
+    zmq_ctx_term(zctx);
+    stop_daemon(d);
+}
+
+/* ===================================================================== */
+
 /* Load and bad input: rounds of 1000 concurrent connections, each sending
  * one kind of input. */
 

@@ -951,6 +951,156 @@ Test(chain, rejects_outputs_over_inputs)
     submit_ok(&b, CHAIN_TIP);
 }
 
+/* --- prefetch: signatures checked before their block is connected --------- */
+
+static uint64_t cache_hits(void)
+{
+    uint64_t hits, misses;
+    size_t entries;
+    sigcache_stats(cache, &hits, &misses, &entries);
+    return hits;
+}
+
+/* b1 fans albert's coin out to 40 of stranger's; b2 spends all 40 (one
+ * forged when forge >= 0). */
+static void fan_and_spend(blk_t *b1, blk_t *b2, int forge)
+{
+    in_t in = {GTX, 0, &albert};
+    out_t split[40];
+    for (int i = 0; i < 40; i++)
+        split[i] = (out_t){COIN - 10000, &stranger.pkh};
+    rtx_t fan = mktx(&in, 1, split, 40, -1);
+    *b1 = mkblock(&G, 1, &fan, 1, 40 * 10000, 1);
+    rtx_t spends[40];
+    for (uint32_t i = 0; i < 40; i++) {
+        in_t si = {fan.txid, i, &stranger};
+        out_t so = {COIN - 20000, &camille.pkh};
+        spends[i] = mktx(&si, 1, &so, 1, (int)i == forge ? 0 : -1);
+    }
+    *b2 = mkblock(&b1->hash, 2, spends, 40, 40 * 10000, forge >= 0 ? 3 : 2);
+}
+
+Test(chain, prefetch_takes_the_next_blocks_and_their_checks_hit_the_cache)
+{
+    blk_t b1, b2;
+    fan_and_spend(&b1, &b2, -1);
+    hash32_t h1, h2, h;
+    cr_assert_eq(chain_prefetch(C, b2.data, b2.len, NULL, &h), -(int)ERR_ORPHAN,
+                 "a block not on the tip, with no `after`");
+    cr_assert(hash32_eq(&h, &b2.hash));
+    cr_assert_eq(chain_prefetch(C, b1.data, b1.len, NULL, &h1), 0);
+    cr_assert(hash32_eq(&h1, &b1.hash));
+    cr_assert_eq(chain_prefetch(C, b2.data, b2.len, &h1, &h2), 0, "the block after b1");
+    cr_assert_eq(chain_prefetch(C, b2.data, b2.len, &h1, &h2), 0, "offered twice: still next");
+    uint8_t junk[] = {0x93, 0x01, 0x02};
+    cr_assert_lt(chain_prefetch(C, junk, sizeof junk, NULL, &h), 0, "undecodable");
+    /* a block failing a context-free check gets none of its signatures checked */
+    uint8_t *bad = keep(malloc(b1.len));
+    cr_assert_not_null(bad);
+    memcpy(bad, b1.data, b1.len);
+    bad[BLOCK_HEADER_LEN / 2] ^= 1; /* inside the header: merkle root or hash broken */
+    cr_assert_lt(chain_prefetch(C, bad, b1.len, NULL, &h), 0);
+
+    uint64_t before = cache_hits();
+    submit_ok(&b1, CHAIN_TIP);
+    submit_ok(&b2, CHAIN_TIP);
+    /* 41 signatures; a check a pool thread still had in hand when the block
+     * connected is done again (at most one a thread, two threads) */
+    cr_assert_geq(cache_hits() - before, 41 - 2, "only %llu of 41 checks hit the cache",
+                  (unsigned long long)(cache_hits() - before));
+    cr_assert_eq(chain_prefetch(C, b2.data, b2.len, NULL, &h), -(int)ERR_KNOWN);
+    verify_state();
+}
+
+Test(chain, prefetched_signatures_prove_nothing_on_their_own)
+{
+    /* a valid signature by the wrong key is cached, yet the script (its
+     * HASH160 against the coin's pubkey hash) still refuses the spend */
+    out_t outs[1] = {{COIN, &bertrand.pkh}};
+    rtx_t theft = mktx(&(in_t){GTX, 0, &bertrand}, 1, outs, 1, -1);
+    blk_t b0 = mkblock(&G, 1, &theft, 1, 0, 9);
+    hash32_t h;
+    cr_assert_eq(chain_prefetch(C, b0.data, b0.len, NULL, &h), 0);
+    submit_fail(&b0, ERR_SCRIPT_FAILED, "a prefetched spend signed by another owner");
+
+    /* a forged signature is not cached: the block fails its script check */
+    blk_t b1, b2;
+    fan_and_spend(&b1, &b2, 17);
+    hash32_t h1, h2;
+    cr_assert_eq(chain_prefetch(C, b1.data, b1.len, NULL, &h1), 0);
+    cr_assert_eq(chain_prefetch(C, b2.data, b2.len, &h1, &h2), 0);
+    submit_ok(&b1, CHAIN_TIP);
+    submit_fail(&b2, ERR_SCRIPT_FAILED, "a prefetched block with a forged signature");
+    verify_state();
+}
+
+/* The pool's queue of prefetched blocks is bounded, owns what it is given,
+ * caches only signatures that verify, and drops what is left when stopped. */
+Test(chain, pool_prefetch_queue)
+{
+    sigcache_t *sc = sigcache_new(10000);
+    cr_assert_not_null(sc);
+    vpool_t *p = vpool_new(2, sc);
+    cr_assert_not_null(p);
+    uint8_t msg[32] = {1}, sig[KEY_SIG_LEN];
+    err_t e;
+    cr_assert_eq(key_sign(&albert.key, sig, msg, sizeof msg, &e), 0);
+    /* blocks of 2000 signatures over other messages: each fails after a full
+     * check, so the first block keeps the pool busy while the rest queue */
+    enum { PER_BLOCK = 2000, BLOCKS = VPOOL_MAX_PREFETCH + 4 };
+    for (int k = 0; k < BLOCKS; k++) {
+        vpool_sig_t *sigs = malloc(PER_BLOCK * sizeof *sigs);
+        cr_assert_not_null(sigs);
+        for (int i = 0; i < PER_BLOCK; i++) {
+            memcpy(sigs[i].pubkey, albert.key.pubkey, KEY_PUBKEY_LEN);
+            memcpy(sigs[i].sig, sig, KEY_SIG_LEN);
+            memset(sigs[i].sighash.b, 0, 32);
+            memcpy(sigs[i].sighash.b, &i, sizeof i);
+            sigs[i].sighash.b[31] = (uint8_t)(k + 1);
+        }
+        hash32_t id = {{(uint8_t)k}};
+        int rc = vpool_prefetch(p, &id, sigs, PER_BLOCK);
+        cr_assert_eq(rc, k < VPOOL_MAX_PREFETCH ? 0 : -1, "block %d: %d", k, rc);
+    }
+    hash32_t first = {{0}};
+    cr_assert(vpool_prefetched(p, &first));
+    vpool_sig_t *again = malloc(sizeof *again);
+    cr_assert_not_null(again);
+    cr_assert_eq(vpool_prefetch(p, &first, again, 1), 0, "a block queued already: taken, freed");
+    vpool_destroy(&p); /* joins the threads; the queued blocks are freed */
+    uint64_t hits, misses;
+    size_t entries;
+    sigcache_stats(sc, &hits, &misses, &entries);
+    cr_assert_eq(entries, 0, "%zu failed signatures were cached", entries);
+
+    /* valid signatures land in the cache */
+    p = vpool_new(2, sc);
+    cr_assert_not_null(p);
+    vpool_sig_t *good = malloc(sizeof *good);
+    cr_assert_not_null(good);
+    memcpy(good->pubkey, albert.key.pubkey, KEY_PUBKEY_LEN);
+    memcpy(good->sig, sig, KEY_SIG_LEN);
+    memcpy(good->sighash.b, msg, 32);
+    hash32_t id = {{0xAA}};
+    cr_assert_eq(vpool_prefetch(p, &id, good, 1), 0);
+    cr_assert_eq(vpool_run(p, &id, NULL, 0, &e), 0); /* takes what is left of block id */
+    vpool_destroy(&p);
+    sigcache_stats(sc, &hits, &misses, &entries);
+    cr_assert_eq(entries, 1);
+    hash32_t signed_msg;
+    memcpy(signed_msg.b, msg, 32);
+    cr_assert(sigcache_verify(sc, albert.key.pubkey, sig, &signed_msg));
+    sigcache_stats(sc, &hits, &misses, &entries);
+    cr_assert_eq(hits, 1);
+
+    /* no cache: nothing to gain, and the signatures are freed */
+    p = vpool_new(1, NULL);
+    cr_assert_not_null(p);
+    cr_assert_eq(vpool_prefetch(p, &id, malloc(sizeof(vpool_sig_t)), 1), -1);
+    vpool_destroy(&p);
+    sigcache_destroy(&sc);
+}
+
 /* A branch A of 3 blocks and a heavier branch B of 4 from the same fork, with
  * conflicting spends, chained spends and coinbase spends on both sides. */
 Test(chain, reorganisation_matches_recomputation)

@@ -587,6 +587,22 @@ Test(script_p2pkh, templates)
     lock[10] ^= 0xff;
     cr_assert(script_p2pkh_hash(lock, sizeof lock, NULL));
     cr_assert_not(script_p2pkh_hash(NULL, 0, NULL), "empty script");
+
+    /* recognising a P2PKH unlocking script: the vector's gives its parts */
+    uint8_t got_sig[KEY_SIG_LEN], got_pub[KEY_PUBKEY_LEN];
+    cr_assert(script_p2pkh_unlock_parse(unlock, sizeof unlock, got_sig, got_pub));
+    cr_assert_arr_eq(got_sig, sig, sizeof sig);
+    cr_assert_arr_eq(got_pub, pubkey, sizeof pubkey);
+    cr_assert_not(script_p2pkh_unlock_parse(unlock, sizeof unlock - 1, got_sig, got_pub));
+    cr_assert_not(script_p2pkh_unlock_parse(NULL, 0, got_sig, got_pub));
+    static const size_t push_pos[] = {0, 1 + KEY_SIG_LEN};
+    for (size_t i = 0; i < 2; i++) {
+        uint8_t m[SCRIPT_P2PKH_UNLOCK_LEN];
+        memcpy(m, unlock, sizeof m);
+        m[push_pos[i]] ^= 0x01;
+        cr_assert_not(script_p2pkh_unlock_parse(m, sizeof m, got_sig, got_pub),
+                      "push byte %zu changed", push_pos[i]);
+    }
 }
 
 /* ---- pluggable checker ------------------------------------------------ */

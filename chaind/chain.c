@@ -660,9 +660,7 @@ static int prefetch_sigs(chain_t *c, const block_t *b, const hash32_t *hash)
         if (tx_sighash(tx, &sighash) < 0)
             continue;
         for (size_t j = 0; j < tx->n_inputs; j++)
-            if (script_p2pkh_unlock_parse(tx->inputs[j].script, tx->inputs[j].script_len,
-                                          sigs[n].sig, sigs[n].pubkey))
-                sigs[n++].sighash = sighash;
+            n += validate_input_sig(&tx->inputs[j], &sighash, &sigs[n]);
     }
     return vpool_prefetch(c->pool, hash, sigs, n);
 }

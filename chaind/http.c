@@ -708,6 +708,12 @@ static enum MHD_Result get_metrics(ctx_t *x)
         metric(buf, cap, &pos, "chain_hashrate", "gauge",
                "Hashes a second reported by miners.", s.hashrate) &&
         metric(buf, cap, &pos, "chain_orphans", "gauge", "Orphan blocks held.", s.orphans) &&
+        metric(buf, cap, &pos, "chain_sigcache_hits_total", "counter",
+               "Signature checks answered by the signature cache.", s.sigcache_hits) &&
+        metric(buf, cap, &pos, "chain_sigcache_misses_total", "counter",
+               "Signature checks the signature cache could not answer.", s.sigcache_misses) &&
+        metric(buf, cap, &pos, "chain_sigcache_entries", "gauge",
+               "Verified signatures held by the signature cache.", s.sigcache_entries) &&
         metric(buf, cap, &pos, "chain_http_requests_total", "counter",
                "HTTP requests received.", http_requests_total(x->s));
     if (!ok) {

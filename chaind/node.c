@@ -442,9 +442,45 @@ int node_submit_block(node_t *n, const uint8_t *raw, size_t len, const char *ori
     return rc;
 }
 
+/* Checks a transaction's P2PKH signatures into the signature cache before
+ * the node's lock is taken: they need only the transaction and the confirmed
+ * coins it spends (LMDB readers take no lock), so HTTP threads check them in
+ * parallel and the mempool's script checks under the lock hit the cache. Only
+ * a signature whose key hashes to its coin's pubkey hash is checked, so the
+ * cache holds nothing but real spends; the first failure ends it (the lock's
+ * checks will refuse the transaction and say why). */
+static void precheck_sigs(node_t *n, const uint8_t *raw, size_t len)
+{
+    tx_t tx;
+    hash32_t sighash;
+    if (tx_decode(&tx, raw, len, NULL) < 0)
+        return;
+    store_t *s = chain_store(n->chain);
+    MDB_txn *txn;
+    if (tx_sighash(&tx, &sighash) == 0 && mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) == 0) {
+        for (size_t i = 0; i < tx.n_inputs; i++) {
+            const tx_input_t *in = &tx.inputs[i];
+            vpool_sig_t sig;
+            store_coin_t coin;
+            hash20_t coin_pkh, key_pkh;
+            if (!validate_input_sig(in, &sighash, &sig) ||
+                store_get_coin(txn, s, &in->prev_txid, in->index, &coin) != 0 ||
+                !script_p2pkh_hash(coin.script, coin.script_len, &coin_pkh))
+                continue;
+            hash_hash160(&key_pkh, sig.pubkey, KEY_PUBKEY_LEN);
+            if (memcmp(key_pkh.b, coin_pkh.b, sizeof coin_pkh.b) != 0 ||
+                !sigcache_verify(n->cache, sig.pubkey, sig.sig, &sig.sighash))
+                break;
+        }
+        mdb_txn_abort(txn);
+    }
+    tx_free(&tx);
+}
+
 int node_submit_tx(node_t *n, const uint8_t *raw, size_t len, const char *origin, hash32_t *txid,
                    err_t *e)
 {
+    precheck_sigs(n, raw, len);
     pthread_mutex_lock(&n->lock);
     memset(txid, 0, sizeof *txid);
     int rc = accept_tx(n, raw, len, origin, txid, e);
@@ -519,6 +555,7 @@ void node_status(node_t *n, node_status_t *s)
         if (n->rates[i].time && now - n->rates[i].time <= HASHRATE_TTL)
             s->hashrate += n->rates[i].rate;
     pthread_mutex_unlock(&n->lock);
+    sigcache_stats(n->cache, &s->sigcache_hits, &s->sigcache_misses, &s->sigcache_entries);
 }
 
 int node_headers_after(node_t *n, const hash32_t *locator, size_t n_locator, size_t max,

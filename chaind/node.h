@@ -61,6 +61,8 @@ typedef struct {
     size_t peers;
     uint64_t hashrate; /* hashes a second, summed over reporting miners */
     size_t orphans;
+    uint64_t sigcache_hits, sigcache_misses;
+    size_t sigcache_entries;
 } node_status_t;
 
 void node_status(node_t *n, node_status_t *s);

@@ -131,6 +131,14 @@ int validate_scripts(sigcache_t *cache, const script_job_t *jobs, size_t n, err_
     return 0;
 }
 
+bool validate_input_sig(const tx_input_t *in, const hash32_t *sighash, vpool_sig_t *out)
+{
+    if (!script_p2pkh_unlock_parse(in->script, in->script_len, out->sig, out->pubkey))
+        return false;
+    out->sighash = *sighash;
+    return true;
+}
+
 /* --- worker pool ------------------------------------------------------- */
 
 /* Two kinds of work, both taken one item at a time (an item is a signature

@@ -54,6 +54,10 @@ typedef struct {
     hash32_t sighash;
 } vpool_sig_t;
 
+/* Whether input `in` of a transaction whose sighash is `sighash` presents a
+ * P2PKH signature (40 <sig> 20 <pubkey>); if so, *out gets the triple. */
+bool validate_input_sig(const tx_input_t *in, const hash32_t *sighash, vpool_sig_t *out);
+
 /* Blocks whose signatures may wait in the pool at once (a bound on memory:
  * at most one block's inputs each). */
 #define VPOOL_MAX_PREFETCH 8

@@ -419,6 +419,29 @@ Test(mempool, accepts_a_valid_transaction)
     submit_tx_fail(&child, ERR_UNKNOWN_UTXO, "spending an unconfirmed output");
 }
 
+/* Signatures are checked before the node's lock, against the coins they
+ * spend: a real spend's check lands in the cache there, and the mempool's
+ * script check under the lock hits it; a valid signature by a key that does
+ * not own the coin is neither checked nor cached. */
+Test(mempool, signatures_checked_before_the_lock)
+{
+    node_status_t before, after;
+    node_status(N, &before);
+    rtx_t theft = pay(&GTX, 0, 40 * COIN, &bertrand, &camille.pkh, COIN, 10000);
+    submit_tx_fail(&theft, ERR_SCRIPT_FAILED, "a spend signed by another owner");
+    node_status(N, &after);
+    cr_assert_eq(after.sigcache_entries, before.sigcache_entries);
+    cr_assert_eq(after.sigcache_misses, before.sigcache_misses,
+                 "a key that does not own the coin got its signature checked");
+
+    rtx_t t = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10000);
+    submit_tx_ok(&t);
+    node_status(N, &after);
+    cr_assert_eq(after.sigcache_entries, before.sigcache_entries + 1);
+    cr_assert_eq(after.sigcache_misses, before.sigcache_misses + 1, "checked once, before the lock");
+    cr_assert_eq(after.sigcache_hits, before.sigcache_hits + 1, "and found in the cache under it");
+}
+
 Test(mempool, rejections_change_nothing)
 {
     rtx_t base = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10000);

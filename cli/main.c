@@ -55,7 +55,8 @@ static const char *node_url = "http://127.0.0.1:8080";
 static int print_json(json_t *j)
 {
     if (!j) {
-        fprintf(stderr, "chain-cli: out of memory\n");
+        fprintf(stderr, "chain-cli: cannot show it as JSON (out of memory, or an amount over "
+                "2^63 - 1)\n");
         return 1;
     }
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -184,6 +185,11 @@ static int cmd_decode(int argc, char **argv)
         err_t tx_err, block_err;
         if (tx_decode(&tx, bytes, (size_t)len, &tx_err) == 0) {
             hash32_t txid;
+            err_t rule;
+            /* decoding shows a transaction that breaks a rule too: say which */
+            if (tx_check(&tx, NULL, &rule) < 0)
+                fprintf(stderr, "chain-cli decode: note: the transaction breaks a rule (%s: %s)\n",
+                        err_str(rule.code), rule.message);
             rc = tx_txid(&tx, &txid) < 0 ? 1 : print_json(jsonfmt_tx(&tx, &txid));
             tx_free(&tx);
         } else if (block_decode(&b, bytes, (size_t)len, &block_err) == 0) {

@@ -45,6 +45,9 @@ json_t *jsonfmt_tx(const tx_t *tx, const hash32_t *txid)
     for (size_t i = 0; i < tx->n_outputs && !fail; i++) {
         const tx_output_t *out = &tx->outputs[i];
         json_t *o = json_object();
+        /* JSON integers here are int64: a larger amount (never a valid one)
+         * cannot be shown rather than shown negative */
+        fail |= out->amount > (uint64_t)INT64_MAX;
         fail |= !o || json_object_set_new(o, "amount", json_integer((json_int_t)out->amount)) ||
                 json_object_set_new(o, "locking_script", asm_json(out->script, out->script_len));
         fail |= json_array_append_new(outs, o);

@@ -2,7 +2,8 @@
  * one implementation for the HTTP API and chain-cli.
  *
  * Builders return a new jansson reference the caller owns (json_decref), or
- * NULL when memory runs out. */
+ * NULL when memory runs out or an amount is over 2^63 - 1 (JSON integers
+ * are int64 here; no valid amount is near: max money is far below). */
 #ifndef CHAIN_JSONFMT_H
 #define CHAIN_JSONFMT_H
 

@@ -936,3 +936,28 @@ Test(tx_vectors, sign_p2pkh)
         free(unlock);
     }
 }
+
+/* JSON integers are int64 here: an amount over 2^63 - 1 (only an invalid
+ * transaction has one) makes the builder fail instead of showing it negative;
+ * max money and 2^63 - 1 itself are shown exactly. */
+Test(tx_json, amounts_beyond_int64_are_not_shown_negative)
+{
+    uint8_t lock[SCRIPT_P2PKH_LOCK_LEN] = {0};
+    tx_input_t in = {.index = 0};
+    tx_output_t out = {AMOUNT_MAX_MONEY, lock, sizeof lock};
+    tx_t tx = {.version = TX_VERSION, .n_inputs = 1, .inputs = &in, .n_outputs = 1,
+               .outputs = &out};
+    const uint64_t shown[] = {AMOUNT_MAX_MONEY, (uint64_t)INT64_MAX};
+    for (size_t i = 0; i < 2; i++) {
+        out.amount = shown[i];
+        json_t *j = jsonfmt_tx(&tx, NULL);
+        cr_assert_not_null(j);
+        json_t *amount = json_object_get(json_array_get(json_object_get(j, "outputs"), 0), "amount");
+        cr_assert_eq((uint64_t)json_integer_value(amount), shown[i]);
+        json_decref(j);
+    }
+    out.amount = (uint64_t)INT64_MAX + 1;
+    cr_assert_null(jsonfmt_tx(&tx, NULL));
+    out.amount = UINT64_MAX;
+    cr_assert_null(jsonfmt_tx(&tx, NULL));
+}

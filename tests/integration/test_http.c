@@ -1584,17 +1584,32 @@ static bool accept_queue(int port, unsigned *queued)
     return found;
 }
 
-/* The bound of a listener's accept queue: libmicrohttpd asks listen() for
- * SOMAXCONN and the kernel caps that at net.core.somaxconn. */
-static unsigned accept_queue_bound(void)
+/* A value from /proc/sys, or fallback when unreadable. */
+static unsigned sysctl_uint(const char *path, unsigned fallback)
 {
-    unsigned bound = SOMAXCONN;
-    FILE *f = fopen("/proc/sys/net/core/somaxconn", "r");
+    FILE *f = fopen(path, "r");
     unsigned v;
-    if (f && fscanf(f, "%u", &v) == 1 && v < bound)
-        bound = v;
+    if (!f || fscanf(f, "%u", &v) != 1)
+        v = fallback;
     if (f)
         fclose(f);
+    return v;
+}
+
+/* How many connections may arrive at once without the kernel dropping any:
+ * the accept queue's bound (libmicrohttpd asks listen() for SOMAXCONN, the
+ * kernel caps it at net.core.somaxconn) and, where SYN cookies are off, the
+ * SYN queue's (three quarters of net.ipv4.tcp_max_syn_backlog). */
+static unsigned accept_queue_bound(void)
+{
+    unsigned bound = sysctl_uint("/proc/sys/net/core/somaxconn", SOMAXCONN);
+    if (bound > SOMAXCONN)
+        bound = SOMAXCONN;
+    if (sysctl_uint("/proc/sys/net/ipv4/tcp_syncookies", 1) == 0) {
+        unsigned syn = sysctl_uint("/proc/sys/net/ipv4/tcp_max_syn_backlog", 128) / 4 * 3;
+        if (syn < bound)
+            bound = syn;
+    }
     return bound;
 }
 

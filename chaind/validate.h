@@ -1,6 +1,7 @@
 /* validate: the rules that need the UTXO set (DESIGN §3.2–3.4, §4.2), the
  * bounded signature cache, and the pool of threads that checks a block's
- * scripts in parallel. Shared by the mempool and block connection, so a
+ * scripts in parallel and, ahead of them, the signatures of blocks about to
+ * be connected. Shared by the mempool and block connection, so a
  * transaction is judged by one function wherever it arrives. */
 #ifndef CHAIND_VALIDATE_H
 #define CHAIND_VALIDATE_H
@@ -18,7 +19,7 @@
 /* --- signature cache --------------------------------------------------- */
 typedef struct sigcache sigcache_t;
 
-/* chaind's default bound: the inputs of some two dozen full blocks, far
+/* chaind's default bound: the inputs of some forty full blocks, far
  * more than the prefetched blocks (VPOOL_MAX_PREFETCH) need. */
 #define SIGCACHE_DEFAULT_ENTRIES 200000
 

@@ -1,7 +1,7 @@
 /* http: chaind's HTTP/JSON API (DESIGN §4.3) on libmicrohttpd.
  *
- * A fixed pool of threads, each with its own epoll loop (poll where epoll is
- * missing), serves every connection; there is never a thread a connection.
+ * A fixed pool of threads, each with its own poll() loop, serves every
+ * connection; there is never a thread a connection.
  * Reads of the chain (blocks, coins, the transaction and address indexes) go
  * to LMDB in read-only transactions without the node's lock; everything else
  * goes through node.h, whose functions take the lock themselves.

@@ -128,16 +128,59 @@ void tb_genesis(const chain_params_t *p, hash32_t *hash, hash32_t *txid)
     mp_buf_free(&b);
 }
 
-int tb_free_port(void)
+/* Whether a listener could bind 127.0.0.1:port now. */
+static bool port_free(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     cr_assert(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
     close(fd);
-    return ntohs(a.sin_port);
+    return ok;
+}
+
+/* Ports are drawn at random below the kernel's ephemeral range: a port from
+ * that range (what bind() to port 0 gives) may be taken as the source port of
+ * an outgoing connection, of which the tests make thousands, between the
+ * probe and the daemon's own bind. The last ports handed out are not handed
+ * out again. */
+int tb_free_port(void)
+{
+    static int recent[32];
+    static unsigned n_recent;
+    static uint64_t state;
+    unsigned lo = 32768, hi = 60999;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%u %u", &lo, &hi) != 2)
+            lo = 32768;
+        fclose(f);
+    }
+    int first = 10000, last = lo > 20000 ? (int)lo - 1 : 0;
+    if (last == 0) { /* an unusual range: above it instead */
+        first = hi < 55000 ? (int)hi + 1 : 0;
+        last = 65535;
+    }
+    cr_assert(first > 0, "no room for test ports outside the ephemeral range %u-%u", lo, hi);
+    if (state == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        state = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)getpid() ^ 0x9e3779b97f4a7c15u;
+    }
+    for (int tries = 0; tries < 1000; tries++) {
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17; /* xorshift64 */
+        int port = first + (int)(state % (uint64_t)(last - first + 1));
+        bool handed = false;
+        for (unsigned i = 0; i < n_recent && i < 32; i++)
+            handed |= recent[i] == port;
+        if (!handed && port_free(port)) {
+            recent[n_recent++ % 32] = port;
+            return port;
+        }
+    }
+    cr_assert_fail("no free port found in %d-%d", first, last);
+    return -1;
 }
 
 void tb_tmpdir(char out[256])
@@ -259,6 +302,27 @@ pid_t tb_spawn(const char *const *argv, const char *log)
     return pid;
 }
 
+/* The size of the file at path (0 when absent). */
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* Whether the file at path has, past offset, a line holding text. */
+static bool log_mentions(const char *path, long offset, const char *text)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    bool found = false;
+    if (f && fseek(f, offset, SEEK_SET) == 0)
+        while (!found && fgets(line, sizeof line, f))
+            found = strstr(line, text) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
 void tb_chaind_start(tb_chaind_t *d, const char *datadir, const char *const *extra_args)
 {
     memset(d, 0, sizeof *d);
@@ -267,34 +331,48 @@ void tb_chaind_start(tb_chaind_t *d, const char *datadir, const char *const *ext
     else
         tb_tmpdir(d->datadir);
     cr_assert(mkdir(d->datadir, 0700) == 0 || errno == EEXIST, "cannot create %s", d->datadir);
-    d->http_port = tb_free_port();
-    d->rpc_port = tb_free_port();
-    d->events_port = tb_free_port();
-    snprintf(d->http_url, sizeof d->http_url, "http://127.0.0.1:%d", d->http_port);
-    snprintf(d->rpc_endpoint, sizeof d->rpc_endpoint, "tcp://127.0.0.1:%d", d->rpc_port);
-    snprintf(d->events_endpoint, sizeof d->events_endpoint, "tcp://127.0.0.1:%d", d->events_port);
-    char bin[512], http[64], log[300];
-    tb_binary(bin, "chaind/chaind");
-    snprintf(http, sizeof http, "127.0.0.1:%d", d->http_port);
+    char log[300];
     snprintf(log, sizeof log, "%s/chaind.log", d->datadir);
-    const char *argv[64] = {bin, "--network", "regtest", "--datadir", d->datadir, "--http", http,
-                            "--rpc", d->rpc_endpoint, "--events", d->events_endpoint,
-                            "--verify-threads", "2"};
-    int argc = 13;
-    for (int i = 0; extra_args && extra_args[i] && argc < 62; i++)
-        argv[argc++] = extra_args[i];
-    argv[argc] = NULL;
-    pid_t pid = tb_spawn(argv, log);
-    d->pid = pid;
-    for (int i = 0; i < 200; i++) {
-        if (healthy(d->http_url))
-            return;
-        int status;
-        cr_assert_eq(waitpid(pid, &status, WNOHANG), 0, "chaind exited at start (see %s)", log);
-        struct timespec ts = {0, 50 * 1000000};
-        nanosleep(&ts, NULL);
+    /* a port free when drawn may be bound by another test's daemon before
+     * ours binds it: draw again when that is why chaind stopped */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        d->http_port = tb_free_port();
+        d->rpc_port = tb_free_port();
+        d->events_port = tb_free_port();
+        snprintf(d->http_url, sizeof d->http_url, "http://127.0.0.1:%d", d->http_port);
+        snprintf(d->rpc_endpoint, sizeof d->rpc_endpoint, "tcp://127.0.0.1:%d", d->rpc_port);
+        snprintf(d->events_endpoint, sizeof d->events_endpoint, "tcp://127.0.0.1:%d",
+                 d->events_port);
+        char bin[512], http[64];
+        tb_binary(bin, "chaind/chaind");
+        snprintf(http, sizeof http, "127.0.0.1:%d", d->http_port);
+        const char *argv[64] = {bin, "--network", "regtest", "--datadir", d->datadir, "--http",
+                                http, "--rpc", d->rpc_endpoint, "--events", d->events_endpoint,
+                                "--verify-threads", "2"};
+        int argc = 13;
+        for (int i = 0; extra_args && extra_args[i] && argc < 62; i++)
+            argv[argc++] = extra_args[i];
+        argv[argc] = NULL;
+        long log_start = file_size(log); /* a restart appends to the same log */
+        pid_t pid = tb_spawn(argv, log);
+        d->pid = pid;
+        bool exited = false;
+        for (int i = 0; i < 200 && !exited; i++) {
+            if (healthy(d->http_url))
+                return;
+            int status;
+            pid_t w = waitpid(pid, &status, WNOHANG);
+            cr_assert_geq(w, 0);
+            exited = w == pid;
+            struct timespec ts = {0, 50 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+        cr_assert(exited, "chaind did not answer /healthz within 10 s (see %s)", log);
+        d->pid = 0;
+        cr_assert(log_mentions(log, log_start, "Address already in use"),
+                  "chaind exited at start (see %s)", log);
     }
-    cr_assert_fail("chaind did not answer /healthz within 10 s (see %s)", log);
+    cr_assert_fail("chaind found its ports taken three times (see %s)", log);
 }
 
 /* A sanitizer build of chaind writes its reports to its log: fail on any. */

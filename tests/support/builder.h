@@ -68,7 +68,9 @@ void tb_block(mp_buf_t *out, hash32_t *hash, hash32_t *coinbase_txid, const hash
 void tb_genesis(const chain_params_t *p, hash32_t *hash, hash32_t *txid);
 
 /* --- processes ------------------------------------------------------------ */
-/* A free TCP port on 127.0.0.1 (bound and released). */
+/* A free TCP port on 127.0.0.1 outside the kernel's ephemeral range (so no
+ * outgoing connection takes it before the daemon binds it); never one of the
+ * last 32 handed out. */
 int tb_free_port(void);
 /* A new empty directory under /tmp; the caller removes it (tb_rmdir). */
 void tb_tmpdir(char out[256]);

@@ -551,6 +551,31 @@ static int store_block(chain_t *c, const hash32_t *hash, const uint8_t *data, si
     return 0;
 }
 
+/* Queues the signatures of block b's P2PKH inputs on the pool (see
+ * vpool_prefetch); inputs of another shape are left to the script checks.
+ * 0 when queued (or nothing to queue). */
+static int prefetch_sigs(chain_t *c, const block_t *b, const hash32_t *hash)
+{
+    size_t n_inputs = 0;
+    for (size_t i = 1; i < b->n_txs; i++)
+        n_inputs += b->txs[i].n_inputs;
+    if (n_inputs == 0 || vpool_prefetched(c->pool, hash))
+        return 0;
+    vpool_sig_t *sigs = malloc(n_inputs * sizeof *sigs);
+    if (!sigs)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 1; i < b->n_txs; i++) {
+        const tx_t *tx = &b->txs[i];
+        hash32_t sighash;
+        if (tx_sighash(tx, &sighash) < 0)
+            continue;
+        for (size_t j = 0; j < tx->n_inputs; j++)
+            n += validate_input_sig(&tx->inputs[j], &sighash, &sigs[n]);
+    }
+    return vpool_prefetch(c->pool, hash, sigs, n);
+}
+
 /* Header rules that need the parent, then storage of the block. */
 static int accept_block(chain_t *c, const block_t *b, const hash32_t *hash, const uint8_t *data,
                         size_t len, chain_entry_t *parent, uint64_t now, chain_entry_t **out,
@@ -581,6 +606,11 @@ static int accept_block(chain_t *c, const block_t *b, const hash32_t *hash, cons
         if (hmap_count(c->index) - c->main_len >= CHAIN_MAX_SIDE_BLOCKS)
             return err_set(e, ERR_FLOOD, "too many side-branch blocks stored");
     }
+    /* a block on the tip that passed the header rules: its signatures get
+     * checked while it is stored and its coins looked up (a no-op when
+     * prefetched already) */
+    if (parent == tip)
+        (void)prefetch_sigs(c, b, hash);
     chain_entry_t *entry = new_entry(c, hash, h, parent);
     if (!entry)
         return err_set(e, ERR_INTERNAL, "out of memory indexing a block");
@@ -640,31 +670,6 @@ static bool descends_from_invalid(const chain_t *c, const chain_entry_t *entry)
     return false;
 }
 
-/* Queues the signatures of block b's P2PKH inputs on the pool (see
- * vpool_prefetch); inputs of another shape are left to the script checks.
- * 0 when queued (or nothing to queue). */
-static int prefetch_sigs(chain_t *c, const block_t *b, const hash32_t *hash)
-{
-    size_t n_inputs = 0;
-    for (size_t i = 1; i < b->n_txs; i++)
-        n_inputs += b->txs[i].n_inputs;
-    if (n_inputs == 0 || vpool_prefetched(c->pool, hash))
-        return 0;
-    vpool_sig_t *sigs = malloc(n_inputs * sizeof *sigs);
-    if (!sigs)
-        return -1;
-    size_t n = 0;
-    for (size_t i = 1; i < b->n_txs; i++) {
-        const tx_t *tx = &b->txs[i];
-        hash32_t sighash;
-        if (tx_sighash(tx, &sighash) < 0)
-            continue;
-        for (size_t j = 0; j < tx->n_inputs; j++)
-            n += validate_input_sig(&tx->inputs[j], &sighash, &sigs[n]);
-    }
-    return vpool_prefetch(c->pool, hash, sigs, n);
-}
-
 int chain_prefetch(chain_t *c, const uint8_t *data, size_t len, const hash32_t *after,
                    hash32_t *hash)
 {
@@ -680,6 +685,9 @@ int chain_prefetch(chain_t *c, const uint8_t *data, size_t len, const hash32_t *
         rc = -ERR_KNOWN;
     else if (!hash32_eq(prev, &chain_tip(c)->hash) && !(after && hash32_eq(prev, after)))
         rc = -ERR_ORPHAN; /* not next: it would wait, or go to a side branch */
+    else if (b.header.bits != chain_next_bits(c, chain_tip(c)))
+        rc = -ERR_BAD_BITS; /* proof of work at the current difficulty, or no checks (a
+                               block past a retarget is only not prefetched) */
     else
         rc = block_check(&b, c->params, &e);
     if (rc == 0) /* a full queue or no memory only costs the overlap */
@@ -715,10 +723,6 @@ static int submit_one(chain_t *c, const uint8_t *data, size_t len, uint64_t now,
         rc = err_set(e, ERR_BAD_PREVIOUS, "the parent block is invalid or descends from an "
                      "invalid block");
     } else if (rc == 0) {
-        /* a block on the tip: its signatures get checked while it is stored
-         * and its coins looked up (a no-op when prefetched already) */
-        if (parent == chain_tip(c))
-            (void)prefetch_sigs(c, &b, hash);
         chain_entry_t *entry = NULL;
         rc = accept_block(c, &b, hash, data, len, parent, now, &entry, e);
         if (rc == 0 && u256_cmp(&entry->chainwork, &chain_tip(c)->chainwork) > 0)

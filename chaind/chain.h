@@ -90,9 +90,10 @@ int chain_submit_block(chain_t *c, const uint8_t *data, size_t len, uint64_t now
 /* Starts checking the signatures of a block expected next, one of a stream
  * handed over in order (a sync's blocks waiting in the rpc socket), so that
  * they are checked while the blocks before it are connected. Only a block
- * that decodes, passes the checks needing no context (proof of work among
- * them: nobody gets signature checks for free) and builds on the tip or on
- * `after` (the block prefetched before it; may be NULL) is taken. Sets *hash
+ * that decodes, passes the checks needing no context, carries the bits the
+ * tip's child must (proof of work at the current difficulty: nobody gets
+ * signature checks for free) and builds on the tip or on `after` (the block
+ * prefetched before it; may be NULL) is taken. Sets *hash
  * when the block decodes. Returns 0 when the block is next in line (its
  * signatures are queued, unless the pool's queue is full), so that the
  * stream's following block may name it as `after`; a negative code when it

@@ -376,18 +376,18 @@ static void prefetch(rpc_t *r, request_t *q)
     }
 }
 
-/* Fills the window from the socket; false when it is empty. */
+/* Fills the window from the socket; false when it is empty. A request alone
+ * in the window is served at once, with nothing to overlap: it is not read
+ * ahead (its block would be decoded twice for nothing). Otherwise every new
+ * one is, the first of a fresh window too, since the blocks after it chain
+ * on it. */
 static bool fill_window(rpc_t *r)
 {
-    size_t cap = sizeof r->window / sizeof r->window[0];
-    while (r->w_len < cap) {
-        request_t *q = &r->window[(r->w_head + r->w_len) % cap];
-        if (!read_request(r, q))
-            break;
+    size_t cap = sizeof r->window / sizeof r->window[0], first_new = r->w_len;
+    while (r->w_len < cap && read_request(r, &r->window[(r->w_head + r->w_len) % cap]))
         r->w_len++;
-        /* the first, served at once, too: the blocks after it chain on it */
-        prefetch(r, q);
-    }
+    for (size_t k = first_new; r->w_len > 1 && k < r->w_len; k++)
+        prefetch(r, &r->window[(r->w_head + k) % cap]);
     return r->w_len > 0;
 }
 

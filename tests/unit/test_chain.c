@@ -1000,6 +1000,15 @@ Test(chain, prefetch_takes_the_next_blocks_and_their_checks_hit_the_cache)
     memcpy(bad, b1.data, b1.len);
     bad[BLOCK_HEADER_LEN / 2] ^= 1; /* inside the header: merkle root or hash broken */
     cr_assert_lt(chain_prefetch(C, bad, b1.len, NULL, &h), 0);
+    /* the pool checks the two blocks' 41 signatures into the cache by itself,
+     * before either is submitted */
+    size_t entries = 0;
+    for (int i = 0; i < 500 && entries < 41; i++) {
+        uint64_t hits, misses;
+        sigcache_stats(cache, &hits, &misses, &entries);
+        nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
+    }
+    cr_assert_eq(entries, 41, "the pool cached %zu of the 41 prefetched signatures", entries);
 
     uint64_t before = cache_hits();
     submit_ok(&b1, CHAIN_TIP);
@@ -1010,6 +1019,26 @@ Test(chain, prefetch_takes_the_next_blocks_and_their_checks_hit_the_cache)
                   (unsigned long long)(cache_hits() - before));
     cr_assert_eq(chain_prefetch(C, b2.data, b2.len, NULL, &h), -(int)ERR_KNOWN);
     verify_state();
+}
+
+/* A block on the tip that breaks a header rule gets none of its signatures
+ * checked, whether read ahead or submitted. */
+Test(chain, no_signature_checks_for_a_block_with_the_wrong_bits)
+{
+    rtx_t t = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10000);
+    /* valid proof of work for its own (harder) bits, but not the bits due */
+    blk_t b = mkblock_full(&G, 1, 1, ts_at(1), 0x2000ffffu, SUBSIDY + 10000, &t, 1, 7);
+    hash32_t h;
+    cr_assert_eq(chain_prefetch(C, b.data, b.len, NULL, &h), -(int)ERR_BAD_BITS);
+    submit_fail(&b, ERR_BAD_BITS, "bits other than the tip's child must carry");
+    /* a check queued on the pool would have run by now (one takes ~0.1 ms) */
+    nanosleep(&(struct timespec){0, 200 * 1000000}, NULL);
+    uint64_t hits, misses;
+    size_t entries;
+    sigcache_stats(cache, &hits, &misses, &entries);
+    cr_assert_eq(misses, 0, "%llu signatures checked for a block refused on its header",
+                 (unsigned long long)misses);
+    cr_assert_eq(entries, 0);
 }
 
 Test(chain, prefetched_signatures_prove_nothing_on_their_own)

@@ -9,6 +9,7 @@
 
 #include "bytes.h"
 #include "hex.h"
+#include "clock.h"
 #include "log.h"
 #include "merkle.h"
 #include "proto.h"
@@ -62,15 +63,6 @@ struct node {
     rate_t rates[NODE_MAX_WORKERS];
     char mempool_path[4096];
 };
-
-static uint64_t now_seconds(void) { return (uint64_t)time(NULL); }
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 const chain_params_t *node_params(const node_t *n) { return n->cfg.params; }
 store_t *node_store(node_t *n) { return chain_store(n->chain); }
@@ -333,7 +325,7 @@ static int make_job(node_t *n)
         job_clear(j);
         return -1;
     }
-    uint64_t mtp = chain_median_time(tip), now = now_seconds();
+    uint64_t mtp = chain_median_time(tip), now = clock_unix();
     j->id = n->next_job_id++;
     j->height = tip->height + 1;
     j->prev = tip->hash;
@@ -341,7 +333,7 @@ static int make_job(node_t *n)
     j->timestamp = now > mtp ? now : mtp + 1;
     j->coinbase_value = value;
     n->tip_changed = n->mempool_changed = false;
-    n->last_job_ms = now_ms();
+    n->last_job_ms = clock_ms();
     return 0;
 }
 
@@ -405,7 +397,7 @@ static int submit_block_locked(node_t *n, const uint8_t *raw, size_t len, const 
                                chain_status_t *status, hash32_t *hash, err_t *e)
 {
     n->origin = origin;
-    int rc = chain_submit_block(n->chain, raw, len, now_seconds(), status, hash, e);
+    int rc = chain_submit_block(n->chain, raw, len, clock_unix(), status, hash, e);
     n->origin = NULL;
     if (n->disconnected) {
         n->disconnected = false;
@@ -538,7 +530,7 @@ int node_submit_work(node_t *n, uint64_t job_id, const uint8_t *extranonce, size
 
 void node_status(node_t *n, node_status_t *s)
 {
-    uint64_t now = now_seconds();
+    uint64_t now = clock_unix();
     pthread_mutex_lock(&n->lock);
     const chain_entry_t *tip = chain_tip(n->chain);
     s->height = tip->height;

@@ -4,9 +4,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
+#include "clock.h"
 #include "log.h"
 #include "proto.h"
 
@@ -36,13 +36,6 @@ static void close_request(request_t *q)
     for (int i = 0; i < q->n; i++)
         zmq_msg_close(&q->frames[i]);
     q->n = 0;
-}
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void publish(void *arg, const char *topic, const uint8_t *body, size_t len)
@@ -303,7 +296,7 @@ void rpc_handle(node_t *node, const uint8_t *request, size_t len, mp_buf_t *repl
         uint64_t rate;
         (void)proto_get_str(&req.body, "worker", worker, sizeof worker);
         (void)proto_get_uint(&req.body, "rate", &rate);
-        node_report_hashrate(node, worker, rate, (uint64_t)time(NULL));
+        node_report_hashrate(node, worker, rate, clock_unix());
         proto_begin_ok(reply, req.id, 0);
     } else if (strcmp(t, "peers") == 0) {
         mp_reader_t r;
@@ -429,7 +422,7 @@ void rpc_run(rpc_t *r, volatile sig_atomic_t *stop, void (*tick)(void *ctx), voi
         /* at most a batch of requests per wake-up, so ticks are never starved */
         for (int i = 0; i < 256 && fill_window(r); i++)
             serve_one(r, &reply);
-        node_tick(r->node, monotonic_ms());
+        node_tick(r->node, clock_ms());
         if (tick)
             tick(ctx);
     }

@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <zmq.h>
 
 #include "addrbook.h"
 #include "block.h"
 #include "client.h"
 #include "hex.h"
+#include "clock.h"
 #include "log.h"
 #include "net.h"
 #include "relay.h"
@@ -92,15 +92,6 @@ struct gossip {
     size_t closed_next;
 };
 
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t now_unix(void) { return (uint64_t)time(NULL); }
-
 static const char *name_of(const peer_t *p)
 {
     return p->addr[0] ? p->addr : p->ip[0] ? p->ip : "(unknown)";
@@ -167,7 +158,7 @@ static void reap(gossip_t *g, peer_t *p)
     if (p->doom == PEER_BAN) {
         LOGWARN("banning peer %s for %" PRIu64 " s (score %d): %s", name_of(p),
                 g->cfg.ban_seconds, p->score, p->doom_why);
-        peer_ban_peer(&g->pt, p, now_unix(), g->cfg.ban_seconds);
+        peer_ban_peer(&g->pt, p, clock_unix(), g->cfg.ban_seconds);
     }
     close_peer(g, p, p->doom_why, true);
 }
@@ -769,7 +760,7 @@ static void on_hello(gossip_t *g, peer_t *p, const proto_peer_msg_t *m)
         dialable(p, listen, addr);
     else
         snprintf(addr, sizeof addr, "%s", p->addr);
-    if (peer_banned_any(&g->pt, addr, id, p->ip, now_unix())) {
+    if (peer_banned_any(&g->pt, addr, id, p->ip, clock_unix())) {
         LOGINFO("refusing banned peer %s", addr[0] ? addr : name_of(p));
         doom(p, PEER_CLOSE, "banned");
         return;
@@ -803,7 +794,7 @@ static void on_hello(gossip_t *g, peer_t *p, const proto_peer_msg_t *m)
     if (p->inbound)
         send_hello(g, p);
     else
-        addrbook_connected(g->ab, p->addr, id, now_unix());
+        addrbook_connected(g->ab, p->addr, id, clock_unix());
     p->state = PEER_READY;
     p->last_ping_ms = g->now_ms;
     sync_peer_ready(g->sync, slot, height);
@@ -1162,7 +1153,7 @@ static void on_inbound(gossip_t *g, const uint8_t *rid, size_t rid_len, int fd, 
     peer_t *p = peer_find_rid(&g->pt, rid, rid_len);
     if (!p) {
         if (rid_len > PEER_RID_MAX || rid_closed(g, rid, rid_len) ||
-            peer_banned_any(&g->pt, NULL, NULL, ip, now_unix())) {
+            peer_banned_any(&g->pt, NULL, NULL, ip, clock_unix())) {
             net_kick(fd);
             return;
         }
@@ -1186,7 +1177,7 @@ static void on_inbound(gossip_t *g, const uint8_t *rid, size_t rid_len, int fd, 
 void gossip_inject(gossip_t *g, const uint8_t *rid, size_t rid_len, int fd, const char *ip,
                    const uint8_t *data, size_t len)
 {
-    g->now_ms = monotonic_ms();
+    g->now_ms = clock_ms();
     on_inbound(g, rid, rid_len, fd, ip ? ip : "", data, len, false);
 }
 
@@ -1273,7 +1264,7 @@ static void on_event(gossip_t *g, const proto_event_t *ev, bool gap)
 static bool skip_dial(void *ctx, const addrbook_entry_t *x)
 {
     gossip_t *g = ctx;
-    return peer_banned(&g->pt, x->addr, now_unix()) ||
+    return peer_banned(&g->pt, x->addr, clock_unix()) ||
            (x->have_id && (memcmp(x->node_id, g->node_id, PEER_ID_LEN) == 0 ||
                            peer_find_id(&g->pt, x->node_id, NULL)));
 }
@@ -1361,7 +1352,7 @@ static void timers(gossip_t *g)
         while (client_expired(g->client, now, &r))
             on_reply(g, &r);
         relay_expire(g->relay, now);
-        peer_bans_expire(&g->pt, now_unix());
+        peer_bans_expire(&g->pt, clock_unix());
         ping_and_expire(g);
     }
     if (now >= g->next_tip_ms) {
@@ -1454,7 +1445,7 @@ void gossip_run(gossip_t *g, volatile sig_atomic_t *stop, void (*tick)(void *ctx
         free(slots);
         return;
     }
-    g->now_ms = monotonic_ms();
+    g->now_ms = clock_ms();
     request_tip(g);
     while (!*stop) {
         size_t n = 0;
@@ -1476,7 +1467,7 @@ void gossip_run(gossip_t *g, volatile sig_atomic_t *stop, void (*tick)(void *ctx
             LOGERR("zmq_poll: %s", zmq_strerror(zmq_errno()));
             break;
         }
-        g->now_ms = monotonic_ms();
+        g->now_ms = clock_ms();
         if (rc > 0) {
             read_chaind(g);
             read_router(g);
@@ -1524,7 +1515,7 @@ int gossip_open(gossip_t **out, const gossip_config_t *cfg, err_t *e)
     if (!g)
         return err_set(e, ERR_INTERNAL, "out of memory");
     g->cfg = *cfg;
-    g->now_ms = monotonic_ms();
+    g->now_ms = clock_ms();
     snprintf(g->advertise, sizeof g->advertise, "%s", cfg->advertise ? cfg->advertise : "");
     snprintf(g->peers_path, sizeof g->peers_path, "%s/peers.txt", cfg->datadir);
     snprintf(g->bans_path, sizeof g->bans_path, "%s/bans.txt", cfg->datadir);
@@ -1560,7 +1551,7 @@ int gossip_open(gossip_t **out, const gossip_config_t *cfg, err_t *e)
     if (rc == 0)
         rc = client_open(&g->client, g->zctx, cfg->rpc, cfg->events, topics, e);
     if (rc == 0 && (rc = addrbook_load(g->ab, g->peers_path, g->now_ms, e)) == 0)
-        rc = peer_bans_load(&g->pt, g->bans_path, now_unix(), e);
+        rc = peer_bans_load(&g->pt, g->bans_path, clock_unix(), e);
     if (rc < 0) {
         gossip_close(&g);
         return rc;

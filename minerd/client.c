@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
 #include "hex.h"
 #include "job.h"
+#include "clock.h"
 #include "log.h"
 #include "proto.h"
 
@@ -53,13 +53,6 @@ struct client {
     uint64_t last_report_ms, last_report_hashes, last_log_ms, last_log_hashes;
     mp_buf_t buf;
 };
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static uint64_t total_hashes(client_t *c)
 {
@@ -151,7 +144,7 @@ static void send_request(client_t *c, uint64_t id, req_kind_t kind, uint64_t job
         if (c->pending[i].sent_ms < oldest->sent_ms)
             oldest = &c->pending[i];
     slot = slot ? slot : oldest;
-    *slot = (pending_t){id, kind, monotonic_ms(), job_id, height};
+    *slot = (pending_t){id, kind, clock_ms(), job_id, height};
 }
 
 static void request_job(client_t *c)
@@ -522,7 +515,7 @@ void client_run(client_t *c, volatile sig_atomic_t *stop, void (*tick)(void *ctx
             if (items[4].revents & ZMQ_POLLIN)
                 on_found(c);
         }
-        on_timers(c, monotonic_ms());
+        on_timers(c, clock_ms());
         if (tick)
             tick(ctx);
     }
@@ -538,7 +531,7 @@ int client_new(client_t **out, const client_config_t *cfg, worker_pool_t *pool, 
     c->pool = pool;
     c->next_id = 1;
     mp_buf_init(&c->buf, PROTO_MAX_MSG);
-    c->last_report_ms = c->last_log_ms = monotonic_ms();
+    c->last_report_ms = c->last_log_ms = clock_ms();
     int rc = RAND_bytes(c->random, sizeof c->random) == 1
                  ? 0
                  : err_set(e, ERR_INTERNAL, "the random source failed");

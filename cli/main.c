@@ -323,6 +323,21 @@ static int cmd_balance(int argc, char **argv)
     return 0;
 }
 
+/* Whole units a byte, from 0 to WALLET_MAX_FEE_RATE: strtoull would take
+ * "-1" as 2^64 - 1 and wrap the fee. */
+static int parse_fee_rate(const char *v, uint64_t *rate)
+{
+    size_t n = strlen(v);
+    bool digits = n > 0 && n <= 7 && strspn(v, "0123456789") == n;
+    *rate = digits ? strtoull(v, NULL, 10) : 0;
+    if (!digits || *rate > WALLET_MAX_FEE_RATE) {
+        fprintf(stderr, "chain-cli send: --fee-rate takes whole units a byte, from 0 to %d "
+                "(not \"%s\")\n", WALLET_MAX_FEE_RATE, v);
+        return -1;
+    }
+    return 0;
+}
+
 static int cmd_send(int argc, char **argv)
 {
     const char *from = NULL, *to = NULL, *amount_text = NULL;
@@ -336,12 +351,8 @@ static int cmd_send(int argc, char **argv)
         else if (strcmp(argv[i], "--amount") == 0 && v)
             amount_text = v, i++;
         else if (strcmp(argv[i], "--fee-rate") == 0 && v) {
-            char *end;
-            fee_rate = strtoull(v, &end, 10);
-            if (*end || !*v) {
-                fprintf(stderr, "chain-cli send: --fee-rate takes whole units a byte\n");
+            if (parse_fee_rate(v, &fee_rate) < 0)
                 return 2;
-            }
             i++;
         } else {
             fprintf(stderr, "chain-cli send: unexpected argument %s\n", argv[i]);
@@ -355,6 +366,14 @@ static int cmd_send(int argc, char **argv)
     }
     if (wallet_parse_coins(amount_text, &amount) < 0 || amount == 0) {
         fprintf(stderr, "chain-cli send: --amount is coins, e.g. 1.5 (at most 8 decimals)\n");
+        return 2;
+    }
+    if (amount < TX_DUST_LIMIT) {
+        char limit[32];
+        wallet_format_coins(limit, TX_DUST_LIMIT);
+        fprintf(stderr, "chain-cli send: --amount %s is %" PRIu64 " units, below the dust limit "
+                "of %s coins: an output worth less than the fee to spend it\n", amount_text,
+                amount, limit);
         return 2;
     }
     key_pair_t key;

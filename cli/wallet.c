@@ -86,6 +86,13 @@ int wallet_build(mp_buf_t *out, wallet_result_t *res, const key_pair_t *key,
 {
     if (amount == 0 || !amount_valid(amount))
         return err_set(e, ERR_BAD_AMOUNT, "the amount must be above 0 and at most max money");
+    if (amount < TX_DUST_LIMIT)
+        return err_set(e, ERR_DUST, "%" PRIu64 " units is below the dust limit of %" PRIu64
+                       " units: an output worth less than the fee to spend it", amount,
+                       TX_DUST_LIMIT);
+    if (fee_rate > WALLET_MAX_FEE_RATE)
+        return err_set(e, ERR_BAD_AMOUNT, "a fee rate of %" PRIu64 " units a byte is over %d",
+                       fee_rate, WALLET_MAX_FEE_RATE);
     wallet_coin_t *sorted = malloc((n ? n : 1) * sizeof *sorted);
     if (!sorted)
         return err_set(e, ERR_INTERNAL, "out of memory");
@@ -119,6 +126,10 @@ int wallet_build(mp_buf_t *out, wallet_result_t *res, const key_pair_t *key,
         script_p2pkh_lock(lock_to, to);
         script_p2pkh_lock(lock_back, &own);
         amount_t change = have - amount - fee;
+        if (change < TX_DUST_LIMIT) { /* change nobody could spend goes to the miner */
+            fee += change;
+            change = 0;
+        }
         tx_output_t outs[2] = {{amount, lock_to, sizeof lock_to},
                                {change, lock_back, sizeof lock_back}};
         tx_input_t *ins = calloc(used, sizeof *ins);

@@ -26,6 +26,7 @@
     X(ERR_IMMATURE_COINBASE, "immature_coinbase", 400, 10)                 \
     X(ERR_DOUBLE_SPEND,  "double_spend",        409,  10)                  \
     X(ERR_FEE_TOO_LOW,   "fee_too_low",         400,   0)                  \
+    X(ERR_DUST,          "dust",                400,   0)                  \
     X(ERR_MEMPOOL_FULL,  "mempool_full",        503,   0)                  \
     X(ERR_COINBASE_TX,   "coinbase_tx",         400, 100)                  \
     X(ERR_BAD_COINBASE,  "bad_coinbase",        400, 100)                  \

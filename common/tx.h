@@ -26,6 +26,12 @@
 #define TX_COINBASE_INDEX 0xffffffffu
 #define TX_COINBASE_SCRIPT_MAX 100
 #define TX_EXTRANONCE_MAX (TX_COINBASE_SCRIPT_MAX - 9 - 2) /* height push, 0x4c n */
+/* Policy, not consensus (docs/PROTOCOL.md, "Dust"): an output worth less
+ * than the fee for spending it — a P2PKH input is about 140 bytes, at the
+ * default 10 units a byte — costs its owner more to spend than it holds, so
+ * nobody ever spends it and every node keeps it forever. Nodes refuse to relay
+ * transactions making one; wallets refuse to make one. */
+#define TX_DUST_LIMIT ((amount_t)1500)
 
 typedef struct {
     hash32_t prev_txid;

@@ -81,7 +81,12 @@ static void check_spend(const mp_buf_t *raw, const tb_wallet_t *from, const wall
      * indexes (4 bytes more an input) and amounts (4 more an output), and for
      * a change output (about 35 bytes) even when none is needed */
     size_t slack = 4 * tx.n_inputs + 8 + (tx.n_outputs == 2 ? 0 : 40);
-    cr_assert_leq(res->fee, fee_rate * (raw->len + slack), "the fee is not far above the rate");
+    /* and change below the dust limit goes to the fee */
+    amount_t dust = tx.n_outputs == 2 ? 0 : TX_DUST_LIMIT - 1;
+    cr_assert_leq(res->fee, fee_rate * (raw->len + slack) + dust,
+                  "the fee is not far above the rate");
+    if (tx.n_outputs == 2)
+        cr_assert_geq(change, TX_DUST_LIMIT, "no dust change output");
     tx_free(&tx);
 }
 
@@ -121,7 +126,7 @@ Test(wallet, everything_but_the_fee_leaves_no_change)
     wallet_result_t res;
     err_t e;
     /* find the fee for one input, then send the rest exactly */
-    cr_assert_eq(wallet_build(&raw, &res, &a.key, &coin, 1, &b.pkh, 1000, 10, &e), 0);
+    cr_assert_eq(wallet_build(&raw, &res, &a.key, &coin, 1, &b.pkh, TX_DUST_LIMIT, 10, &e), 0);
     amount_t fee = res.fee;
     mp_buf_reset(&raw);
     cr_assert_eq(wallet_build(&raw, &res, &a.key, &coin, 1, &b.pkh, AMOUNT_COIN - fee, 10, &e), 0);
@@ -145,10 +150,60 @@ Test(wallet, refuses_what_the_coins_cannot_cover)
     cr_assert_eq(wallet_build(&raw, &res, &a.key, &coin, 1, &b.pkh, AMOUNT_COIN, 10, &e),
                  -(int)ERR_INSUFFICIENT_FUNDS);
     cr_assert(strstr(e.message, "1 coins spendable") != NULL, "%s", e.message);
-    cr_assert_eq(wallet_build(&raw, &res, &a.key, NULL, 0, &b.pkh, 1, 10, &e),
+    cr_assert_eq(wallet_build(&raw, &res, &a.key, NULL, 0, &b.pkh, TX_DUST_LIMIT, 10, &e),
                  -(int)ERR_INSUFFICIENT_FUNDS);
     cr_assert_eq(wallet_build(&raw, &res, &a.key, &coin, 1, &b.pkh, 0, 10, &e),
                  -(int)ERR_BAD_AMOUNT);
     cr_assert_eq(raw.len, 0, "a refused spend writes nothing");
+    mp_buf_free(&raw);
+}
+
+/* Outputs nobody would spend are never made: an amount below the dust limit
+ * is refused, change below it is left to the fee. */
+Test(wallet, makes_no_dust)
+{
+    tb_wallet_t a, b;
+    tb_wallet(&a, 7);
+    tb_wallet(&b, 8);
+    wallet_coin_t coin = {.index = 0, .amount = AMOUNT_COIN};
+    memset(coin.txid.b, 5, 32);
+    mp_buf_t raw;
+    mp_buf_init(&raw, TX_MAX_SIZE);
+    wallet_result_t res;
+    err_t e;
+    cr_assert_eq(wallet_build(&raw, &res, &a.key, &coin, 1, &b.pkh, TX_DUST_LIMIT - 1, 10, &e),
+                 -(int)ERR_DUST);
+    cr_assert(strstr(e.message, "dust") != NULL, "%s", e.message);
+    cr_assert_eq(raw.len, 0);
+    cr_assert_eq(wallet_build(&raw, &res, &a.key, &coin, 1, &b.pkh, TX_DUST_LIMIT, 10, &e), 0,
+                 "%s", e.message);
+    amount_t fee = res.fee;
+    /* what is left after the fee is 700 units: no change output, a fee 700 higher */
+    amount_t amount = AMOUNT_COIN - fee - 700;
+    mp_buf_reset(&raw);
+    cr_assert_eq(wallet_build(&raw, &res, &a.key, &coin, 1, &b.pkh, amount, 10, &e), 0);
+    cr_assert_eq(res.change, 0);
+    cr_assert_eq(res.fee, fee + 700);
+    check_spend(&raw, &a, &coin, 1, &b.pkh, amount, 10, &res);
+    mp_buf_free(&raw);
+}
+
+Test(wallet, refuses_an_absurd_fee_rate)
+{
+    tb_wallet_t a, b;
+    tb_wallet(&a, 9);
+    tb_wallet(&b, 10);
+    wallet_coin_t coin = {.index = 0, .amount = 1000 * AMOUNT_COIN};
+    memset(coin.txid.b, 6, 32);
+    mp_buf_t raw;
+    mp_buf_init(&raw, TX_MAX_SIZE);
+    wallet_result_t res;
+    err_t e;
+    cr_assert_eq(wallet_build(&raw, &res, &a.key, &coin, 1, &b.pkh, AMOUNT_COIN,
+                              WALLET_MAX_FEE_RATE + 1, &e), -(int)ERR_BAD_AMOUNT);
+    cr_assert_eq(wallet_build(&raw, &res, &a.key, &coin, 1, &b.pkh, AMOUNT_COIN,
+                              UINT64_MAX, &e), -(int)ERR_BAD_AMOUNT, "a rate that would wrap");
+    cr_assert_eq(wallet_build(&raw, &res, &a.key, &coin, 1, &b.pkh, AMOUNT_COIN,
+                              WALLET_MAX_FEE_RATE, &e), 0, "%s", e.message);
     mp_buf_free(&raw);
 }

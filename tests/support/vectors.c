@@ -6,36 +6,55 @@
 
 #include "hex.h"
 
-static json_t *loaded;
+typedef struct {
+    const char *env, *fallback, *name;
+    json_t *loaded;
+} vector_file_t;
 
-json_t *vectors(void)
+static vector_file_t main_file = {"CHAIN_VECTORS", CHAIN_VECTORS_PATH, "vectors.json", NULL};
+static vector_file_t ed25519_file = {"CHAIN_VECTORS_ED25519", CHAIN_VECTORS_ED25519_PATH,
+                                     "vectors-ed25519.json", NULL};
+
+static json_t *load(vector_file_t *f)
 {
-    if (loaded)
-        return loaded;
-    const char *path = getenv("CHAIN_VECTORS");
+    if (f->loaded)
+        return f->loaded;
+    const char *path = getenv(f->env);
     if (!path)
-        path = CHAIN_VECTORS_PATH;
+        path = f->fallback;
     json_error_t err;
-    loaded = json_load_file(path, 0, &err);
-    cr_assert_not_null(loaded, "cannot load the test vectors %s: %s (line %d). They are "
-                       "required: put shared/ beside the checkout or set CHAIN_VECTORS",
-                       path, err.text, err.line);
-    return loaded;
+    f->loaded = json_load_file(path, 0, &err);
+    cr_assert_not_null(f->loaded, "cannot load the test vectors %s: %s (line %d). They are "
+                       "required: put shared/ beside the checkout or set %s",
+                       path, err.text, err.line, f->env);
+    return f->loaded;
 }
 
-json_t *vectors_section(const char *section)
+static json_t *section(vector_file_t *f, const char *name)
 {
-    json_t *a = json_object_get(vectors(), section);
-    cr_assert(json_is_array(a) && json_array_size(a) > 0, "vectors.json has no \"%s\" entries",
-              section);
+    json_t *a = json_object_get(load(f), name);
+    cr_assert(json_is_array(a) && json_array_size(a) > 0, "%s has no \"%s\" entries", f->name,
+              name);
     return a;
 }
+
+json_t *vectors(void) { return load(&main_file); }
+json_t *vectors_ed25519(void) { return load(&ed25519_file); }
+json_t *vectors_section(const char *name) { return section(&main_file, name); }
+json_t *vectors_ed25519_section(const char *name) { return section(&ed25519_file, name); }
 
 const char *vstr(const json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));
     cr_assert_not_null(s, "vector field \"%s\" missing", key);
     return s;
+}
+
+bool vbool(const json_t *o, const char *key)
+{
+    json_t *b = json_object_get(o, key);
+    cr_assert(json_is_boolean(b), "vector field \"%s\" is not a boolean", key);
+    return json_is_true(b);
 }
 
 uint8_t *vhex(const json_t *o, const char *key, size_t *len)

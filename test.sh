@@ -16,10 +16,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install them with: sudo apt-get install ${missing[*]}  (or run .ci/run)" >&2
   exit 1
 fi
-if [ ! -f ../shared/vectors.json ] && [ -z "${CHAIN_VECTORS:-}" ]; then
-  echo "../shared/vectors.json is missing: the tests check every vector in it" >&2
-  exit 1
-fi
+for v in vectors.json:CHAIN_VECTORS vectors-ed25519.json:CHAIN_VECTORS_ED25519; do
+  file=${v%%:*} var=${v#*:}
+  if [ ! -f "../shared/$file" ] && [ -z "${!var:-}" ]; then
+    echo "../shared/$file is missing (or set $var): the tests check every vector in it" >&2
+    exit 1
+  fi
+done
 
 run_suite() { # name, cmake flags...
   local dir="build-$1"; shift

@@ -1,7 +1,9 @@
 /* bench_api: how fast chaind's HTTP API answers, against the bounds that
  * matter, measured in the same run on the same machine: GET /healthz (what
- * the server costs before any handler works) and OpenSSL's Ed25519 verify on
- * one core (every accepted POST /transactions costs at least one).
+ * the server costs before any handler works) and libsodium's Ed25519 verify
+ * (the consensus rule; every accepted POST /transactions costs at least one)
+ * on every CPU over as many distinct keys as the spends have, before and
+ * after the run, with OpenSSL's rate beside it.
  *
  * It starts the built chaind (regtest, a temporary data directory, free
  * loopback ports), funds N coins through blocks it grinds and posts (coinbases
@@ -18,10 +20,7 @@
  *     defaults: 20000 transactions, 16 connections, 5 s a GET phase, and
  *     chaind's default HTTP thread pool. CHAIND_BIN overrides the binary. */
 #include <curl/curl.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -29,19 +28,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "address.h"
-#include "block.h"
+#include "bench_util.h"
 #include "hex.h"
 #include "key.h"
-#include "merkle.h"
 #include "params.h"
-#include "script.h"
-#include "tx.h"
 
 #ifndef CHAIND_PATH
 #define CHAIND_PATH "chaind"
@@ -51,42 +45,7 @@
 #define COINS_PER_HOLDER 10
 #define SPEND_FEE 4000 /* a one-input, one-output spend is ~180 bytes: 10 units a byte */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *fmt, const char *detail)
-{
-    fprintf(stderr, "bench_api: ");
-    fprintf(stderr, fmt, detail ? detail : "");
-    fprintf(stderr, "\n");
-    exit(1);
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        die("out of memory%s", NULL);
-    return p;
-}
-
 /* --- chaind ---------------------------------------------------------------- */
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-        die("cannot find a free port%s", NULL);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 typedef struct {
     pid_t pid;
@@ -112,10 +71,8 @@ static long http_get_status(const char *url, long timeout_ms)
 
 static void daemon_start(daemon_t *d, const char *http_threads)
 {
-    snprintf(d->dir, sizeof d->dir, "/tmp/bench-api-XXXXXX");
-    if (!mkdtemp(d->dir))
-        die("mkdtemp: %s", strerror(errno));
-    int hp = free_port(), rp = free_port(), ep = free_port();
+    bench_tmpdir(d->dir, sizeof d->dir, "bench-api");
+    int hp = bench_free_port(), rp = bench_free_port(), ep = bench_free_port();
     char http[32], rpc[64], events[64], data[96], log[96];
     snprintf(http, sizeof http, "127.0.0.1:%d", hp);
     snprintf(rpc, sizeof rpc, "tcp://127.0.0.1:%d", rp);
@@ -133,45 +90,15 @@ static void daemon_start(daemon_t *d, const char *http_threads)
         argv[argc++] = http_threads;
     }
     argv[argc] = NULL;
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork: %s", strerror(errno));
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0)
-            dup2(fd, 2);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    d->pid = pid;
-    char url[128];
+    d->pid = bench_spawn(argv, log);
+    char what[160], url[128];
+    snprintf(what, sizeof what, "chaind did not open its HTTP port (see %s)", log);
+    bench_wait_port(hp, d->pid, what);
     snprintf(url, sizeof url, "%s/healthz", d->base);
-    for (double end = now_s() + 10; now_s() < end;) {
+    for (double end = bench_now() + 10; bench_now() < end; bench_sleep_ms(50))
         if (http_get_status(url, 500) == 200)
             return;
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            die("chaind exited at start (see %s)", log);
-        struct timespec ts = {0, 50 * 1000000};
-        nanosleep(&ts, NULL);
-    }
-    die("chaind did not answer /healthz within 10 s (see %s)", log);
-}
-
-/* SIGTERM and wait: the exit status (-1 when it had to be killed). */
-static int daemon_stop(daemon_t *d)
-{
-    kill(d->pid, SIGTERM);
-    int st = 0;
-    for (double end = now_s() + 20; now_s() < end;) {
-        if (waitpid(d->pid, &st, WNOHANG) == d->pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        struct timespec ts = {0, 50 * 1000000};
-        nanosleep(&ts, NULL);
-    }
-    kill(d->pid, SIGKILL);
-    waitpid(d->pid, &st, 0);
-    return -1;
+    bench_die("chaind did not answer /healthz within 10 s (see %s)", log);
 }
 
 /* --- HTTP ------------------------------------------------------------------ */
@@ -213,7 +140,7 @@ static CURL *client(struct curl_slist *headers)
 {
     CURL *c = curl_easy_init();
     if (!c)
-        die("curl_easy_init%s", NULL);
+        bench_die("curl_easy_init");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -225,7 +152,7 @@ static CURL *client(struct curl_slist *headers)
 /* {"hex": "<data>"} */
 static char *hex_body(const uint8_t *data, size_t len, size_t *out_len)
 {
-    char *s = xmalloc(2 * len + 16);
+    char *s = bench_xmalloc(2 * len + 16);
     memcpy(s, "{\"hex\":\"", 8);
     hex_encode(s + 8, data, len);
     memcpy(s + 8 + 2 * len, "\"}", 3);
@@ -255,36 +182,6 @@ static void post_block(const char *base, const mp_buf_t *b, int height)
 
 /* --- building -------------------------------------------------------------- */
 
-/* A block on parent with txs, paying value to payout; ground to the target. */
-static void make_block(mp_buf_t *out, hash32_t *hash, hash32_t *cb_txid, const hash32_t *parent,
-                       uint64_t height, uint64_t timestamp, uint32_t bits, const hash20_t *payout,
-                       amount_t value, const uint8_t *const *txs, const size_t *lens, size_t n)
-{
-    tx_coinbase_t cb;
-    uint8_t extranonce[8] = {0};
-    hash32_t *leaves = xmalloc((n + 1) * sizeof *leaves);
-    if (tx_coinbase_build(&cb, height, extranonce, sizeof extranonce, payout, value) < 0 ||
-        tx_txid(&cb.tx, &leaves[0]) < 0)
-        die("a coinbase%s", NULL);
-    if (cb_txid)
-        *cb_txid = leaves[0];
-    for (size_t i = 0; i < n; i++)
-        hash_sha256d(&leaves[i + 1], txs[i], lens[i]);
-    block_header_t h = {.version = BLOCK_VERSION, .previous_block_hash = *parent,
-                        .timestamp = timestamp, .bits = bits};
-    if (merkle_root(&h.merkle_root, NULL, leaves, n + 1) < 0)
-        die("merkle%s", NULL);
-    free(leaves);
-    for (;; h.nonce++) {
-        block_header_hash(hash, &h);
-        if (block_hash_meets(hash, bits))
-            break;
-    }
-    mp_buf_init(out, BLOCK_MAX_SIZE);
-    if (block_assemble(out, &h, &cb.tx, txs, lens, n) < 0)
-        die("a block over 1 MB%s", NULL);
-}
-
 typedef struct {
     key_pair_t key;
     hash20_t pkh;
@@ -304,7 +201,7 @@ static void lat_add(lat_t *l, uint64_t ns)
         l->cap = l->cap ? 2 * l->cap : 4096;
         l->ns = realloc(l->ns, l->cap * sizeof *l->ns);
         if (!l->ns)
-            die("out of memory%s", NULL);
+            bench_die("out of memory");
     }
     l->ns[l->n++] = ns;
 }
@@ -355,7 +252,7 @@ static void *work(void *arg)
             i = atomic_fetch_add(w->next, 1);
             if (i >= w->n_bodies)
                 break;
-        } else if ((k & 15) == 0 && now_s() >= w->until) {
+        } else if ((k & 15) == 0 && bench_now() >= w->until) {
             break;
         }
         struct timespec t0, t1;
@@ -413,14 +310,14 @@ static result_t run_phase(const char *what, phase_t phase, unsigned conns, const
     pthread_t *t = calloc(conns, sizeof *t);
     _Atomic size_t next = 0;
     if (!w || !t)
-        die("out of memory%s", NULL);
-    double t0 = now_s();
+        bench_die("out of memory");
+    double t0 = bench_now();
     for (unsigned i = 0; i < conns; i++) {
         w[i] = (worker_t){.phase = phase, .base = base, .bodies = bodies, .body_lens = lens,
                           .n_bodies = n_bodies, .next = &next, .holders = holders,
                           .n_holders = n_holders, .until = t0 + seconds, .seed = 1234 + i};
         if (pthread_create(&t[i], NULL, work, &w[i]) != 0)
-            die("pthread_create%s", NULL);
+            bench_die("pthread_create");
     }
     lat_t all = {0};
     result_t r = {.what = what};
@@ -435,7 +332,7 @@ static result_t run_phase(const char *what, phase_t phase, unsigned conns, const
             fprintf(stderr, "bench_api: %s: first failure: %s\n", what, w[i].first_error);
         free(w[i].lat.ns);
     }
-    r.seconds = now_s() - t0;
+    r.seconds = bench_now() - t0;
     if (all.n) {
         qsort(all.ns, all.n, sizeof *all.ns, cmp_u64);
         r.p50_ms = (double)all.ns[all.n / 2] / 1e6;
@@ -447,58 +344,41 @@ static result_t run_phase(const char *what, phase_t phase, unsigned conns, const
     return r;
 }
 
-/* --- the bound: OpenSSL Ed25519 verify on one core -------------------------- */
-
-static double verify_rate_one_core(double seconds)
-{
-    key_pair_t key;
-    uint8_t seed[32] = {7}, msg[32] = {1}, sig[64];
-    err_t e;
-    if (key_from_seed(&key, seed, &e) < 0 || key_sign(&key, sig, msg, 32, &e) < 0)
-        die("OpenSSL Ed25519%s", NULL);
-    uint64_t n = 0;
-    double t0 = now_s(), end = t0 + seconds;
-    while (now_s() < end)
-        for (int i = 0; i < 64; i++, n++)
-            if (!key_verify(key.pubkey, sig, msg, 32))
-                die("Ed25519 verify failed%s", NULL);
-    return (double)n / (now_s() - t0);
-}
-
 int main(int argc, char **argv)
 {
+    bench_init("bench_api");
     size_t n_tx = argc > 1 ? strtoul(argv[1], NULL, 10) : 20000;
     unsigned conns = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 16;
     double seconds = argc > 3 ? strtod(argv[3], NULL) : 5.0;
     const char *http_threads = argc > 4 ? argv[4] : NULL;
     if (n_tx < COINS_PER_HOLDER || n_tx > 4 * FANOUT_MAX * 16 || conns == 0 || conns > 1024 ||
         !(seconds > 0))
-        die("usage: bench_api [N (10..1024000) [CONNECTIONS [SECONDS [HTTP_THREADS]]]]%s", NULL);
+        bench_die("usage: bench_api [N (10..1024000) [CONNECTIONS [SECONDS [HTTP_THREADS]]]]");
     n_tx -= n_tx % COINS_PER_HOLDER;
     signal(SIGPIPE, SIG_IGN);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-        die("curl_global_init%s", NULL);
+        bench_die("curl_global_init");
     const chain_params_t *p = params_by_name("regtest");
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
     /* keys: one funding key, N/10 holders */
-    double t_prep = now_s();
+    double t_prep = bench_now();
     err_t e;
     key_pair_t fund;
     uint8_t seed[32] = {42};
     if (key_from_seed(&fund, seed, &e) < 0)
-        die("key: %s", e.message);
+        bench_die("key: %s", e.message);
     hash20_t fund_pkh;
     hash_hash160(&fund_pkh, fund.pubkey, KEY_PUBKEY_LEN);
     size_t n_holders = n_tx / COINS_PER_HOLDER;
-    holder_t *holders = xmalloc(n_holders * sizeof *holders);
+    holder_t *holders = bench_xmalloc(n_holders * sizeof *holders);
     for (size_t i = 0; i < n_holders; i++) {
         memset(seed, 0, sizeof seed);
         seed[0] = 0xb0;
         for (int k = 0; k < 8; k++)
             seed[1 + k] = (uint8_t)(i >> (8 * k));
         if (key_from_seed(&holders[i].key, seed, &e) < 0)
-            die("key: %s", e.message);
+            bench_die("key: %s", e.message);
         hash_hash160(&holders[i].pkh, holders[i].key.pubkey, KEY_PUBKEY_LEN);
         address_encode(holders[i].address, p->address_version, &holders[i].pkh);
     }
@@ -509,92 +389,73 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     /* blocks 1..F pay the funding key; 2 more for maturity; then F fan-outs */
-    mp_buf_t gb;
-    block_t genesis;
-    mp_buf_init(&gb, BLOCK_MAX_SIZE);
-    if (params_genesis_encode(p, &gb) < 0 || block_decode(&genesis, gb.data, gb.len, &e) < 0)
-        die("genesis%s", NULL);
     hash32_t tip;
-    block_header_hash(&tip, &genesis.header);
-    uint64_t t_base = genesis.header.timestamp, height = 0;
-    block_free(&genesis);
-    mp_buf_free(&gb);
+    uint64_t t_base, height = 0;
+    bench_genesis(p, &tip, NULL, &t_base);
     size_t n_fan = (n_tx + FANOUT_MAX - 1) / FANOUT_MAX;
-    hash32_t *cb_txids = xmalloc(n_fan * sizeof *cb_txids);
+    hash32_t *cb_txids = bench_xmalloc(n_fan * sizeof *cb_txids);
     amount_t subsidy = params_subsidy(p, 1);
     for (size_t f = 0; f < n_fan + p->coinbase_maturity; f++) {
         mp_buf_t b;
         height++;
-        make_block(&b, &tip, f < n_fan ? &cb_txids[f] : NULL, &tip, height, t_base + height,
+        bench_block(&b, &tip, f < n_fan ? &cb_txids[f] : NULL, &tip, height, t_base + height,
                    p->pow_limit_bits, &fund_pkh, params_subsidy(p, height), NULL, NULL, 0);
         post_block(d.base, &b, (int)height);
         mp_buf_free(&b);
     }
     /* fan-out f pays coins f*FANOUT_MAX.. to holder (coin / 10) */
-    hash32_t *fan_txids = xmalloc(n_fan * sizeof *fan_txids);
-    amount_t *coin_value = xmalloc(n_fan * sizeof *coin_value);
-    uint8_t(*locks)[SCRIPT_P2PKH_LOCK_LEN] = xmalloc(FANOUT_MAX * sizeof *locks);
-    tx_output_t *outs = xmalloc(FANOUT_MAX * sizeof *outs);
+    hash32_t *fan_txids = bench_xmalloc(n_fan * sizeof *fan_txids);
+    amount_t *coin_value = bench_xmalloc(n_fan * sizeof *coin_value);
+    hash20_t *to = bench_xmalloc(FANOUT_MAX * sizeof *to);
     for (size_t f = 0; f < n_fan; f++) {
         size_t first = f * FANOUT_MAX;
         size_t count = n_tx - first < FANOUT_MAX ? n_tx - first : FANOUT_MAX;
         /* fee: 10 units a byte of ~34 bytes an output, with room to spare */
         amount_t fee = 20 * 40 * (amount_t)count + 10000;
         coin_value[f] = (subsidy - fee) / count;
-        for (size_t k = 0; k < count; k++) {
-            script_p2pkh_lock(locks[k], &holders[(first + k) / COINS_PER_HOLDER].pkh);
-            outs[k] = (tx_output_t){coin_value[f], locks[k], SCRIPT_P2PKH_LOCK_LEN};
-        }
-        tx_input_t in = {.prev_txid = cb_txids[f], .index = 0};
-        tx_t tx = {.version = TX_VERSION, .n_inputs = 1, .inputs = &in, .n_outputs = count,
-                   .outputs = outs};
-        uint8_t unlock[1][SCRIPT_P2PKH_UNLOCK_LEN];
+        for (size_t k = 0; k < count; k++)
+            to[k] = holders[(first + k) / COINS_PER_HOLDER].pkh;
         mp_buf_t tb, b;
-        mp_buf_init(&tb, TX_MAX_SIZE);
-        if (tx_sign_p2pkh(&tx, &fund, unlock, &e) < 0 || tx_txid(&tx, &fan_txids[f]) < 0 ||
-            tx_encode(&tx, &tb, false) < 0)
-            die("a fan-out transaction%s", NULL);
+        bench_tx(&tb, &fan_txids[f], &fund, &cb_txids[f], 0, to, count, coin_value[f]);
         const uint8_t *txs[1] = {tb.data};
         size_t lens[1] = {tb.len};
         amount_t paid = coin_value[f] * count;
         height++;
-        make_block(&b, &tip, NULL, &tip, height, t_base + height, p->pow_limit_bits, &fund_pkh,
+        bench_block(&b, &tip, NULL, &tip, height, t_base + height, p->pow_limit_bits, &fund_pkh,
                    params_subsidy(p, height) + (subsidy - paid), txs, lens, 1);
         post_block(d.base, &b, (int)height);
         mp_buf_free(&b);
         mp_buf_free(&tb);
     }
-    free(locks);
-    free(outs);
+    free(to);
 
     /* the N spends: coin i by its holder, one output back to the holder */
-    char **bodies = xmalloc(n_tx * sizeof *bodies);
-    size_t *body_lens = xmalloc(n_tx * sizeof *body_lens);
+    char **bodies = bench_xmalloc(n_tx * sizeof *bodies);
+    size_t *body_lens = bench_xmalloc(n_tx * sizeof *body_lens);
     size_t tx_bytes = 0;
     for (size_t i = 0; i < n_tx; i++) {
         const holder_t *hd = &holders[i / COINS_PER_HOLDER];
         size_t f = i / FANOUT_MAX;
-        uint8_t lock[SCRIPT_P2PKH_LOCK_LEN], unlock[1][SCRIPT_P2PKH_UNLOCK_LEN];
-        script_p2pkh_lock(lock, &hd->pkh);
-        tx_input_t in = {.prev_txid = fan_txids[f], .index = (uint32_t)(i % FANOUT_MAX)};
-        tx_output_t out = {coin_value[f] - SPEND_FEE, lock, sizeof lock};
-        tx_t tx = {.version = TX_VERSION, .n_inputs = 1, .inputs = &in, .n_outputs = 1,
-                   .outputs = &out};
         mp_buf_t tb;
-        mp_buf_init(&tb, TX_MAX_SIZE);
-        if (tx_sign_p2pkh(&tx, &hd->key, unlock, &e) < 0 || tx_encode(&tx, &tb, false) < 0)
-            die("a spend%s", NULL);
+        bench_tx(&tb, NULL, &hd->key, &fan_txids[f], (uint32_t)(i % FANOUT_MAX), &hd->pkh, 1,
+                 coin_value[f] - SPEND_FEE);
         if ((amount_t)tb.len * 10 > SPEND_FEE)
-            die("the spend fee is under 10 units a byte%s", NULL);
+            bench_die("the spend fee is under 10 units a byte");
         tx_bytes += tb.len;
         bodies[i] = hex_body(tb.data, tb.len, &body_lens[i]);
         mp_buf_free(&tb);
     }
-    t_prep = now_s() - t_prep;
+    t_prep = bench_now() - t_prep;
     printf("prepared in %.1f s (%zu blocks posted); measuring with %u connections...\n", t_prep,
            (size_t)height, conns);
     fflush(stdout);
 
+    /* the bounds before and after the run: on a shared machine their mean
+     * is what the run competed with; as many keys as the spends' holders */
+    unsigned all = cpus > 0 ? (unsigned)cpus : 1;
+    bench_bound_t sodium, openssl;
+    sodium.before = bench_verify_rate(BENCH_LIBSODIUM, all, n_holders, 2.0);
+    openssl.before = bench_verify_rate(BENCH_OPENSSL, all, n_holders, 2.0);
     result_t res[4];
     res[0] = run_phase("POST /transactions (accepted)", PH_POST_TX, conns, d.base, bodies,
                        body_lens, n_tx, holders, n_holders, 0);
@@ -609,8 +470,10 @@ int main(int argc, char **argv)
     char url[128];
     snprintf(url, sizeof url, "%s/status", d.base);
     long st = http_get_status(url, 5000);
-    int rc = daemon_stop(&d);
-    double verify = verify_rate_one_core(2.0);
+    int rc = bench_stop(d.pid, 20);
+    sodium.after = bench_verify_rate(BENCH_LIBSODIUM, all, n_holders, 2.0);
+    openssl.after = bench_verify_rate(BENCH_OPENSSL, all, n_holders, 2.0);
+    double verify = bench_bound_mean(sodium), beside = bench_bound_mean(openssl);
 
     printf("\n| machine | %ld CPUs online; chaind HTTP threads: %s; %u client threads, one "
            "keep-alive connection each, on the same machine |\n",
@@ -626,11 +489,16 @@ int main(int argc, char **argv)
         printf("| %s | %" PRIu64 " | %" PRIu64 " | %ld | %.2f | %.0f | %.3f | %.3f |\n",
                res[i].what, res[i].ok, res[i].failed, res[i].connects, res[i].seconds,
                (double)res[i].ok / res[i].seconds, res[i].p50_ms, res[i].p99_ms);
-    printf("| bound: OpenSSL Ed25519 verify, one core | | | | 2.00 | %.0f | %.3f | |\n", verify,
-           1e3 / verify);
+    printf("| bound: libsodium Ed25519 verify, %u threads, %zu keys (%.0f before, %.0f after) "
+           "| | | | 4.00 | %.0f | | |\n", all, n_holders, sodium.before, sodium.after, verify);
+    printf("| beside it: OpenSSL Ed25519 verify, %u threads, %zu keys (%.0f before, %.0f after) "
+           "| | | | 4.00 | %.0f | | |\n", all, n_holders, openssl.before, openssl.after,
+           beside);
     double tx_rate = (double)res[0].ok / res[0].seconds;
     printf("\n| ratio | value |\n| --- | --- |\n");
-    printf("| accepted tx/s ÷ one-core verify/s | %.2f |\n", tx_rate / verify);
+    printf("| accepted tx/s ÷ libsodium verify/s on %u threads | %.2f |\n", all,
+           tx_rate / verify);
+    printf("| libsodium verify/s ÷ OpenSSL verify/s | %.2f |\n", verify / beside);
     printf("| accepted tx/s ÷ GET /healthz/s | %.2f |\n",
            tx_rate / ((double)res[3].ok / res[3].seconds));
     printf("| GET /status/s ÷ GET /healthz/s | %.2f |\n",
@@ -638,10 +506,7 @@ int main(int argc, char **argv)
     printf("\nchaind: GET /status after the run answered %ld; exit status on SIGTERM %d\n", st,
            rc);
 
-    char cmd[96];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", d.dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench_api: could not remove %s\n", d.dir);
+    bench_rmdir(d.dir);
     for (size_t i = 0; i < n_tx; i++)
         free(bodies[i]);
     free(bodies);

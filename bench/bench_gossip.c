@@ -14,49 +14,20 @@
  *
  *   bench_gossip [BLOCKS [TXS [LATENCY_BLOCKS [ROUNDS]]]]  defaults: 2000 10 200 3
  *   BENCH_KEEP=1 keeps the nodes' directories (their logs) */
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
-#include "block.h"
-#include "hex.h"
+#include "bench_util.h"
 #include "key.h"
-#include "merkle.h"
 #include "params.h"
 #include "proto.h"
-#include "script.h"
-#include "tx.h"
 
 #define LINE 5
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "bench_gossip: %s\n", what);
-    exit(1);
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
 
 /* --- processes ------------------------------------------------------------------- */
 
@@ -72,64 +43,15 @@ static void *zctx;
 static node_t nodes[LINE + 2];
 static size_t n_nodes;
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-        die("no free port");
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static pid_t spawn(const char *const *argv, const char *log)
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork");
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0)
-            dup2(fd, 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static bool port_open(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
-static void wait_port(int port, const char *what)
-{
-    for (int i = 0; i < 200; i++) {
-        if (port_open(port))
-            return;
-        sleep_ms(50);
-    }
-    die(what);
-}
-
 static node_t *start_chaind(void)
 {
     node_t *n = &nodes[n_nodes++];
     memset(n, 0, sizeof *n);
-    snprintf(n->dir, sizeof n->dir, "/tmp/bench-gossip-XXXXXX");
-    if (!mkdtemp(n->dir))
-        die("mkdtemp");
-    n->http = free_port();
-    n->rpc = free_port();
-    n->events = free_port();
-    n->p2p = free_port();
+    bench_tmpdir(n->dir, sizeof n->dir, "bench-gossip");
+    n->http = bench_free_port();
+    n->rpc = bench_free_port();
+    n->events = bench_free_port();
+    n->p2p = bench_free_port();
     snprintf(n->rpc_ep, sizeof n->rpc_ep, "tcp://127.0.0.1:%d", n->rpc);
     snprintf(n->events_ep, sizeof n->events_ep, "tcp://127.0.0.1:%d", n->events);
     snprintf(n->addr, sizeof n->addr, "127.0.0.1:%d", n->p2p);
@@ -139,15 +61,15 @@ static node_t *start_chaind(void)
     const char *argv[] = {CHAIN_BINARY_DIR "/chaind/chaind", "--network", "regtest", "--datadir",
                           n->dir, "--http", http, "--rpc", n->rpc_ep, "--events", n->events_ep,
                           NULL};
-    n->chaind = spawn(argv, log);
-    wait_port(n->http, "chaind did not start");
+    n->chaind = bench_spawn(argv, log);
+    bench_wait_port(n->http, n->chaind, "chaind did not start");
     n->req = zmq_socket(zctx, ZMQ_DEALER);
     n->sub = zmq_socket(zctx, ZMQ_SUB);
     int hwm = 0;
     zmq_setsockopt(n->sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(n->sub, ZMQ_SUBSCRIBE, "block", 5);
     if (zmq_connect(n->req, n->rpc_ep) < 0 || zmq_connect(n->sub, n->events_ep) < 0)
-        die("cannot connect to chaind");
+        bench_die("cannot connect to chaind");
     return n;
 }
 
@@ -164,8 +86,8 @@ static void start_gossipd(node_t *n, const char *const *extra)
     for (int i = 0; extra && extra[i] && argc < 30; i++)
         argv[argc++] = extra[i];
     argv[argc] = NULL;
-    n->gossipd = spawn(argv, log);
-    wait_port(n->p2p, "gossipd did not start");
+    n->gossipd = bench_spawn(argv, log);
+    bench_wait_port(n->p2p, n->gossipd, "gossipd did not start");
 }
 
 static void stop_all(void)
@@ -178,17 +100,13 @@ static void stop_all(void)
             zmq_close(n->sub);
         pid_t pids[2] = {n->gossipd, n->chaind};
         for (int k = 0; k < 2; k++) {
-            if (!pids[k])
-                continue;
-            kill(pids[k], SIGTERM);
-            waitpid(pids[k], NULL, 0);
+            if (pids[k])
+                (void)bench_stop(pids[k], 20);
         }
-        char cmd[4096];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", n->dir);
         if (getenv("BENCH_KEEP"))
             fprintf(stderr, "bench_gossip: kept %s\n", n->dir);
-        else if (system(cmd) != 0)
-            fprintf(stderr, "bench_gossip: could not remove %s\n", n->dir);
+        else
+            bench_rmdir(n->dir);
     }
     n_nodes = 0;
 }
@@ -207,7 +125,7 @@ static void send_block(node_t *n, const mp_buf_t *block)
     mp_put_cstr(&b, "origin");
     mp_put_cstr(&b, "bench");
     if (!mp_buf_ok(&b) || zmq_send(n->req, b.data, b.len, 0) < 0)
-        die("submit_block not sent");
+        bench_die("submit_block not sent");
     mp_buf_free(&b);
 }
 
@@ -217,7 +135,7 @@ static void read_reply(node_t *n)
     zmq_msg_init(&m);
     zmq_pollitem_t it = {n->req, 0, ZMQ_POLLIN, 0};
     if (zmq_poll(&it, 1, 60000) <= 0 || zmq_msg_recv(&m, n->req, 0) < 0)
-        die("chaind did not answer");
+        bench_die("chaind did not answer");
     proto_reply_t r;
     err_t e;
     if (proto_decode_reply(&r, zmq_msg_data(&m), zmq_msg_size(&m), &e) < 0 || !r.ok) {
@@ -234,19 +152,19 @@ static uint64_t tip_height(node_t *n)
     mp_buf_init(&b, 256);
     proto_begin_request(&b, "get_tip", next_id++, 0);
     if (zmq_send(n->req, b.data, b.len, 0) < 0)
-        die("get_tip not sent");
+        bench_die("get_tip not sent");
     mp_buf_free(&b);
     zmq_msg_t m;
     zmq_msg_init(&m);
     zmq_pollitem_t it = {n->req, 0, ZMQ_POLLIN, 0};
     if (zmq_poll(&it, 1, 10000) <= 0 || zmq_msg_recv(&m, n->req, 0) < 0)
-        die("chaind did not answer get_tip");
+        bench_die("chaind did not answer get_tip");
     proto_reply_t r;
     err_t e;
     uint64_t h = 0;
     if (proto_decode_reply(&r, zmq_msg_data(&m), zmq_msg_size(&m), &e) < 0 ||
         proto_get_uint(&r.body, "height", &h) < 0)
-        die("a bad get_tip reply");
+        bench_die("a bad get_tip reply");
     zmq_msg_close(&m);
     return h;
 }
@@ -254,12 +172,12 @@ static uint64_t tip_height(node_t *n)
 /* Reads block events of n until one of height h; its arrival time. */
 static double wait_event(node_t *n, uint64_t h, double timeout)
 {
-    double end = now_s() + timeout;
-    while (now_s() < end) {
+    double end = bench_now() + timeout;
+    while (bench_now() < end) {
         zmq_pollitem_t it = {n->sub, 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&it, 1, 100) <= 0)
             continue;
-        double t = now_s();
+        double t = bench_now();
         zmq_msg_t topic, body;
         zmq_msg_init(&topic);
         zmq_msg_init(&body);
@@ -286,36 +204,19 @@ typedef struct {
     size_t n, n_txs;
 } chain_t;
 
+/* A block over the encodings txs[0..n) (bench_block with the regtest bits
+ * and the subsidy). */
 static void make_block(mp_buf_t *out, hash32_t *hash, const hash32_t *parent, uint64_t height,
                        uint64_t time, const hash20_t *payout, mp_buf_t *txs, size_t n)
 {
-    tx_coinbase_t cb;
-    uint8_t extranonce[8] = {0};
-    hash32_t *leaves = malloc((n + 1) * sizeof *leaves);
-    const uint8_t **raws = malloc((n + 1) * sizeof *raws);
-    size_t *lens = malloc((n + 1) * sizeof *lens);
-    if (!leaves || !raws || !lens ||
-        tx_coinbase_build(&cb, height, extranonce, sizeof extranonce, payout, 625000000) < 0 ||
-        tx_txid(&cb.tx, &leaves[0]) < 0)
-        die("building a coinbase");
+    const uint8_t **raws = bench_xmalloc(n * sizeof *raws);
+    size_t *lens = bench_xmalloc(n * sizeof *lens);
     for (size_t i = 0; i < n; i++) {
-        hash_sha256d(&leaves[i + 1], txs[i].data, txs[i].len);
         raws[i] = txs[i].data;
         lens[i] = txs[i].len;
     }
-    block_header_t h = {.version = BLOCK_VERSION, .previous_block_hash = *parent,
-                        .timestamp = time, .bits = 0x207fffff};
-    if (merkle_root(&h.merkle_root, NULL, leaves, n + 1) < 0)
-        die("merkle");
-    for (;; h.nonce++) {
-        block_header_hash(hash, &h);
-        if (block_hash_meets(hash, h.bits))
-            break;
-    }
-    mp_buf_init(out, BLOCK_MAX_SIZE);
-    if (block_assemble(out, &h, &cb.tx, raws, lens, n) < 0)
-        die("a block over 1 MB: use fewer transactions a block");
-    free(leaves);
+    bench_block(out, hash, NULL, parent, height, time, 0x207fffff, payout, 625000000, raws, lens,
+                n);
     free(raws);
     free(lens);
 }
@@ -324,45 +225,26 @@ static void make_block(mp_buf_t *out, hash32_t *hash, const hash32_t *parent, ui
 static void make_tx(mp_buf_t *out, hash32_t *txid, const key_pair_t *key, const hash20_t *pkh,
                     const hash32_t *prev, uint32_t index, amount_t value, size_t n_out)
 {
-    uint8_t lock[SCRIPT_P2PKH_LOCK_LEN], unlock[1][SCRIPT_P2PKH_UNLOCK_LEN];
-    script_p2pkh_lock(lock, pkh);
-    tx_output_t *outs = malloc(n_out * sizeof *outs);
-    if (!outs)
-        die("out of memory");
-    amount_t fee = 10000;
+    hash20_t *to = bench_xmalloc(n_out * sizeof *to);
     for (size_t i = 0; i < n_out; i++)
-        outs[i] = (tx_output_t){(value - fee) / n_out, lock, sizeof lock};
-    tx_input_t in = {.prev_txid = *prev, .index = index};
-    tx_t tx = {.version = TX_VERSION, .n_inputs = 1, .inputs = &in, .n_outputs = n_out,
-               .outputs = outs};
-    err_t e;
-    mp_buf_init(out, TX_MAX_SIZE);
-    if (tx_sign_p2pkh(&tx, key, unlock, &e) < 0 || tx_txid(&tx, txid) < 0 ||
-        tx_encode(&tx, out, false) < 0)
-        die("building a transaction");
-    free(outs);
+        to[i] = *pkh;
+    amount_t fee = 10000;
+    bench_tx(out, txid, key, prev, index, to, n_out, (value - fee) / n_out);
+    free(to);
 }
 
 /* Block 1 fans albert's genesis coin out into n_txs coins; every later block
  * moves each coin on in its own transaction. Empty blocks when n_txs is 0. */
 static void make_chain(chain_t *c, size_t n_blocks, size_t n_txs)
 {
-    const chain_params_t *p = params_by_name("regtest");
-    mp_buf_t g;
-    mp_buf_init(&g, BLOCK_MAX_SIZE);
-    block_t gb;
+    hash32_t tip, gtx;
+    bench_genesis(params_by_name("regtest"), &tip, &gtx, NULL);
     err_t e;
-    if (params_genesis_encode(p, &g) < 0 || block_decode(&gb, g.data, g.len, &e) < 0)
-        die("genesis");
-    hash32_t tip, gtx = gb.txids[0];
-    block_header_hash(&tip, &gb.header);
-    block_free(&gb);
-    mp_buf_free(&g);
     key_pair_t albert;
     char path[512];
     snprintf(path, sizeof path, "%s/deploy/demo-keys/albert.pem", CHAIN_SOURCE_DIR);
     if (key_load_pem(&albert, path, &e) < 0)
-        die(e.message);
+        bench_die("%s", e.message);
     hash20_t pkh;
     hash_hash160(&pkh, albert.pubkey, KEY_PUBKEY_LEN);
     c->n = n_blocks;
@@ -372,7 +254,7 @@ static void make_chain(chain_t *c, size_t n_blocks, size_t n_txs)
     amount_t *values = calloc(n_txs ? n_txs : 1, sizeof *values);
     mp_buf_t *txs = calloc(n_txs ? n_txs : 1, sizeof *txs);
     if (!c->blocks || !coins || !values || !txs)
-        die("out of memory");
+        bench_die("out of memory");
     uint64_t t0 = (uint64_t)time(NULL) - n_blocks - 600;
     for (size_t h = 1; h <= n_blocks; h++) {
         size_t n = 0;
@@ -437,7 +319,7 @@ static void propagation(size_t n_blocks)
                                                 "--max-inbound", "1", NULL});
     chain_t c;
     make_chain(&c, n_blocks, 0);
-    sleep_ms(2000); /* the line forms (a handshake is a round trip) */
+    bench_sleep_ms(2000); /* the line forms (a handshake is a round trip) */
     double *hop = calloc((size_t)(LINE - 1) * n_blocks, sizeof *hop);
     double *total = calloc(n_blocks, sizeof *total);
     size_t measured = 0;
@@ -455,10 +337,10 @@ static void propagation(size_t n_blocks)
         for (int i = 1; i < LINE; i++)
             hop[(size_t)(i - 1) * n_blocks + measured] = (t[i] - t[i - 1]) * 1000;
         total[measured++] = (t[LINE - 1] - t[0]) * 1000;
-        sleep_ms(20);
+        bench_sleep_ms(20);
     }
     if (measured == 0)
-        die("no block crossed the line");
+        bench_die("no block crossed the line");
     printf("\n### Block propagation, line of %d nodes, %zu blocks (ms)\n\n", LINE, measured);
     printf("| hop | p50 | p99 |\n| --- | --- | --- |\n");
     for (int i = 1; i < LINE; i++) {
@@ -486,7 +368,7 @@ static void propagation(size_t n_blocks)
 static void sync_round(const chain_t *c, double *t_chaind, double *t_sync)
 {
     node_t *a = start_chaind();
-    double t0 = now_s();
+    double t0 = bench_now();
     size_t sent = 0, done = 0;
     while (done < c->n) {
         while (sent < c->n && sent - done < 32)
@@ -494,19 +376,19 @@ static void sync_round(const chain_t *c, double *t_chaind, double *t_sync)
         read_reply(a);
         done++;
     }
-    *t_chaind = now_s() - t0;
+    *t_chaind = bench_now() - t0;
     if (tip_height(a) != c->n)
-        die("chaind did not take the whole chain");
+        bench_die("chaind did not take the whole chain");
     start_gossipd(a, NULL);
     node_t *b = start_chaind();
-    t0 = now_s();
+    t0 = bench_now();
     start_gossipd(b, (const char *[]){"--peer", a->addr, NULL});
     while (tip_height(b) < c->n) {
-        if (now_s() - t0 > 600)
-            die("the fresh node did not sync in 10 minutes");
-        sleep_ms(20);
+        if (bench_now() - t0 > 600)
+            bench_die("the fresh node did not sync in 10 minutes");
+        bench_sleep_ms(20);
     }
-    *t_sync = now_s() - t0;
+    *t_sync = bench_now() - t0;
     stop_all();
 }
 
@@ -540,12 +422,13 @@ static void sync_speed(size_t n_blocks, size_t n_txs, int rounds)
 
 int main(int argc, char **argv)
 {
+    bench_init("bench_gossip");
     size_t n_blocks = argc > 1 ? strtoul(argv[1], NULL, 10) : 2000;
     size_t n_txs = argc > 2 ? strtoul(argv[2], NULL, 10) : 10;
     size_t n_latency = argc > 3 ? strtoul(argv[3], NULL, 10) : 200;
     int rounds = argc > 4 ? atoi(argv[4]) : 3;
     if (n_blocks == 0 || n_latency == 0 || n_txs > 4000 || rounds < 1 || rounds > 20)
-        die("usage: bench_gossip [BLOCKS [TXS [LATENCY_BLOCKS [ROUNDS]]]]");
+        bench_die("usage: bench_gossip [BLOCKS [TXS [LATENCY_BLOCKS [ROUNDS]]]]");
     signal(SIGPIPE, SIG_IGN);
     zctx = zmq_ctx_new();
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);

@@ -4,6 +4,7 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include "key.h"
 #include "log.h"
 
 static volatile sig_atomic_t *stop_flag;
@@ -36,6 +37,11 @@ int daemon_common_flags(const char *program, const char *log_level, const char *
         return -1;
     }
     log_init(program, (log_level_t)level);
+    err_t e;
+    if (key_init(&e) < 0) {
+        fprintf(stderr, "%s: %s\n", program, e.message);
+        return -1;
+    }
     return 0;
 }
 

@@ -12,8 +12,10 @@
  * error return, never a death). */
 void daemon_signals(volatile sig_atomic_t *stop);
 
-/* Parses the --log-level and --network values every daemon takes and starts
- * logging as program. -1 after a message on stderr (exit 2). */
+/* Parses the --log-level and --network values every daemon takes, starts
+ * logging as program and initialises the signature library (key_init), so a
+ * daemon that could check no signature stops at once. -1 after a message on
+ * stderr (exit 2). */
 int daemon_common_flags(const char *program, const char *log_level, const char *network,
                         const chain_params_t **params);
 

@@ -32,27 +32,33 @@ static bool env_switch(const char *v)
     return v && *v && strcmp(v, "0") != 0 && strcmp(v, "false") != 0;
 }
 
-/* Appends value to a repeatable flag's list ("a,b"). */
-static int append(flag_t *f, const char *value, bool *from_cli)
+/* Appends value to a repeatable flag's list ("a,b"); *owned says whether
+ * the list is already a buffer of ours, grown in place rather than copied
+ * (so no earlier list is left behind unreachable). */
+static int append(flag_t *f, const char *value, bool *from_cli, bool *owned)
 {
     if (!*from_cli || !f->value) {
         f->value = value;
         *from_cli = true;
         return 0;
     }
-    size_t len = strlen(f->value) + 1 + strlen(value) + 1;
-    char *joined = malloc(len);
+    size_t old = strlen(f->value), len = old + 1 + strlen(value) + 1;
+    char *joined = *owned ? realloc((char *)f->value, len) : malloc(len);
     if (!joined)
         return -1;
-    snprintf(joined, len, "%s,%s", f->value, value);
+    if (!*owned)
+        memcpy(joined, f->value, old);
+    joined[old] = ',';
+    memcpy(joined + old + 1, value, strlen(value) + 1);
     f->value = joined; /* lives until exit, as argv does */
+    *owned = true;
     return 0;
 }
 
 int flags_parse(flag_t *flags, size_t n, int argc, char **argv, const char *program,
                 const char *summary)
 {
-    bool given[64] = {false};
+    bool given[64] = {false}, owned[64] = {false};
     assert(n <= 64);
     for (size_t i = 0; i < n; i++) {
         const char *v = getenv(flags[i].env);
@@ -100,7 +106,7 @@ int flags_parse(flag_t *flags, size_t n, int argc, char **argv, const char *prog
             return -1;
         }
         if (flags[i].repeatable) {
-            if (append(&flags[i], value, &given[i]) < 0) {
+            if (append(&flags[i], value, &given[i], &owned[i]) < 0) {
                 fprintf(stderr, "%s: out of memory\n", program);
                 return -1;
             }
@@ -123,10 +129,13 @@ const char *flags_get(const flag_t *flags, size_t n, const char *name)
 int flags_uint(const char *program, const char *name, const char *text, uint64_t min, uint64_t max,
                uint64_t *out)
 {
-    char *end;
+    /* digits only: strtoull alone would take leading blanks and a sign, and
+     * " -5" would wrap to 2^64 - 5 */
+    bool digits = text && *text >= '0' && *text <= '9';
+    char *end = NULL;
     errno = 0;
-    unsigned long long v = text && *text != '-' ? strtoull(text, &end, 10) : 0;
-    if (!text || *text == '-' || errno || *end || end == text || v < min || v > max) {
+    unsigned long long v = digits ? strtoull(text, &end, 10) : 0;
+    if (!digits || errno || *end || v < min || v > max) {
         fprintf(stderr, "%s: --%s must be a whole number from %" PRIu64 " to %" PRIu64
                 " (got \"%s\")\n", program, name, min, max, text ? text : "");
         return -1;

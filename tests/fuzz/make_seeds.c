@@ -1,10 +1,11 @@
 /* make_seeds: writes the fuzz targets' seed corpora.
  *
- *   make_seeds VECTORS_JSON OUTDIR
+ *   make_seeds VECTORS_JSON ED25519_JSON OUTDIR
  *
  * Built with the fuzz targets (target make_seeds in build-fuzz/; an ordinary
- * program, no libFuzzer main). From shared/vectors.json and the project's own
- * encoders it writes:
+ * program, no libFuzzer main). From shared/vectors.json,
+ * shared/vectors-ed25519.json, the edge encodings of tests/support and the
+ * project's own encoders it writes:
  *   OUTDIR/tx        every transactions/coinbase/reject_encodings hex (and the
  *                    sighash preimages)
  *   OUTDIR/block     the regtest and demo genesis blocks, each header vector
@@ -15,6 +16,11 @@
  *                    split (2 bytes, little-endian) | unlocking | locking
  *   OUTDIR/envelope  requests and peer messages of every type, ok and error
  *                    replies, and events ([topic byte] | map, see fuzz_envelope)
+ *   OUTDIR/ed25519   in fuzz_ed25519's format: every ed25519 vector, each with
+ *                    every small-order point as its key and as R, y >= p keys
+ *                    and R, S >= L, and signed triples by the vectors.json keys
+ *   OUTDIR/ed25519.dict  libFuzzer dictionary of those encodings and of the
+ *                    vectors' keys, R and S halves
  * Seed files are named seed-*, so reruns overwrite them and keep what the
  * fuzzer added. Exits non-zero on any failure. */
 #include <errno.h>
@@ -25,6 +31,7 @@
 #include <sys/stat.h>
 
 #include "block.h"
+#include "ed25519_edges.h"
 #include "err.h"
 #include "hex.h"
 #include "merkle.h"
@@ -382,21 +389,191 @@ static void seed_envelopes(mp_buf_t *b)
     write_buf("envelope", "event-peer.add", b);
 }
 
+/* --- ed25519 ------------------------------------------------------------ */
+
+#define ED_KEY 32
+#define ED_SIG 64
+
+static void seed_triple(const char *name, const uint8_t *pub, const uint8_t *sig,
+                        const uint8_t *msg, size_t msg_len)
+{
+    uint8_t seed[1 + ED_KEY + ED_SIG + 64];
+    if (msg_len > 64)
+        die("an ed25519 seed message over 64 bytes");
+    seed[0] = 0; /* raw */
+    memcpy(seed + 1, pub, ED_KEY);
+    memcpy(seed + 1 + ED_KEY, sig, ED_SIG);
+    memcpy(seed + 1 + ED_KEY + ED_SIG, msg, msg_len);
+    write_seed("ed25519", name, seed, 1 + ED_KEY + ED_SIG + msg_len);
+}
+
+/* A signed triple: the key of `key_seed` signs msg, under a zero mask. */
+static void seed_signed(const char *name, const uint8_t *key_seed, const uint8_t *msg,
+                        size_t msg_len)
+{
+    uint8_t seed[1 + 32 + ED_KEY + ED_SIG + 32] = {1};
+    if (msg_len > 32)
+        die("an ed25519 seed message over 32 bytes");
+    memcpy(seed + 1, key_seed, 32);
+    memcpy(seed + 1 + 32 + ED_KEY + ED_SIG, msg, msg_len);
+    write_seed("ed25519", name, seed, 1 + 32 + ED_KEY + ED_SIG + msg_len);
+}
+
+static void dict_entry(FILE *f, const char *name, const uint8_t *b, size_t n)
+{
+    fprintf(f, "%s=\"", name);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "\\x%02x", b[i]);
+    fprintf(f, "\"\n");
+}
+
+static void write_dict(json_t *ed)
+{
+    char path[4096], name[64];
+    snprintf(path, sizeof path, "%s/ed25519.dict", outdir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    for (size_t i = 0; i < ED25519_SMALL_ORDER_COUNT; i++) {
+        snprintf(name, sizeof name, "small_order_%zu", i);
+        dict_entry(f, name, ed25519_small_order[i].enc, 32);
+    }
+    for (unsigned k = 0; k < ED25519_NON_CANONICAL_COUNT; k++)
+        for (int sign = 0; sign < 2; sign++) {
+            uint8_t enc[32];
+            ed25519_non_canonical(enc, k, sign);
+            snprintf(name, sizeof name, "y_p_plus_%u_sign_%d", k, sign);
+            dict_entry(f, name, enc, 32);
+        }
+    uint8_t max[32];
+    memset(max, 0xff, sizeof max);
+    dict_entry(f, "order_l", ed25519_order_l, 32);
+    dict_entry(f, "s_max", max, 32);
+    size_t i;
+    json_t *o;
+    json_array_foreach(section(ed, "signatures"), i, o) {
+        size_t pl, sl;
+        uint8_t *pub = unhex(o, "pubkey", &pl), *sig = unhex(o, "signature", &sl);
+        if (pl != ED_KEY || sl != ED_SIG)
+            die("an ed25519 vector of the wrong size");
+        snprintf(name, sizeof name, "vector_%zu_key", i);
+        dict_entry(f, name, pub, ED_KEY);
+        snprintf(name, sizeof name, "vector_%zu_r", i);
+        dict_entry(f, name, sig, 32);
+        snprintf(name, sizeof name, "vector_%zu_s", i);
+        dict_entry(f, name, sig + 32, 32);
+        free(pub);
+        free(sig);
+    }
+    if (fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+}
+
+/* Vector i, and its variants with the edge encodings in place of its key,
+ * its R and its S. */
+static void seed_ed25519_vector(size_t i, const uint8_t *pub, const uint8_t *sig,
+                                const uint8_t *msg, size_t msg_len)
+{
+    char name[64];
+    uint8_t key[ED_KEY], bad[ED_SIG];
+    snprintf(name, sizeof name, "vector-%zu", i);
+    seed_triple(name, pub, sig, msg, msg_len);
+    for (size_t j = 0; j < ED25519_SMALL_ORDER_COUNT; j++) {
+        snprintf(name, sizeof name, "vector-%zu-small-key-%zu", i, j);
+        seed_triple(name, ed25519_small_order[j].enc, sig, msg, msg_len);
+        memcpy(bad, sig, ED_SIG);
+        memcpy(bad, ed25519_small_order[j].enc, 32);
+        snprintf(name, sizeof name, "vector-%zu-small-r-%zu", i, j);
+        seed_triple(name, pub, bad, msg, msg_len);
+    }
+    for (unsigned k = 0; k < ED25519_NON_CANONICAL_COUNT; k++)
+        for (int sign = 0; sign < 2; sign++) {
+            ed25519_non_canonical(key, k, sign);
+            snprintf(name, sizeof name, "vector-%zu-y-p-plus-%u-%d-key", i, k, sign);
+            seed_triple(name, key, sig, msg, msg_len);
+            memcpy(bad, sig, ED_SIG);
+            memcpy(bad, key, 32);
+            snprintf(name, sizeof name, "vector-%zu-y-p-plus-%u-%d-r", i, k, sign);
+            seed_triple(name, pub, bad, msg, msg_len);
+        }
+    memcpy(bad, sig, ED_SIG);
+    ed25519_add_l(bad + 32);
+    snprintf(name, sizeof name, "vector-%zu-s-plus-l", i);
+    seed_triple(name, pub, bad, msg, msg_len);
+    memcpy(bad + 32, ed25519_order_l, 32);
+    snprintf(name, sizeof name, "vector-%zu-s-is-l", i);
+    seed_triple(name, pub, bad, msg, msg_len);
+}
+
+static void seed_ed25519(json_t *ed, json_t *v)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(section(ed, "signatures"), i, o) {
+        size_t pl, sl, ml;
+        uint8_t *pub = unhex(o, "pubkey", &pl), *sig = unhex(o, "signature", &sl),
+                *msg = unhex(o, "sighash", &ml);
+        if (pl != ED_KEY || sl != ED_SIG || ml > 64)
+            die("an ed25519 vector of the wrong size");
+        seed_ed25519_vector(i, pub, sig, msg, ml);
+        free(pub);
+        free(sig);
+        free(msg);
+    }
+    /* the small-order points against each other: key P, R Q, S = 0 */
+    static const uint8_t msg[32] = {1};
+    for (size_t a = 0; a < ED25519_SMALL_ORDER_COUNT; a++)
+        for (size_t r = 0; r < ED25519_SMALL_ORDER_COUNT; r++) {
+            uint8_t sig[ED_SIG] = {0};
+            memcpy(sig, ed25519_small_order[r].enc, 32);
+            char name[64];
+            snprintf(name, sizeof name, "small-key-%zu-small-r-%zu", a, r);
+            seed_triple(name, ed25519_small_order[a].enc, sig, msg, sizeof msg);
+        }
+    json_t *sighash_src = json_array_get(section(v, "transactions"), 0);
+    size_t shl;
+    uint8_t *sighash = unhex(sighash_src, "sighash", &shl);
+    json_array_foreach(section(v, "keys"), i, o) {
+        size_t kl;
+        uint8_t *key_seed = unhex(o, "seed", &kl);
+        if (kl != 32 || shl != 32)
+            die("a key vector of the wrong size");
+        char name[64];
+        snprintf(name, sizeof name, "signed-key-%zu", i);
+        seed_signed(name, key_seed, sighash, shl);
+        snprintf(name, sizeof name, "signed-key-%zu-empty", i);
+        seed_signed(name, key_seed, msg, 0);
+        free(key_seed);
+    }
+    free(sighash);
+    write_dict(ed);
+}
+
+static json_t *load_json(const char *path)
+{
+    json_error_t jerr;
+    json_t *v = json_load_file(path, 0, &jerr);
+    if (!v) {
+        fprintf(stderr, "make_seeds: %s: %s (line %d)\n", path, jerr.text, jerr.line);
+        exit(1);
+    }
+    return v;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s VECTORS_JSON OUTDIR\n", argv[0]);
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s VECTORS_JSON ED25519_JSON OUTDIR\n", argv[0]);
         return 2;
     }
-    json_error_t jerr;
-    json_t *v = json_load_file(argv[1], 0, &jerr);
-    if (!v) {
-        fprintf(stderr, "make_seeds: %s: %s (line %d)\n", argv[1], jerr.text, jerr.line);
-        return 1;
-    }
-    outdir = argv[2];
+    json_t *v = load_json(argv[1]), *ed = load_json(argv[2]);
+    outdir = argv[3];
     make_dir(outdir);
-    static const char *const corpora[] = {"tx", "block", "script", "envelope"};
+    static const char *const corpora[] = {"tx", "block", "script", "envelope", "ed25519"};
     for (size_t i = 0; i < sizeof corpora / sizeof corpora[0]; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", outdir, corpora[i]);
@@ -413,8 +590,10 @@ int main(int argc, char **argv)
     seed_blocks(v, &b);
     seed_scripts(v);
     seed_envelopes(&b);
+    seed_ed25519(ed, v);
     mp_buf_free(&b);
     json_decref(v);
-    printf("make_seeds: %d seeds in %s/{tx,block,script,envelope}\n", written, outdir);
+    json_decref(ed);
+    printf("make_seeds: %d seeds in %s/{tx,block,script,envelope,ed25519}\n", written, outdir);
     return 0;
 }

@@ -4,8 +4,10 @@
 #
 #   tests/fuzz/run.sh [SECONDS]        (default 60 each)
 #
-# Environment: CHAIN_VECTORS (default ../shared/vectors.json beside the
-# checkout), FUZZ_JOBS (build parallelism). Exits non-zero when the build fails
+# Environment: CHAIN_VECTORS and CHAIN_VECTORS_ED25519 (default
+# ../shared/vectors.json and ../shared/vectors-ed25519.json beside the
+# checkout), FUZZ_JOBS (build parallelism). A target with a dictionary
+# (fuzz-corpus/<target>.dict, written by make_seeds) runs with it. Exits non-zero when the build fails
 # or any target reports a crash, a leak, a timeout or an out-of-memory; the
 # reproducer is then in build-fuzz/artifacts/<target>/ and the log in
 # build-fuzz/logs/<target>.log.
@@ -18,7 +20,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$root/build-fuzz
 corpus=$root/fuzz-corpus
 vectors=${CHAIN_VECTORS:-$root/../shared/vectors.json}
-targets=(tx block envelope script)
+vectors_ed25519=${CHAIN_VECTORS_ED25519:-$root/../shared/vectors-ed25519.json}
+targets=(tx block envelope script ed25519)
 
 mkdir -p "$build/logs"
 CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -27,7 +30,8 @@ CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 cmake --build "$build" --target fuzz -j "${FUZZ_JOBS:-$(nproc)}" ||
     { echo "fuzz: build failed" >&2; exit 1; }
 
-"$build/tests/fuzz/make_seeds" "$vectors" "$corpus" || { echo "fuzz: seeds failed" >&2; exit 1; }
+"$build/tests/fuzz/make_seeds" "$vectors" "$vectors_ed25519" "$corpus" ||
+    { echo "fuzz: seeds failed" >&2; exit 1; }
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -37,9 +41,11 @@ for t in "${targets[@]}"; do
     art=$build/artifacts/$t
     mkdir -p "$art" "$corpus/$t"
     log=$build/logs/$t.log
+    dict=()
+    [ -f "$corpus/$t.dict" ] && dict=(-dict="$corpus/$t.dict")
     echo "fuzz: fuzz_$t for ${secs}s (corpus fuzz-corpus/$t)" >&2
     "$build/tests/fuzz/fuzz_$t" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 \
-        -print_final_stats=1 -artifact_prefix="$art/" "$corpus/$t" >"$log" 2>&1
+        -print_final_stats=1 -artifact_prefix="$art/" "${dict[@]}" "$corpus/$t" >"$log" 2>&1
     rc=$?
     runs[$t]=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     size[$t]=$(find "$corpus/$t" -type f | wc -l)

@@ -1,14 +1,18 @@
-/* key.h: RFC 8032 Ed25519 test vectors, the shared key vectors, and PEM
- * files (round trip, refusal to overwrite, clean failures, the demo keys). */
+/* key.h: RFC 8032 Ed25519 test vectors, the signature rule's edge cases
+ * (vectors-ed25519.json, small-order and non-canonical encodings, S >= L),
+ * the shared key vectors, and PEM files (round trip, refusal to overwrite,
+ * clean failures, the demo keys signing as they always have). */
 #include <criterion/criterion.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ed25519_edges.h"
 #include "hash.h"
 #include "hex.h"
 #include "key.h"
@@ -36,6 +40,16 @@ static const struct {
 static void unhex(uint8_t *out, size_t len, const char *hex)
 {
     cr_assert_eq(hex_decode_exact(out, len, hex), 0, "bad hex constant %s", hex);
+}
+
+/* RFC case i's public key, signature and message; the message's length. */
+static size_t rfc_case(size_t i, uint8_t pub[32], uint8_t sig[64], uint8_t msg[8])
+{
+    size_t msglen = strlen(rfc[i].msg) / 2;
+    unhex(pub, 32, rfc[i].pubkey);
+    unhex(sig, 64, rfc[i].sig);
+    cr_assert_eq(hex_decode(msg, 8, rfc[i].msg, strlen(rfc[i].msg)), (long)msglen);
+    return msglen;
 }
 
 Test(ed25519, rfc8032_seed_to_pubkey)
@@ -74,10 +88,7 @@ Test(ed25519, rfc8032_tampering_fails)
 {
     for (size_t i = 0; i < NRFC; i++) {
         uint8_t pub[32], sig[64], msg[8];
-        size_t msglen = strlen(rfc[i].msg) / 2;
-        unhex(pub, 32, rfc[i].pubkey);
-        unhex(sig, 64, rfc[i].sig);
-        cr_assert_eq(hex_decode(msg, sizeof msg, rfc[i].msg, strlen(rfc[i].msg)), (long)msglen);
+        size_t msglen = rfc_case(i, pub, sig, msg);
         cr_assert(key_verify(pub, sig, msg, msglen));
 
         /* a flipped bit anywhere in R or S */
@@ -120,14 +131,75 @@ Test(ed25519, rfc8032_tampering_fails)
 
 Test(ed25519, non_canonical_s_rejected)
 {
-    /* TEST 1's signature with S replaced by S + L (the group order): a lax
-     * verifier accepts it, which would make signatures malleable. */
-    uint8_t pub[32], sig[64];
+    /* Each RFC signature with S replaced by S + L (the group order): the
+     * same equation holds, and a lax verifier accepts it, which would make
+     * signatures malleable. S = L and S = 2^256 - 1 are out of range too. */
+    for (size_t i = 0; i < NRFC; i++) {
+        uint8_t pub[32], sig[64], msg[8];
+        size_t msglen = rfc_case(i, pub, sig, msg);
+        ed25519_add_l(sig + 32);
+        cr_assert_not(key_verify(pub, sig, msg, msglen), "%s: S + L verifies", rfc[i].name);
+        memcpy(sig + 32, ed25519_order_l, 32);
+        cr_assert_not(key_verify(pub, sig, msg, msglen), "%s: S = L verifies", rfc[i].name);
+        memset(sig + 32, 0xff, 32);
+        cr_assert_not(key_verify(pub, sig, msg, msglen), "%s: S = 2^256-1", rfc[i].name);
+    }
+}
+
+/* The identity as R with S = 0 passes the cofactorless equation for the
+ * identity key ([0]B = R + [k]A), which is vectors-ed25519.json's case: here
+ * every small-order point is tried as the key and as R. */
+Test(ed25519, small_order_keys_and_r_rejected)
+{
+    static const uint8_t msg[32] = {1};
+    uint8_t pub[32];
     unhex(pub, 32, rfc[0].pubkey);
-    unhex(sig, 64,
-          "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901554c8c7872aa064e04"
-          "9dbb3013fbf29380d25bf5f0595bbe24655141438e7a101b");
-    cr_assert_not(key_verify(pub, sig, (const uint8_t *)"", 0));
+    for (size_t i = 0; i < ED25519_SMALL_ORDER_COUNT; i++) {
+        const ed25519_point_t *pt = &ed25519_small_order[i];
+        for (size_t j = 0; j < ED25519_SMALL_ORDER_COUNT; j++) {
+            uint8_t sig[64] = {0};
+            memcpy(sig, ed25519_small_order[j].enc, 32);
+            cr_assert_not(key_verify(pt->enc, sig, msg, sizeof msg),
+                          "key %s, R %s, S 0 verifies", pt->name, ed25519_small_order[j].name);
+        }
+        /* R of small order under a real key, S = 0 and S = 1 */
+        for (uint8_t s = 0; s < 2; s++) {
+            uint8_t sig[64] = {0};
+            memcpy(sig, pt->enc, 32);
+            sig[32] = s;
+            cr_assert_not(key_verify(pub, sig, msg, sizeof msg), "R %s, S %u", pt->name, s);
+        }
+    }
+}
+
+/* y >= p as the key: every one of the 19 values, either sign. p + 1 is the
+ * identity written the long way, for which R = identity, S = 0 holds. */
+Test(ed25519, non_canonical_keys_rejected)
+{
+    static const uint8_t msg[32] = {1};
+    uint8_t identity_sig[64] = {0x01};
+    for (unsigned k = 0; k < ED25519_NON_CANONICAL_COUNT; k++)
+        for (int sign = 0; sign < 2; sign++) {
+            uint8_t key[32];
+            ed25519_non_canonical(key, k, sign);
+            cr_assert_not(key_verify(key, identity_sig, msg, sizeof msg), "y = p + %u, sign %d",
+                          k, sign);
+        }
+}
+
+Test(ed25519_vectors, verdicts)
+{
+    json_t *arr = vectors_ed25519_section("signatures"), *v;
+    size_t i;
+    json_array_foreach(arr, i, v) {
+        uint8_t pub[32], sig[64], sighash[32];
+        vhex_exact(v, "pubkey", pub, 32);
+        vhex_exact(v, "signature", sig, 64);
+        vhex_exact(v, "sighash", sighash, 32);
+        bool valid = vbool(v, "valid");
+        cr_assert_eq(key_verify(pub, sig, sighash, 32), valid, "\"%s\": key_verify says %s",
+                     vstr(v, "description"), valid ? "invalid" : "valid");
+    }
 }
 
 Test(ed25519, garbage_is_false_not_crash)
@@ -189,6 +261,50 @@ Test(keys, vectors_transaction_signatures)
         cr_assert_arr_eq(sig, want, 64, "transaction %zu: signature", i);
         cr_assert(key_verify(k.pubkey, want, sighash, 32));
     }
+}
+
+/* key_sign reads only the seed: a pair whose public half is wrong signs as
+ * the seed's own key (libsodium hashes the public key it is given into the
+ * signature; a wrong one would give a second signature that leaks the seed). */
+Test(keys, sign_ignores_a_wrong_public_half)
+{
+    uint8_t seed[32], want[64], sig[64];
+    unhex(seed, 32, rfc[0].seed);
+    unhex(want, 64, rfc[0].sig);
+    key_pair_t k;
+    err_t e;
+    cr_assert_eq(key_from_seed(&k, seed, &e), 0);
+    unhex(k.pubkey, 32, rfc[1].pubkey);
+    cr_assert_eq(key_sign(&k, sig, (const uint8_t *)"", 0, &e), 0);
+    cr_assert_arr_eq(sig, want, 64);
+}
+
+/* The first use of the library may come from many threads at once (a
+ * block's checks on the pool): every one gets a working verifier. */
+#define INIT_THREADS 8
+
+static void *verify_first(void *arg)
+{
+    uint8_t pub[32], sig[64];
+    unhex(pub, 32, rfc[0].pubkey);
+    unhex(sig, 64, rfc[0].sig);
+    *(bool *)arg = key_verify(pub, sig, (const uint8_t *)"", 0);
+    return NULL;
+}
+
+Test(keys, first_use_from_many_threads)
+{
+    pthread_t t[INIT_THREADS];
+    bool ok[INIT_THREADS] = {false};
+    for (int i = 0; i < INIT_THREADS; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, verify_first, &ok[i]), 0);
+    for (int i = 0; i < INIT_THREADS; i++) {
+        pthread_join(t[i], NULL);
+        cr_assert(ok[i], "thread %d: a valid signature failed", i);
+    }
+    err_t e;
+    cr_assert_eq(key_init(&e), 0, "%s", e.message);
+    cr_assert_eq(key_init(NULL), 0);
 }
 
 Test(keys, generate_is_random_and_consistent)
@@ -399,14 +515,26 @@ Test(pem, load_public_key_only)
 
 Test(pem, demo_keys)
 {
-    /* Public keys as `openssl pkey -pubout` derives them from the files. */
+    /* Public keys as `openssl pkey -pubout` derives them from the files, and
+     * each key's signature of demo_msg as `openssl pkeyutl -sign -rawin`
+     * makes it (and the node did before libsodium): Ed25519 is
+     * deterministic, so the same key signs the same bytes. */
+    static const char demo_msg[] = "deploy/demo-keys: Ed25519 signing is deterministic";
     static const struct {
-        const char *name, *pubkey;
+        const char *name, *pubkey, *sig;
     } demo[] = {
-        {"albert", "95a198ea2c413e84d15496b0981b92d0ef5c4904f29fc0acfc1c26fb8e6e4a95"},
-        {"bertrand", "7d1fa6dc1de03a0d3620d8df18a62c4140a7d7e152e19f0b9c8f5cd0f3f23fd4"},
-        {"camille", "7bc37181167270ff7624d3e5e72fd16c892d073ecf7fcf2029f346b1c649b162"},
-        {"miner", "f36144878e8123d5b82c958bd0fd2304f543442e8251111808e0ff5a3b002eac"},
+        {"albert", "95a198ea2c413e84d15496b0981b92d0ef5c4904f29fc0acfc1c26fb8e6e4a95",
+         "b3a7e07e16978fa3b1707738637949ac06ee3027c0cc494230ae97cdc0c1108a"
+         "5ce052bcb66be80fb74912f71e1db288362f073663b6b7348ced60aa278dbd0c"},
+        {"bertrand", "7d1fa6dc1de03a0d3620d8df18a62c4140a7d7e152e19f0b9c8f5cd0f3f23fd4",
+         "773db99812c8c5ffc8aa6162f9cc9f456cad5045941a024ffc94a0f8cfaf508c"
+         "668246745520bd18e4c29f12be81b753d919203d688567daeb63cfadcb8dd80e"},
+        {"camille", "7bc37181167270ff7624d3e5e72fd16c892d073ecf7fcf2029f346b1c649b162",
+         "8b3c2514dfa40270be2682cefce176f632ffac7f633c0a5fb958ed42e320c386"
+         "d39f1a6ed95322d8552b54d9c76bc486ca9851915192ab3559ed48115f0c050f"},
+        {"miner", "f36144878e8123d5b82c958bd0fd2304f543442e8251111808e0ff5a3b002eac",
+         "ec71692a88f8c0036384d29100826bd20c91b1b9463e3cec22193fb583710729"
+         "a3b2bc2a3c276805d5e3657d5ad6d746423cb9660ba6578d888d5b42e92b2503"},
     };
     for (size_t i = 0; i < sizeof demo / sizeof demo[0]; i++) {
         char path[512];
@@ -420,5 +548,10 @@ Test(pem, demo_keys)
         /* the seed read from the file derives the same key */
         cr_assert_eq(key_from_seed(&derived, k.seed, &e), 0);
         cr_assert_arr_eq(derived.pubkey, pub, 32);
+        uint8_t want[64], sig[64];
+        unhex(want, 64, demo[i].sig);
+        cr_assert_eq(key_sign(&k, sig, (const uint8_t *)demo_msg, strlen(demo_msg), &e), 0);
+        cr_assert_arr_eq(sig, want, 64, "%s: not the signature it always made", demo[i].name);
+        cr_assert(key_verify(pub, sig, (const uint8_t *)demo_msg, strlen(demo_msg)));
     }
 }

@@ -106,6 +106,42 @@ Test(script_vectors, verify)
     }
 }
 
+/* Each signature edge case (vectors-ed25519.json) as the P2PKH spend it
+ * stands for: the pair is the signature's own (40 <sig> 20 <pubkey> against
+ * the pubkey's hash, so only OP_CHECKSIG can decide), and the interpreter's
+ * verdict is the vector's. */
+Test(script_vectors, ed25519_edges_as_p2pkh)
+{
+    json_t *arr = vectors_ed25519_section("signatures"), *v;
+    size_t i;
+    json_array_foreach(arr, i, v) {
+        const char *what = vstr(v, "description");
+        uint8_t pub[32], sig[64], want_u[SCRIPT_P2PKH_UNLOCK_LEN], want_l[SCRIPT_P2PKH_LOCK_LEN];
+        vhex_exact(v, "pubkey", pub, 32);
+        vhex_exact(v, "signature", sig, 64);
+        hash20_t pkh;
+        hash_hash160(&pkh, pub, 32);
+        script_p2pkh_unlock(want_u, sig, pub);
+        script_p2pkh_lock(want_l, &pkh);
+        size_t ul, ll;
+        uint8_t *u = vhex(v, "unlocking", &ul), *l = vhex(v, "locking", &ll);
+        cr_assert(ul == sizeof want_u && memcmp(u, want_u, ul) == 0,
+                  "\"%s\": unlocking is not 40 <sig> 20 <pubkey>", what);
+        cr_assert(ll == sizeof want_l && memcmp(l, want_l, ll) == 0,
+                  "\"%s\": locking is not P2PKH to HASH160(pubkey)", what);
+        hash32_t sh;
+        vhex_exact(v, "sighash", sh.b, 32);
+        err_t e = {0};
+        int rc = script_verify(u, ul, l, ll, &sh, NULL, &e);
+        if (vbool(v, "valid"))
+            cr_assert_eq(rc, 0, "\"%s\" rejected: %s", what, e.message);
+        else
+            cr_assert_eq(rc, -ERR_SCRIPT_FAILED, "\"%s\" gave %d, not script_failed", what, rc);
+        free(u);
+        free(l);
+    }
+}
+
 /* ---- ASM -------------------------------------------------------------- */
 
 /* Each script of each transaction and coinbase vector renders as the JSON's

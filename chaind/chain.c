@@ -21,7 +21,7 @@ typedef struct {
 
 struct chain {
     const chain_params_t *params;
-    store_t store;
+    store_t *store;
     hmap_t *index; /* hash -> chain_entry_t* */
     chain_entry_t **main;
     size_t main_len, main_cap;
@@ -33,14 +33,7 @@ struct chain {
     chain_hooks_t hooks;
 };
 
-static const char tip_key[] = "tip";
-
 /* --- small helpers ------------------------------------------------------ */
-
-static int lmdb_fail(err_t *e, const char *what, int rc)
-{
-    return err_set(e, ERR_INTERNAL, "store: %s: %s", what, mdb_strerror(rc));
-}
 
 static int main_push(chain_t *c, chain_entry_t *entry)
 {
@@ -57,7 +50,7 @@ static int main_push(chain_t *c, chain_entry_t *entry)
 }
 
 const chain_params_t *chain_params(const chain_t *c) { return c->params; }
-store_t *chain_store(chain_t *c) { return &c->store; }
+store_t *chain_store(chain_t *c) { return c->store; }
 const chain_entry_t *chain_tip(const chain_t *c) { return c->main[c->main_len - 1]; }
 size_t chain_orphan_count(const chain_t *c) { return hmap_count(c->orphans); }
 void chain_set_hooks(chain_t *c, const chain_hooks_t *hooks) { c->hooks = *hooks; }
@@ -112,13 +105,10 @@ uint32_t chain_next_bits(const chain_t *c, const chain_entry_t *parent)
 
 /* --- index records ------------------------------------------------------- */
 
-static int put_index(MDB_txn *txn, chain_t *c, const chain_entry_t *entry)
+static int put_index(store_write_t *w, const chain_entry_t *entry, err_t *e)
 {
     store_index_rec_t rec = {entry->header, entry->height, entry->chainwork, entry->status};
-    uint8_t buf[STORE_INDEX_REC_LEN];
-    store_index_encode(buf, &rec);
-    MDB_val k = {32, (void *)entry->hash.b}, v = {sizeof buf, buf};
-    return mdb_put(txn, c->store.index, &k, &v, 0);
+    return store_put_index(w, &entry->hash, &rec, e);
 }
 
 static chain_entry_t *new_entry(chain_t *c, const hash32_t *hash, const block_header_t *h,
@@ -143,310 +133,174 @@ static chain_entry_t *new_entry(chain_t *c, const hash32_t *hash, const block_he
     return entry;
 }
 
-static int mark_invalid(chain_t *c, chain_entry_t *entry)
+static int mark_invalid(chain_t *c, chain_entry_t *entry, err_t *e)
 {
     entry->status |= STORE_INVALID;
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(c->store.env, NULL, 0, &txn);
-    if (rc != 0)
-        return rc;
-    if ((rc = put_index(txn, c, entry)) != 0) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    return mdb_txn_commit(txn);
+    store_write_t *w;
+    int rc = store_write_begin(c->store, &w, e);
+    return rc < 0 ? rc : store_write_end(&w, put_index(w, entry, e), e);
 }
 
-/* --- coins --------------------------------------------------------------- */
-
-static int put_coin(MDB_txn *txn, chain_t *c, const uint8_t key[STORE_OUTPOINT_LEN],
-                    const store_coin_t *coin, unsigned flags)
+/* A block the index holds, from the store: missing or corrupt is the
+ * store's failure (ERR_INTERNAL), never a verdict on the block. */
+static int read_block(store_read_t *r, const chain_entry_t *entry, block_t *b, err_t *e)
 {
-    uint8_t buf[17 + SCRIPT_MAX_SIZE];
-    store_coin_encode(buf, coin);
-    MDB_val k = {STORE_OUTPOINT_LEN, (void *)key}, v = {store_coin_size(coin), buf};
-    int rc = mdb_put(txn, c->store.utxo, &k, &v, flags);
-    hash20_t pkh;
-    if (rc == 0 && script_p2pkh_hash(coin->script, coin->script_len, &pkh)) {
-        uint8_t akey[STORE_ADDR_KEY_LEN];
-        memcpy(akey, pkh.b, 20);
-        memcpy(akey + 20, key, STORE_OUTPOINT_LEN);
-        MDB_val ak = {sizeof akey, akey}, av = {0, ""};
-        rc = mdb_put(txn, c->store.addr, &ak, &av, 0);
-    }
+    int rc = store_load_block(r, &entry->hash, b, NULL, e);
+    if (rc == -(int)ERR_NOT_FOUND)
+        return err_set(e, ERR_INTERNAL, "store: an indexed block at height %" PRIu64
+                       " is not stored", entry->height);
     return rc;
 }
 
-/* Deletes a coin (and its address entry). MDB_NOTFOUND when absent. */
-static int del_coin(MDB_txn *txn, chain_t *c, const uint8_t key[STORE_OUTPOINT_LEN],
-                    const uint8_t *script, size_t script_len)
+/* Runs the hook that writes in the block's own transaction; its failure is
+ * the store's. */
+static int hook_writing(chain_t *c, store_write_t *w, const block_t *b,
+                        const chain_entry_t *entry, bool connect, err_t *e)
 {
-    MDB_val k = {STORE_OUTPOINT_LEN, (void *)key};
-    int rc = mdb_del(txn, c->store.utxo, &k, NULL);
-    hash20_t pkh;
-    if (rc == 0 && script_p2pkh_hash(script, script_len, &pkh)) {
-        uint8_t akey[STORE_ADDR_KEY_LEN];
-        memcpy(akey, pkh.b, 20);
-        memcpy(akey + 20, key, STORE_OUTPOINT_LEN);
-        MDB_val ak = {sizeof akey, akey};
-        rc = mdb_del(txn, c->store.addr, &ak, NULL);
-    }
-    return rc;
-}
-
-static int txn_get_coin(void *ctx, const hash32_t *txid, uint32_t index, store_coin_t *coin)
-{
-    void **args = ctx;
-    return store_get_coin(args[0], args[1], txid, index, coin);
-}
-
-static int set_tip(MDB_txn *txn, chain_t *c, const hash32_t *hash)
-{
-    MDB_val k = {sizeof tip_key - 1, (void *)tip_key}, v = {32, (void *)hash->b};
-    return mdb_put(txn, c->store.meta, &k, &v, 0);
-}
-
-static int read_block(MDB_txn *txn, chain_t *c, const hash32_t *hash, block_t *b, err_t *e)
-{
-    MDB_val k = {32, (void *)hash->b}, v;
-    int rc = mdb_get(txn, c->store.blocks, &k, &v);
-    if (rc != 0)
-        return lmdb_fail(e, "reading a block", rc);
-    err_t de;
-    if (block_decode(b, v.mv_data, v.mv_size, &de) < 0)
-        return err_set(e, ERR_INTERNAL, "store: a stored block does not decode: %s", de.message);
-    return 0;
+    if (!c->hooks.writing || c->hooks.writing(c->hooks.ctx, w, b, entry, connect, e) == 0)
+        return 0;
+    if (e)
+        e->code = ERR_INTERNAL;
+    return -(int)ERR_INTERNAL;
 }
 
 /* --- connect and disconnect ---------------------------------------------- */
 
-/* Appends a spent coin to the undo record: outpoint, length, coin bytes. */
-static void undo_append(mp_buf_t *undo, const uint8_t key[STORE_OUTPOINT_LEN], const MDB_val *v)
+typedef struct {
+    store_write_t *w;
+    coin_view_t view;
+    script_job_t *jobs;
+    size_t n_jobs;
+    mp_buf_t arena; /* the spent coins' locking scripts, for the jobs */
+    amount_t fees;
+} connect_t;
+
+/* Checks and spends the inputs of tx (i > 0 in b), adding its fee. */
+static int spend_inputs(chain_t *c, connect_t *k, const block_t *b, size_t i,
+                        const chain_entry_t *entry, err_t *e)
 {
-    uint8_t len[4];
-    bytes_put_le(len, v->mv_size, 4);
-    mp_put_raw(undo, key, STORE_OUTPOINT_LEN);
-    mp_put_raw(undo, len, 4);
-    mp_put_raw(undo, v->mv_data, v->mv_size);
+    const tx_t *tx = &b->txs[i];
+    hash32_t sighash;
+    amount_t fee;
+    if (tx_sighash(tx, &sighash) < 0)
+        return err_set(e, ERR_INTERNAL, "out of memory hashing a transaction");
+    int rc = validate_tx_inputs(tx, &k->view, entry->height, c->params->coinbase_maturity, &fee,
+                                &sighash, (uint32_t)i, k->jobs, &k->n_jobs, &k->arena, e);
+    if (rc == 0 && !amount_add(&k->fees, fee))
+        rc = err_set(e, ERR_BAD_AMOUNT, "fees sum over max money");
+    for (size_t j = 0; j < tx->n_inputs && rc == 0; j++) {
+        rc = store_spend_coin(k->w, &tx->inputs[j].prev_txid, tx->inputs[j].index, e);
+        if (rc == -(int)ERR_NOT_FOUND) /* spent by an earlier input of this block */
+            rc = err_set(e, ERR_UNKNOWN_UTXO, "transaction %zu input %zu spends an output "
+                         "already spent", i, j);
+    }
+    return rc;
 }
 
-/* Spends, creates and records everything of block b at entry in txn. */
-static int apply_block(MDB_txn *txn, chain_t *c, const block_t *b, const chain_entry_t *entry,
-                       mp_buf_t *undo, err_t *e)
+/* Creates the outputs of tx i of b and indexes it. */
+static int add_outputs(connect_t *k, const block_t *b, size_t i, const chain_entry_t *entry,
+                       err_t *e)
+{
+    const tx_t *tx = &b->txs[i];
+    int rc = 0;
+    for (size_t j = 0; j < tx->n_outputs && rc == 0; j++) {
+        store_coin_t coin = {tx->outputs[j].amount, entry->height, i == 0, tx->outputs[j].script,
+                             tx->outputs[j].script_len};
+        rc = store_add_coin(k->w, &b->txids[i], (uint32_t)j, &coin, e);
+        if (rc == -(int)ERR_DUPLICATE_TX)
+            rc = err_set(e, ERR_DUPLICATE_TX, "transaction %zu would overwrite an unspent "
+                         "output of the same txid", i);
+    }
+    return rc == 0 ? store_put_tx(k->w, &b->txids[i], &entry->hash, e) : rc;
+}
+
+/* Spends, creates and indexes everything of block b at entry in w, then
+ * runs its script checks. */
+static int apply_block(store_write_t *w, chain_t *c, const block_t *b, const chain_entry_t *entry,
+                       err_t *e)
 {
     size_t n_inputs = 0;
     for (size_t i = 1; i < b->n_txs; i++)
         n_inputs += b->txs[i].n_inputs;
-    script_job_t *jobs = malloc((n_inputs ? n_inputs : 1) * sizeof *jobs);
-    mp_buf_t arena;
-    mp_buf_init(&arena, (size_t)1 << 30);
-    size_t n_jobs = 0;
-    amount_t fees = 0;
-    int rc = jobs ? 0 : err_set(e, ERR_INTERNAL, "out of memory connecting a block");
-    void *view_args[2] = {txn, &c->store};
-    coin_view_t view = {txn_get_coin, view_args};
-
+    connect_t k = {.w = w, .jobs = malloc((n_inputs ? n_inputs : 1) * sizeof *k.jobs)};
+    validate_store_view(&k.view, store_write_reader(w));
+    mp_buf_init(&k.arena, (size_t)1 << 30);
+    int rc = k.jobs ? 0 : err_set(e, ERR_INTERNAL, "out of memory connecting a block");
     for (size_t i = 0; i < b->n_txs && rc == 0; i++) {
-        const tx_t *tx = &b->txs[i];
-        if (i > 0) {
-            hash32_t sighash;
-            amount_t fee;
-            if (tx_sighash(tx, &sighash) < 0) {
-                rc = err_set(e, ERR_INTERNAL, "out of memory hashing a transaction");
-                break;
-            }
-            rc = validate_tx_inputs(tx, &view, entry->height, c->params->coinbase_maturity, &fee,
-                                    &sighash, (uint32_t)i, jobs, &n_jobs, &arena, e);
-            if (rc == 0 && !amount_add(&fees, fee))
-                rc = err_set(e, ERR_BAD_AMOUNT, "fees sum over max money");
-            for (size_t j = 0; j < tx->n_inputs && rc == 0; j++) {
-                uint8_t key[STORE_OUTPOINT_LEN];
-                store_outpoint_key(key, &tx->inputs[j].prev_txid, tx->inputs[j].index);
-                MDB_val k = {sizeof key, key}, v;
-                store_coin_t coin;
-                int g = mdb_get(txn, c->store.utxo, &k, &v);
-                if (g == MDB_NOTFOUND) /* spent by an earlier input of this block */
-                    rc = err_set(e, ERR_UNKNOWN_UTXO, "transaction %zu input %zu spends an "
-                                 "output already spent", i, j);
-                else if (g != 0)
-                    rc = lmdb_fail(e, "reading a coin", g);
-                else if (store_coin_decode(&coin, v.mv_data, v.mv_size) < 0)
-                    rc = err_set(e, ERR_INTERNAL, "store: a corrupt coin record");
-                if (rc != 0)
-                    break;
-                undo_append(undo, key, &v);
-                uint8_t script[SCRIPT_MAX_SIZE];
-                size_t script_len = coin.script_len;
-                memcpy(script, coin.script, script_len); /* v dies with the delete */
-                if ((g = del_coin(txn, c, key, script, script_len)) != 0)
-                    rc = lmdb_fail(e, "spending a coin", g);
-            }
-        }
-        for (size_t j = 0; j < tx->n_outputs && rc == 0; j++) {
-            uint8_t key[STORE_OUTPOINT_LEN];
-            store_outpoint_key(key, &b->txids[i], (uint32_t)j);
-            store_coin_t coin = {tx->outputs[j].amount, entry->height, i == 0,
-                                 tx->outputs[j].script, tx->outputs[j].script_len};
-            int p = put_coin(txn, c, key, &coin, MDB_NOOVERWRITE);
-            if (p == MDB_KEYEXIST)
-                rc = err_set(e, ERR_DUPLICATE_TX, "transaction %zu would overwrite an unspent "
-                             "output of the same txid", i);
-            else if (p != 0)
-                rc = lmdb_fail(e, "adding a coin", p);
-        }
-        if (rc == 0) {
-            MDB_val k = {32, (void *)b->txids[i].b}, v = {32, (void *)entry->hash.b};
-            int p = mdb_put(txn, c->store.txindex, &k, &v, 0);
-            if (p != 0)
-                rc = lmdb_fail(e, "indexing a transaction", p);
-        }
+        if (i > 0)
+            rc = spend_inputs(c, &k, b, i, entry, e);
+        if (rc == 0)
+            rc = add_outputs(&k, b, i, entry, e);
     }
     if (rc == 0) {
         amount_t coinbase_out = 0, allowed = params_subsidy(c->params, entry->height);
         for (size_t j = 0; j < b->txs[0].n_outputs; j++)
             (void)amount_add(&coinbase_out, b->txs[0].outputs[j].amount); /* checked by tx_check */
-        if (!amount_add(&allowed, fees) || coinbase_out > allowed)
+        if (!amount_add(&allowed, k.fees) || coinbase_out > allowed)
             rc = err_set(e, ERR_BAD_COINBASE, "the coinbase pays %" PRIu64 ", more than subsidy "
                          "plus fees (%" PRIu64 ")", coinbase_out, allowed);
     }
-    if (rc == 0 && !mp_buf_ok(undo))
-        rc = err_set(e, ERR_INTERNAL, "out of memory recording undo data");
     if (rc == 0) {
-        validate_fix_jobs(jobs, n_jobs, &arena);
-        rc = vpool_run(c->pool, &entry->hash, jobs, n_jobs, e);
+        validate_fix_jobs(k.jobs, k.n_jobs, &k.arena);
+        rc = vpool_run(c->pool, &entry->hash, k.jobs, k.n_jobs, e);
     }
-    free(jobs);
-    mp_buf_free(&arena);
+    free(k.jobs);
+    mp_buf_free(&k.arena);
     return rc;
 }
 
-/* Connects entry (whose parent is the tip); decoded is its block when the
- * caller holds it decoded (NULL: read from the store). A rule the block
- * breaks returns its code; ERR_INTERNAL means the store failed and says
- * nothing of the block. */
+/* Connects entry (whose parent is the tip) in one write; decoded is its
+ * block when the caller holds it decoded (NULL: read from the store). A
+ * rule the block breaks returns its code; ERR_INTERNAL means the store
+ * failed and says nothing of the block. */
 static int connect_tip(chain_t *c, chain_entry_t *entry, const block_t *decoded, err_t *e)
 {
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(c->store.env, NULL, 0, &txn);
-    if (rc != 0)
-        return lmdb_fail(e, "starting a write", rc);
+    store_write_t *w;
+    int rc = store_write_begin(c->store, &w, e);
+    if (rc < 0)
+        return rc;
     block_t stored;
     const block_t *b = decoded;
-    mp_buf_t undo;
-    mp_buf_init(&undo, (size_t)1 << 30);
-    if (!b) {
-        rc = read_block(txn, c, &entry->hash, &stored, e);
+    if (!b && (rc = read_block(store_write_reader(w), entry, &stored, e)) == 0)
         b = &stored;
-    }
-    if (rc == 0) {
-        rc = apply_block(txn, c, b, entry, &undo, e);
-        uint8_t hkey[8];
-        store_height_key(hkey, entry->height);
-        MDB_val uk = {32, (void *)entry->hash.b}, uv = {undo.len, undo.data ? undo.data : (void *)""};
-        MDB_val ck = {8, hkey}, cv = {32, (void *)entry->hash.b};
-        uint8_t old_status = entry->status;
-        entry->status |= STORE_VALID;
-        int p = 0;
-        if (rc != 0) {
-            mdb_txn_abort(txn);
-        } else if ((p = mdb_put(txn, c->store.undo, &uk, &uv, 0)) != 0 ||
-                   (p = mdb_put(txn, c->store.chain, &ck, &cv, 0)) != 0 ||
-                   (p = set_tip(txn, c, &entry->hash)) != 0 || (p = put_index(txn, c, entry)) != 0) {
-            mdb_txn_abort(txn);
-            rc = lmdb_fail(e, "recording a connected block", p);
-        } else if ((p = mdb_txn_commit(txn)) != 0) { /* commit frees txn even on failure */
-            rc = lmdb_fail(e, "committing a block", p);
-        }
-        if (rc != 0)
-            entry->status = old_status;
-        else if (main_push(c, entry) < 0)
-            rc = err_set(e, ERR_INTERNAL, "out of memory extending the chain");
-        if (rc == 0 && c->hooks.connected)
-            c->hooks.connected(c->hooks.ctx, b, entry);
-        if (!decoded)
-            block_free(&stored);
-    } else {
-        mdb_txn_abort(txn);
-    }
-    mp_buf_free(&undo);
+    uint8_t old_status = entry->status;
+    entry->status |= STORE_VALID;
+    if (rc == 0)
+        rc = apply_block(w, c, b, entry, e);
+    if (rc == 0)
+        rc = store_connect(w, &entry->hash, entry->height, e);
+    if (rc == 0)
+        rc = put_index(w, entry, e);
+    if (rc == 0)
+        rc = hook_writing(c, w, b, entry, true, e);
+    rc = store_write_end(&w, rc, e);
+    if (rc != 0)
+        entry->status = old_status;
+    else if (main_push(c, entry) < 0)
+        rc = err_set(e, ERR_INTERNAL, "out of memory extending the chain");
+    if (rc == 0 && c->hooks.connected)
+        c->hooks.connected(c->hooks.ctx, b, entry);
+    if (b && !decoded)
+        block_free(&stored);
     return rc;
 }
 
 static int disconnect_tip(chain_t *c, err_t *e)
 {
     chain_entry_t *entry = c->main[c->main_len - 1];
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(c->store.env, NULL, 0, &txn);
-    if (rc != 0)
-        return lmdb_fail(e, "starting a write", rc);
+    store_write_t *w;
+    int rc = store_write_begin(c->store, &w, e);
+    if (rc < 0)
+        return rc;
     block_t b;
-    rc = read_block(txn, c, &entry->hash, &b, e);
-    if (rc != 0) {
-        mdb_txn_abort(txn);
+    if ((rc = read_block(store_write_reader(w), entry, &b, e)) < 0) {
+        store_write_abort(&w);
         return rc;
     }
-    MDB_val uk = {32, entry->hash.b}, uv;
-    int p = mdb_get(txn, c->store.undo, &uk, &uv);
-    if (p != 0) {
-        rc = lmdb_fail(e, "reading undo data", p);
-    } else {
-        /* copy: the puts below may move the page the value lives in */
-        uint8_t *undo = malloc(uv.mv_size ? uv.mv_size : 1);
-        size_t undo_len = uv.mv_size;
-        if (!undo)
-            rc = err_set(e, ERR_INTERNAL, "out of memory reading undo data");
-        else
-            memcpy(undo, uv.mv_data, undo_len);
-        /* First bring back every coin the block spent, then delete every coin
-         * it created: a coin both created and spent inside the block comes
-         * back in the first step and goes again in the second. */
-        for (size_t pos = 0; rc == 0 && pos < undo_len;) {
-            store_coin_t coin;
-            uint32_t len;
-            if (undo_len - pos < STORE_OUTPOINT_LEN + 4) {
-                rc = err_set(e, ERR_INTERNAL, "store: corrupt undo data");
-                break;
-            }
-            const uint8_t *rec = undo + pos;
-            len = (uint32_t)bytes_get_le(rec + 36, 4);
-            if (len > undo_len - pos - 40 || store_coin_decode(&coin, rec + 40, len) < 0) {
-                rc = err_set(e, ERR_INTERNAL, "store: corrupt undo data");
-                break;
-            }
-            if ((p = put_coin(txn, c, rec, &coin, 0)) != 0)
-                rc = lmdb_fail(e, "restoring a coin", p);
-            pos += 40 + len;
-        }
-        free(undo);
-        for (size_t i = 0; rc == 0 && i < b.n_txs; i++) {
-            const tx_t *tx = &b.txs[i];
-            for (size_t j = 0; rc == 0 && j < tx->n_outputs; j++) {
-                uint8_t key[STORE_OUTPOINT_LEN];
-                store_outpoint_key(key, &b.txids[i], (uint32_t)j);
-                p = del_coin(txn, c, key, tx->outputs[j].script, tx->outputs[j].script_len);
-                if (p != 0 && p != MDB_NOTFOUND)
-                    rc = lmdb_fail(e, "removing a coin", p);
-            }
-            MDB_val tk = {32, b.txids[i].b};
-            p = mdb_del(txn, c->store.txindex, &tk, NULL);
-            if (rc == 0 && p != 0 && p != MDB_NOTFOUND)
-                rc = lmdb_fail(e, "unindexing a transaction", p);
-        }
-        uint8_t hkey[8];
-        store_height_key(hkey, entry->height);
-        MDB_val ck = {8, hkey};
-        if (rc == 0 && ((p = mdb_del(txn, c->store.undo, &uk, NULL)) != 0 ||
-                        (p = mdb_del(txn, c->store.chain, &ck, NULL)) != 0 ||
-                        (p = set_tip(txn, c, &entry->parent->hash)) != 0))
-            rc = lmdb_fail(e, "disconnecting a block", p);
-    }
-    if (rc == 0) {
-        p = mdb_txn_commit(txn);
-        if (p != 0)
-            rc = lmdb_fail(e, "committing a disconnect", p);
-    } else {
-        mdb_txn_abort(txn);
-    }
+    rc = store_disconnect(w, &b, &entry->hash, entry->height, e);
+    if (rc == 0)
+        rc = hook_writing(c, w, &b, entry, false, e);
+    rc = store_write_end(&w, rc, e);
     if (rc == 0) {
         c->main_len--;
         if (c->hooks.disconnected)
@@ -496,8 +350,9 @@ static int reorganise(chain_t *c, chain_entry_t *target, const block_t *target_b
         hex_encode(hex, bad->hash.b, 32);
         LOGWARN("block %s at height %" PRIu64 " is invalid: %s", hex, bad->height,
                 e ? e->message : "");
-        if (mark_invalid(c, bad) != 0)
-            LOGERR("could not record block %s as invalid", hex);
+        err_t mark_err;
+        if (mark_invalid(c, bad, &mark_err) != 0)
+            LOGERR("could not record block %s as invalid: %s", hex, mark_err.message);
         err_t restore_err;
         int r = 0;
         while (r == 0 && c->main_len - 1 > fork->height)
@@ -536,19 +391,14 @@ static chain_entry_t *best_candidate(chain_t *c)
 static int store_block(chain_t *c, const hash32_t *hash, const uint8_t *data, size_t len,
                        chain_entry_t *entry, err_t *e)
 {
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(c->store.env, NULL, 0, &txn);
-    if (rc != 0)
-        return lmdb_fail(e, "starting a write", rc);
-    MDB_val k = {32, (void *)hash->b}, v = {len, (void *)data};
-    if ((rc = mdb_put(txn, c->store.blocks, &k, &v, 0)) != 0 ||
-        (rc = put_index(txn, c, entry)) != 0) {
-        mdb_txn_abort(txn);
-        return lmdb_fail(e, "storing a block", rc);
-    }
-    if ((rc = mdb_txn_commit(txn)) != 0)
-        return lmdb_fail(e, "storing a block", rc);
-    return 0;
+    store_write_t *w;
+    int rc = store_write_begin(c->store, &w, e);
+    if (rc < 0)
+        return rc;
+    rc = store_put_block(w, hash, data, len, e);
+    if (rc == 0)
+        rc = put_index(w, entry, e);
+    return store_write_end(&w, rc, e);
 }
 
 /* Queues the signatures of block b's P2PKH inputs on the pool (see
@@ -797,6 +647,24 @@ int chain_headers_after(const chain_t *c, const hash32_t *locator, size_t n_loca
 
 /* --- open and close -------------------------------------------------------- */
 
+/* Writes the genesis block and its allocations in w: spendable at once, so
+ * not coinbase coins. */
+static int write_genesis(store_write_t *w, const block_t *b, const mp_buf_t *raw,
+                         const chain_entry_t *entry, err_t *e)
+{
+    int rc = store_put_block(w, &entry->hash, raw->data, raw->len, e);
+    if (rc == 0)
+        rc = put_index(w, entry, e);
+    for (size_t j = 0; rc == 0 && j < b->txs[0].n_outputs; j++) {
+        const tx_output_t *out = &b->txs[0].outputs[j];
+        store_coin_t coin = {out->amount, 0, false, out->script, out->script_len};
+        rc = store_add_coin(w, &b->txids[0], (uint32_t)j, &coin, e);
+    }
+    if (rc == 0)
+        rc = store_put_tx(w, &b->txids[0], &entry->hash, e);
+    return rc == 0 ? store_connect(w, &entry->hash, 0, e) : rc;
+}
+
 static int create_genesis(chain_t *c, err_t *e)
 {
     mp_buf_t buf;
@@ -813,95 +681,66 @@ static int create_genesis(chain_t *c, err_t *e)
     char hex[65];
     block_header_hash(&hash, &b.header);
     hex_encode(hex, hash.b, 32);
-    if (strcmp(hex, c->params->genesis_hash) != 0) {
-        block_free(&b);
-        mp_buf_free(&buf);
-        return err_set(e, ERR_INTERNAL, "the %s genesis block hashes to %s, not the pinned hash",
-                       c->params->name, hex);
+    chain_entry_t *entry = NULL;
+    if (strcmp(hex, c->params->genesis_hash) != 0)
+        rc = err_set(e, ERR_INTERNAL, "the %s genesis block hashes to %s, not the pinned hash",
+                     c->params->name, hex);
+    else if (!(entry = new_entry(c, &hash, &b.header, NULL)))
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+    store_write_t *w;
+    if (rc == 0 && (rc = store_write_begin(c->store, &w, e)) == 0) {
+        entry->status = STORE_VALID;
+        rc = store_write_end(&w, write_genesis(w, &b, &buf, entry, e), e);
     }
-    chain_entry_t *entry = new_entry(c, &hash, &b.header, NULL);
-    if (!entry) {
-        block_free(&b);
-        mp_buf_free(&buf);
-        return err_set(e, ERR_INTERNAL, "out of memory");
-    }
-    entry->status = STORE_VALID;
-    MDB_txn *txn;
-    rc = mdb_txn_begin(c->store.env, NULL, 0, &txn);
-    uint8_t hkey[8];
-    store_height_key(hkey, 0);
-    MDB_val k = {32, hash.b}, v = {buf.len, buf.data}, ck = {8, hkey}, cv = {32, hash.b};
-    MDB_val tk = {32, b.txids[0].b};
-    if (rc == 0 && ((rc = mdb_put(txn, c->store.blocks, &k, &v, 0)) != 0 ||
-                    (rc = put_index(txn, c, entry)) != 0 ||
-                    (rc = mdb_put(txn, c->store.chain, &ck, &cv, 0)) != 0 ||
-                    (rc = mdb_put(txn, c->store.txindex, &tk, &cv, 0)) != 0 ||
-                    (rc = set_tip(txn, c, &hash)) != 0))
-        mdb_txn_abort(txn);
-    /* the allocations are spendable at once: not marked as coinbase coins */
-    for (size_t j = 0; rc == 0 && j < b.txs[0].n_outputs; j++) {
-        uint8_t key[STORE_OUTPOINT_LEN];
-        store_outpoint_key(key, &b.txids[0], (uint32_t)j);
-        store_coin_t coin = {b.txs[0].outputs[j].amount, 0, false, b.txs[0].outputs[j].script,
-                             b.txs[0].outputs[j].script_len};
-        if ((rc = put_coin(txn, c, key, &coin, 0)) != 0)
-            mdb_txn_abort(txn);
-    }
-    if (rc == 0)
-        rc = mdb_txn_commit(txn);
     block_free(&b);
     mp_buf_free(&buf);
-    if (rc != 0)
-        return lmdb_fail(e, "writing the genesis block", rc);
-    return main_push(c, entry) < 0 ? err_set(e, ERR_INTERNAL, "out of memory") : 0;
+    if (rc == 0 && main_push(c, entry) < 0)
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+    return rc;
+}
+
+/* Every index record into the in-memory index; *tip gets the tip's hash
+ * (*has_tip false in a store without one). */
+static int read_index(chain_t *c, hash32_t *tip, bool *has_tip, err_t *e)
+{
+    store_read_t *r;
+    store_iter_t *it = NULL;
+    int rc = store_read_begin(c->store, &r, e);
+    if (rc < 0)
+        return rc;
+    rc = store_iter_index(r, &it, e);
+    hash32_t hash;
+    store_index_rec_t rec;
+    while (rc == 0 && (rc = store_next_index(it, &hash, &rec, e)) == 1) {
+        chain_entry_t *entry = calloc(1, sizeof *entry);
+        if (!entry || hmap_put(c->index, hash.b, entry) < 0) {
+            free(entry);
+            rc = err_set(e, ERR_INTERNAL, "out of memory loading the index");
+            break;
+        }
+        *entry = (chain_entry_t){hash, rec.header, rec.height, rec.chainwork, rec.status, NULL};
+        rc = 0;
+    }
+    store_iter_end(&it);
+    if (rc == 0)
+        rc = store_get_tip(r, tip, NULL, e);
+    *has_tip = rc == 0;
+    if (rc == -(int)ERR_NOT_FOUND)
+        rc = 0;
+    store_read_end(&r);
+    return rc;
 }
 
 static int load_index(chain_t *c, err_t *e)
 {
-    MDB_txn *txn;
-    MDB_cursor *cur;
-    int rc = mdb_txn_begin(c->store.env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0)
-        return lmdb_fail(e, "reading the index", rc);
-    rc = mdb_cursor_open(txn, c->store.index, &cur);
-    bool cursor_open = rc == 0;
-    MDB_val k, v;
-    int op = MDB_FIRST;
-    while (rc == 0 && (rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
-        op = MDB_NEXT;
-        store_index_rec_t rec;
-        chain_entry_t *entry = calloc(1, sizeof *entry);
-        if (k.mv_size != 32 || store_index_decode(&rec, &v) < 0 || !entry) {
-            free(entry);
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        memcpy(entry->hash.b, k.mv_data, 32);
-        entry->header = rec.header;
-        entry->height = rec.height;
-        entry->chainwork = rec.chainwork;
-        entry->status = rec.status;
-        if (hmap_put(c->index, entry->hash.b, entry) < 0) {
-            free(entry);
-            rc = ENOMEM;
-        }
-    }
-    if (rc == MDB_NOTFOUND)
-        rc = 0;
-    MDB_val tk = {sizeof tip_key - 1, (void *)tip_key}, tv;
     hash32_t tip_hash;
-    int t = rc == 0 ? mdb_get(txn, c->store.meta, &tk, &tv) : rc;
-    if (t == 0 && tv.mv_size == 32)
-        memcpy(tip_hash.b, tv.mv_data, 32);
-    /* a read-only transaction does not free its cursors */
-    if (cursor_open)
-        mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    if (rc != 0)
-        return lmdb_fail(e, "loading the index", rc);
+    bool has_tip;
+    int rc = read_index(c, &tip_hash, &has_tip, e);
+    if (rc < 0)
+        return rc;
     if (hmap_count(c->index) == 0)
         return create_genesis(c, e);
-    if (t != 0)
+    if (!has_tip)
         return err_set(e, ERR_INTERNAL, "store: the index has blocks but no tip");
     /* link parents, then the main chain from the tip down */
     size_t pos = 0;

@@ -4,13 +4,13 @@
  * main chain by height, a bounded pool of orphans (blocks whose parent is not
  * known yet), and the LMDB store. Every block that arrives is checked; one
  * with more cumulative work than the tip triggers a reorganisation:
- * disconnect to the fork, then connect the new branch, each step one LMDB
- * write transaction. If a block of the new branch fails, it is marked invalid
+ * disconnect to the fork, then connect the new branch, each step one store
+ * write. If a block of the new branch fails, it is marked invalid
  * and the old branch is restored.
  *
- * Not thread-safe: chaind's node layer serialises calls. LMDB readers on other
- * threads see each committed step (the `chain`, `blocks`, `utxo`, `txindex`,
- * `addr` databases) without taking any lock. */
+ * Not thread-safe: chaind's node layer serialises calls. Store snapshots on
+ * other threads (store_read_begin on chain_store()) see each committed step
+ * without taking any lock. */
 #ifndef CHAIND_CHAIN_H
 #define CHAIND_CHAIN_H
 
@@ -46,11 +46,19 @@ typedef struct chain_entry {
 
 typedef enum { CHAIN_TIP, CHAIN_SIDE, CHAIN_ORPHAN, CHAIN_KNOWN } chain_status_t;
 
-/* Called as blocks join or leave the main chain (after the write commits),
- * with the decoded block. The mempool follows the chain through these. */
+/* Called as blocks join or leave the main chain, with the decoded block.
+ * connected and disconnected run after the block's write commits: the
+ * mempool follows the chain through these. writing (may be NULL) runs
+ * inside that write, after the block's own changes and before the commit,
+ * so that what it writes in w (records of other tables, such as a durable
+ * mempool's) commits with the block or not at all; connect says which step
+ * it is. It returns 0, or an error that aborts the step, which then fails as
+ * the store's failure (ERR_INTERNAL), never as a verdict on the block. */
 typedef struct {
     void (*connected)(void *ctx, const block_t *b, const chain_entry_t *entry);
     void (*disconnected)(void *ctx, const block_t *b, const chain_entry_t *entry);
+    int (*writing)(void *ctx, store_write_t *w, const block_t *b, const chain_entry_t *entry,
+                   bool connect, err_t *e);
     void *ctx;
 } chain_hooks_t;
 

@@ -1,10 +1,12 @@
-/* http: chaind's HTTP/JSON API (DESIGN §4.3) on libmicrohttpd.
+/* http: chaind's HTTP/JSON API (DESIGN §4.3): the transport, on
+ * libmicrohttpd. It matches routes, reads and bounds bodies, and sends the
+ * answers that chaind/api.c's handlers give (JSON from chaind/views.c).
  *
  * A fixed pool of threads, each with its own poll() loop, serves every
  * connection; there is never a thread a connection.
  * Reads of the chain (blocks, coins, the transaction and address indexes) go
- * to LMDB in read-only transactions without the node's lock; everything else
- * goes through node.h, whose functions take the lock themselves.
+ * to store snapshots without the node's lock; everything else goes through
+ * node.h, whose functions take the lock themselves.
  *
  * Routes and answers (JSON, except /metrics):
  *   GET  /block?limit=N&from=H   main-chain blocks, newest first, from height H
@@ -13,7 +15,11 @@
  *                                blocks it holds pass 4 MiB of encoding (at
  *                                least one block is always given): page on
  *                                with from = the last height - 1.
- *   GET  /block/<hash|height>    one block, plus "main_chain": bool
+ *   GET  /block/<hash|height>    one block, plus "main_chain": bool;
+ *                                ?format=hex: {"hash", "height", "main_chain",
+ *                                "hex": the block's canonical encoding} (what
+ *                                an outside checker replays to recompute the
+ *                                UTXO set); ?format=json is the default
  *   POST /block                  {"block": {"header": {...}, "transactions":
  *                                [...]}} (the header's fields may also sit in
  *                                the block object itself; "nonce" is 16 hex
@@ -32,6 +38,12 @@
  *                                coins a mempool transaction spends}]}; at most
  *                                10 000 coins, then "truncated": true and
  *                                "total" sums the coins listed
+ *   GET  /utxo-set               {"height", "tip", "count", "total" (units),
+ *                                "digest": the UTXO set's SHA-256, 64 hex
+ *                                digits (docs/PROTOCOL.md, "UTXO-set
+ *                                digest")}, all of one snapshot; computed
+ *                                once a tip (about 0.1 s a million coins),
+ *                                then cached
  *   POST /new_node_advertisement {"hostname": "host:port"} -> {"hostname"}
  *   GET  /known_node_request     [{"hostname", ...}] from gossipd's reports
  *   GET  /status                 {"network", "height", "tip", "bits" (the

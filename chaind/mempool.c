@@ -143,6 +143,22 @@ static int make_room(mempool_t *m, const mempool_entry_t *x, err_t *e)
     return rc;
 }
 
+/* ERR_DOUBLE_SPEND when an input of tx is spent by a pooled transaction. */
+static int spends_nothing_pooled(const mempool_t *m, const tx_t *tx, err_t *e)
+{
+    for (size_t i = 0; i < tx->n_inputs; i++) {
+        const mempool_entry_t *other = mempool_spender(m, &tx->inputs[i].prev_txid,
+                                                       tx->inputs[i].index);
+        if (other) {
+            char hex[65];
+            hex_encode(hex, other->txid.b, 32);
+            return err_set(e, ERR_DOUBLE_SPEND, "input %zu is already spent by mempool "
+                           "transaction %s", i, hex);
+        }
+    }
+    return 0;
+}
+
 int mempool_accept(mempool_t *m, const uint8_t *raw, size_t len, const coin_view_t *view,
                    uint64_t next_height, uint32_t maturity, sigcache_t *cache, hash32_t *txid,
                    err_t *e)
@@ -169,16 +185,8 @@ int mempool_accept(mempool_t *m, const uint8_t *raw, size_t len, const coin_view
         rc = err_set(e, ERR_KNOWN, "the transaction is already in the mempool");
     else if ((rc = tx_check(&x->tx, NULL, e)) == 0 && tx_is_coinbase(&x->tx))
         rc = err_set(e, ERR_COINBASE_TX, "a coinbase is only valid in a block");
-    for (size_t i = 0; rc == 0 && i < x->tx.n_inputs; i++) {
-        const mempool_entry_t *other = mempool_spender(m, &x->tx.inputs[i].prev_txid,
-                                                       x->tx.inputs[i].index);
-        if (other) {
-            char hex[65];
-            hex_encode(hex, other->txid.b, 32);
-            rc = err_set(e, ERR_DOUBLE_SPEND, "input %zu is already spent by mempool "
-                         "transaction %s", i, hex);
-        }
-    }
+    if (rc == 0)
+        rc = spends_nothing_pooled(m, &x->tx, e);
     if (rc == 0 && tx_sighash(&x->tx, &sighash) < 0)
         rc = err_set(e, ERR_INTERNAL, "out of memory");
     if (rc == 0)

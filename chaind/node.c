@@ -11,32 +11,15 @@
 #include "hex.h"
 #include "clock.h"
 #include "log.h"
-#include "merkle.h"
 #include "proto.h"
 #include "script.h"
 
-#define NODE_JOBS 8             /* recent jobs a found block may belong to */
 #define NODE_MAX_WORKERS 64     /* miners whose rate is remembered */
 #define HASHRATE_TTL 120        /* seconds a rate report counts */
 #define JOB_INTERVAL_MS 1000    /* mempool-driven jobs at most once a second */
-#define COINBASE_RESERVE 1000   /* block bytes kept for header and coinbase */
 
 enum { TOPIC_BLOCK, TOPIC_TX, TOPIC_JOB, TOPIC_PEER_ADD, TOPIC_COUNT };
 static const char *const topic_names[TOPIC_COUNT] = {"block", "tx", "job", "peer.add"};
-
-typedef struct {
-    uint64_t id; /* 0: empty slot */
-    uint64_t height;
-    hash32_t prev;
-    uint32_t bits;
-    uint64_t timestamp;
-    amount_t coinbase_value;
-    hash32_t branch[MERKLE_MAX_BRANCH];
-    int branch_len;
-    size_t n_txs;
-    uint8_t **raws; /* copies: the mempool may drop them before a block is found */
-    size_t *lens;
-} job_t;
 
 typedef struct {
     char worker[64];
@@ -52,8 +35,8 @@ struct node {
     node_publish_fn publish;
     void *publish_ctx;
     uint64_t seq[TOPIC_COUNT];
-    job_t jobs[NODE_JOBS];
-    uint64_t next_job_id, last_job_ms;
+    jobs_t jobs;
+    uint64_t last_job_ms;
     bool tip_changed, mempool_changed;
     bool disconnected;  /* a block left the main chain during this submission */
     const char *origin; /* of the block being submitted, for its event */
@@ -128,43 +111,28 @@ static void on_disconnected(void *ctx, const block_t *b, const chain_entry_t *en
 
 /* --- coins for the mempool ------------------------------------------------ */
 
-static int read_coin(void *ctx, const hash32_t *txid, uint32_t index, store_coin_t *coin)
-{
-    void **args = ctx;
-    return store_get_coin(args[0], args[1], txid, index, coin);
-}
-
 /* After an unknown_utxo rejection: says whether the output existed and was
  * spent on chain (a double spend, 409) or never existed (an index beyond the
  * transaction's outputs). */
-static int explain_missing(node_t *n, MDB_txn *txn, const tx_t *tx, err_t *e)
+static int explain_missing(store_read_t *r, const tx_t *tx, err_t *e)
 {
-    store_t *s = chain_store(n->chain);
     for (size_t i = 0; i < tx->n_inputs; i++) {
         const tx_input_t *in = &tx->inputs[i];
         store_coin_t coin;
-        if (store_get_coin(txn, s, &in->prev_txid, in->index, &coin) == 0)
+        store_tx_loc_t loc;
+        tx_t prev;
+        if (store_get_coin(r, &in->prev_txid, in->index, &coin, NULL) == 0 ||
+            store_find_tx(r, &in->prev_txid, &loc, NULL) < 0) /* never confirmed: unknown */
             continue;
-        MDB_val k = {32, (void *)in->prev_txid.b}, v;
-        if (mdb_get(txn, s->txindex, &k, &v) != 0 || v.mv_size != 32)
-            continue; /* never confirmed: unknown it is */
-        MDB_val bk = {32, v.mv_data}, bv;
-        block_t b;
-        err_t de;
-        if (mdb_get(txn, s->blocks, &bk, &bv) != 0 || block_decode(&b, bv.mv_data, bv.mv_size, &de) < 0)
+        if (tx_decode(&prev, loc.raw, loc.len, NULL) < 0)
             continue;
-        for (size_t t = 0; t < b.n_txs; t++) {
-            if (!hash32_eq(&b.txids[t], &in->prev_txid))
-                continue;
-            size_t n_out = b.txs[t].n_outputs;
-            block_free(&b);
-            if (in->index >= n_out)
-                return err_set(e, ERR_UNKNOWN_UTXO, "input %zu: output index %u is beyond the "
-                               "%zu outputs of its transaction", i, in->index, n_out);
-            return err_set(e, ERR_DOUBLE_SPEND, "input %zu spends an output already spent on "
-                           "chain", i);
-        }
-        block_free(&b);
+        size_t n_out = prev.n_outputs;
+        tx_free(&prev);
+        if (in->index >= n_out)
+            return err_set(e, ERR_UNKNOWN_UTXO, "input %zu: output index %u is beyond the "
+                           "%zu outputs of its transaction", i, in->index, n_out);
+        return err_set(e, ERR_DOUBLE_SPEND, "input %zu spends an output already spent on "
+                       "chain", i);
     }
     return -(int)(e ? e->code : ERR_UNKNOWN_UTXO);
 }
@@ -172,24 +140,23 @@ static int explain_missing(node_t *n, MDB_txn *txn, const tx_t *tx, err_t *e)
 static int accept_tx(node_t *n, const uint8_t *raw, size_t len, const char *origin,
                      hash32_t *txid, err_t *e)
 {
-    store_t *s = chain_store(n->chain);
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0)
-        return err_set(e, ERR_INTERNAL, "store: %s", mdb_strerror(rc));
-    void *args[2] = {txn, s};
-    coin_view_t view = {read_coin, args};
+    store_read_t *r;
+    int rc = store_read_begin(chain_store(n->chain), &r, e);
+    if (rc < 0)
+        return rc;
+    coin_view_t view;
+    validate_store_view(&view, r);
     uint64_t next_height = chain_tip(n->chain)->height + 1;
     rc = mempool_accept(n->mempool, raw, len, &view, next_height,
                         n->cfg.params->coinbase_maturity, n->cache, txid, e);
     if (rc == -(int)ERR_UNKNOWN_UTXO) {
         tx_t tx;
         if (tx_decode(&tx, raw, len, NULL) == 0) {
-            rc = explain_missing(n, txn, &tx, e);
+            rc = explain_missing(r, &tx, e);
             tx_free(&tx);
         }
     }
-    mdb_txn_abort(txn);
+    store_read_end(&r);
     if (rc < 0)
         return rc;
     n->mempool_changed = true;
@@ -213,10 +180,11 @@ static void drop_unconfirmed_spends(node_t *n)
     if (mempool_select(n->mempool, SIZE_MAX, &all, &count) < 0)
         return;
     hash32_t *gone = malloc((count ? count : 1) * sizeof *gone);
-    store_t *s = chain_store(n->chain);
-    MDB_txn *txn;
-    if (!gone || mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) {
-        LOGERR("could not recheck the mempool after a reorganisation");
+    store_read_t *r = NULL;
+    err_t e;
+    if (!gone || store_read_begin(chain_store(n->chain), &r, &e) < 0) {
+        LOGERR("could not recheck the mempool after a reorganisation: %s",
+               gone ? e.message : "out of memory");
         free(gone);
         free(all);
         return;
@@ -227,14 +195,14 @@ static void drop_unconfirmed_spends(node_t *n)
         const tx_t *tx = &all[i]->tx;
         for (size_t j = 0; j < tx->n_inputs; j++) {
             store_coin_t coin;
-            if (store_get_coin(txn, s, &tx->inputs[j].prev_txid, tx->inputs[j].index, &coin) != 0 ||
+            if (store_get_coin(r, &tx->inputs[j].prev_txid, tx->inputs[j].index, &coin, NULL) < 0 ||
                 (coin.coinbase && next_height < coin.height + maturity)) {
                 gone[n_gone++] = all[i]->txid;
                 break;
             }
         }
     }
-    mdb_txn_abort(txn);
+    store_read_end(&r);
     free(all);
     for (size_t i = 0; i < n_gone; i++)
         mempool_remove(n->mempool, &gone[i]);
@@ -271,92 +239,13 @@ static void readmit(node_t *n)
 
 /* --- jobs ---------------------------------------------------------------- */
 
-static void job_clear(job_t *j)
-{
-    for (size_t i = 0; i < j->n_txs; i++)
-        free(j->raws[i]);
-    free(j->raws);
-    free(j->lens);
-    memset(j, 0, sizeof *j);
-}
-
-static job_t *current_job(node_t *n)
-{
-    job_t *j = &n->jobs[(n->next_job_id - 1) % NODE_JOBS];
-    return n->next_job_id && j->id == n->next_job_id - 1 ? j : NULL;
-}
-
 static int make_job(node_t *n)
 {
-    const chain_entry_t *tip = chain_tip(n->chain);
-    const mempool_entry_t **sel;
-    size_t n_sel;
-    if (mempool_select(n->mempool, BLOCK_MAX_SIZE - COINBASE_RESERVE, &sel, &n_sel) < 0)
+    if (jobs_make(&n->jobs, n->chain, n->mempool, clock_unix()) < 0)
         return -1;
-    job_t *j = &n->jobs[n->next_job_id % NODE_JOBS];
-    job_clear(j);
-    hash32_t *leaves = malloc((n_sel + 1) * sizeof *leaves);
-    j->raws = calloc(n_sel ? n_sel : 1, sizeof *j->raws);
-    j->lens = calloc(n_sel ? n_sel : 1, sizeof *j->lens);
-    int rc = leaves && j->raws && j->lens ? 0 : -1;
-    amount_t value = params_subsidy(n->cfg.params, tip->height + 1);
-    if (leaves)
-        memset(leaves[0].b, 0, 32); /* the coinbase's place: the branch never reads it */
-    for (size_t i = 0; rc == 0 && i < n_sel; i++) {
-        j->raws[i] = malloc(sel[i]->len);
-        if (!j->raws[i]) {
-            rc = -1;
-            break;
-        }
-        memcpy(j->raws[i], sel[i]->raw, sel[i]->len);
-        j->lens[i] = sel[i]->len;
-        j->n_txs = i + 1;
-        leaves[i + 1] = sel[i]->txid;
-        (void)amount_add(&value, sel[i]->fee); /* fees of a block stay under max money */
-    }
-    if (rc == 0) {
-        int len = merkle_branch_first(j->branch, leaves, n_sel + 1);
-        rc = len < 0 ? -1 : 0;
-        j->branch_len = len;
-    }
-    free(leaves);
-    free(sel);
-    if (rc < 0) {
-        job_clear(j);
-        return -1;
-    }
-    uint64_t mtp = chain_median_time(tip), now = clock_unix();
-    j->id = n->next_job_id++;
-    j->height = tip->height + 1;
-    j->prev = tip->hash;
-    j->bits = chain_next_bits(n->chain, tip);
-    j->timestamp = now > mtp ? now : mtp + 1;
-    j->coinbase_value = value;
     n->tip_changed = n->mempool_changed = false;
     n->last_job_ms = clock_ms();
     return 0;
-}
-
-static void put_job_pairs(const job_t *j, mp_buf_t *out)
-{
-    mp_put_cstr(out, "job_id");
-    mp_put_uint(out, j->id);
-    mp_put_cstr(out, "height");
-    mp_put_uint(out, j->height);
-    mp_put_cstr(out, "previous_block_hash");
-    mp_put_bin(out, j->prev.b, 32);
-    mp_put_cstr(out, "bits");
-    mp_put_uint(out, j->bits);
-    mp_put_cstr(out, "timestamp");
-    mp_put_uint(out, j->timestamp);
-    mp_put_cstr(out, "coinbase_value");
-    mp_put_uint(out, j->coinbase_value);
-    mp_put_cstr(out, "merkle_branch");
-    mp_put_array(out, (uint32_t)j->branch_len);
-    for (int i = 0; i < j->branch_len; i++)
-        mp_put_bin(out, j->branch[i].b, 32);
-    mp_put_cstr(out, "tx_count");
-    mp_put_uint(out, j->n_txs);
 }
 
 static void publish_job(node_t *n)
@@ -367,7 +256,7 @@ static void publish_job(node_t *n)
     }
     mp_buf_t ev;
     begin_event(n, TOPIC_JOB, &ev, NODE_JOB_FIELDS);
-    put_job_pairs(current_job(n), &ev);
+    jobs_put_pairs(jobs_current(&n->jobs), &ev);
     publish(n, TOPIC_JOB, &ev);
 }
 
@@ -375,10 +264,10 @@ int node_job_body(node_t *n, mp_buf_t *out)
 {
     pthread_mutex_lock(&n->lock);
     int rc = 0;
-    if (!current_job(n) || n->tip_changed || n->mempool_changed)
+    if (!jobs_current(&n->jobs) || n->tip_changed || n->mempool_changed)
         rc = make_job(n);
     if (rc == 0)
-        put_job_pairs(current_job(n), out);
+        jobs_put_pairs(jobs_current(&n->jobs), out);
     pthread_mutex_unlock(&n->lock);
     return rc == 0 && mp_buf_ok(out) ? 0 : -1;
 }
@@ -436,7 +325,7 @@ int node_submit_block(node_t *n, const uint8_t *raw, size_t len, const char *ori
 
 /* Checks a transaction's P2PKH signatures into the signature cache before
  * the node's lock is taken: they need only the transaction and the confirmed
- * coins it spends (LMDB readers take no lock), so HTTP threads check them in
+ * coins it spends (store snapshots take no lock), so HTTP threads check them in
  * parallel and the mempool's script checks under the lock hit the cache. Only
  * a signature whose key hashes to its coin's pubkey hash is checked, so the
  * cache holds nothing but real spends; the first failure ends it (the lock's
@@ -447,16 +336,15 @@ static void precheck_sigs(node_t *n, const uint8_t *raw, size_t len)
     hash32_t sighash;
     if (tx_decode(&tx, raw, len, NULL) < 0)
         return;
-    store_t *s = chain_store(n->chain);
-    MDB_txn *txn;
-    if (tx_sighash(&tx, &sighash) == 0 && mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) == 0) {
+    store_read_t *r;
+    if (tx_sighash(&tx, &sighash) == 0 && store_read_begin(chain_store(n->chain), &r, NULL) == 0) {
         for (size_t i = 0; i < tx.n_inputs; i++) {
             const tx_input_t *in = &tx.inputs[i];
             vpool_sig_t sig;
             store_coin_t coin;
             hash20_t coin_pkh, key_pkh;
             if (!validate_input_sig(in, &sighash, &sig) ||
-                store_get_coin(txn, s, &in->prev_txid, in->index, &coin) != 0 ||
+                store_get_coin(r, &in->prev_txid, in->index, &coin, NULL) < 0 ||
                 !script_p2pkh_hash(coin.script, coin.script_len, &coin_pkh))
                 continue;
             hash_hash160(&key_pkh, sig.pubkey, KEY_PUBKEY_LEN);
@@ -464,7 +352,7 @@ static void precheck_sigs(node_t *n, const uint8_t *raw, size_t len)
                 !sigcache_verify(n->cache, sig.pubkey, sig.sig, &sig.sighash))
                 break;
         }
-        mdb_txn_abort(txn);
+        store_read_end(&r);
     }
     tx_free(&tx);
 }
@@ -484,36 +372,13 @@ int node_submit_work(node_t *n, uint64_t job_id, const uint8_t *extranonce, size
                      const hash20_t *payout, uint64_t timestamp, uint64_t nonce, hash32_t *hash,
                      err_t *e)
 {
-    if (extranonce_len > TX_EXTRANONCE_MAX)
-        return err_set(e, ERR_BAD_REQUEST, "extranonce over %d bytes", TX_EXTRANONCE_MAX);
-    pthread_mutex_lock(&n->lock);
-    const job_t *j = &n->jobs[job_id % NODE_JOBS];
-    if (j->id != job_id || n->next_job_id == 0) {
-        pthread_mutex_unlock(&n->lock);
-        return err_set(e, ERR_NOT_FOUND, "job %" PRIu64 " is unknown or too old", job_id);
-    }
-    /* the coinbase exactly as the miner built it (DESIGN §4.4, PROTOCOL.md) */
-    tx_coinbase_t cb;
-    block_header_t h = {.version = BLOCK_VERSION, .previous_block_hash = j->prev,
-                        .timestamp = timestamp, .bits = j->bits, .nonce = nonce};
-    hash32_t coinbase_txid;
     mp_buf_t b;
     mp_buf_init(&b, BLOCK_MAX_SIZE + 1024);
-    int rc = 0;
-    if (tx_coinbase_build(&cb, j->height, extranonce, extranonce_len, payout,
-                          j->coinbase_value) < 0 ||
-        tx_txid(&cb.tx, &coinbase_txid) < 0)
-        rc = err_set(e, ERR_INTERNAL, "out of memory");
-    if (rc == 0) {
-        merkle_root_from_branch(&h.merkle_root, &coinbase_txid, j->branch, (size_t)j->branch_len);
-        block_header_hash(hash, &h);
-        /* a cheap check before the block is assembled and validated */
-        if (!block_hash_meets(hash, h.bits))
-            rc = err_set(e, ERR_BAD_POW, "the solution does not meet the job's target");
-    }
-    if (rc == 0 && block_assemble(&b, &h, &cb.tx, (const uint8_t *const *)j->raws, j->lens,
-                                  j->n_txs) < 0)
-        rc = err_set(e, ERR_TOO_LARGE, "the block does not fit");
+    pthread_mutex_lock(&n->lock);
+    const jobs_entry_t *j = jobs_find(&n->jobs, job_id);
+    int rc = j ? jobs_assemble(j, extranonce, extranonce_len, payout, timestamp, nonce, &b, hash,
+                               e)
+               : err_set(e, ERR_NOT_FOUND, "job %" PRIu64 " is unknown or too old", job_id);
     if (rc == 0) {
         chain_status_t status;
         hash32_t got;
@@ -521,8 +386,8 @@ int node_submit_work(node_t *n, uint64_t job_id, const uint8_t *extranonce, size
         if (rc == 0 && status != CHAIN_TIP && status != CHAIN_KNOWN)
             LOGINFO("a found block went to a side branch (job %" PRIu64 " was stale)", job_id);
     }
-    mp_buf_free(&b);
     pthread_mutex_unlock(&n->lock);
+    mp_buf_free(&b);
     return rc;
 }
 
@@ -581,25 +446,18 @@ bool node_mempool_spends(node_t *n, const hash32_t *txid, uint32_t index)
     return spent;
 }
 
-json_t *node_mempool_json(node_t *n, size_t limit)
+size_t node_mempool_list(node_t *n, node_mempool_item_t *items, size_t max)
 {
-    json_t *list = json_array();
     pthread_mutex_lock(&n->lock);
     const mempool_entry_t **sel;
-    size_t count;
-    if (list && mempool_select(n->mempool, SIZE_MAX, &sel, &count) == 0) {
-        for (size_t i = 0; i < count && i < limit; i++) {
-            char hex[65];
-            hex_encode(hex, sel[i]->txid.b, 32);
-            json_array_append_new(list, json_pack("{s:s, s:I, s:I, s:f}", "transaction_hash", hex,
-                                                  "size", (json_int_t)sel[i]->len, "fee",
-                                                  (json_int_t)sel[i]->fee, "fee_rate",
-                                                  (double)sel[i]->fee / (double)sel[i]->len));
-        }
+    size_t count, k = 0;
+    if (mempool_select(n->mempool, SIZE_MAX, &sel, &count) == 0) {
+        for (; k < count && k < max; k++)
+            items[k] = (node_mempool_item_t){sel[k]->txid, sel[k]->len, sel[k]->fee};
         free(sel);
     }
     pthread_mutex_unlock(&n->lock);
-    return list;
+    return k;
 }
 
 void node_report_hashrate(node_t *n, const char *worker, uint64_t hashes_per_second, uint64_t now)
@@ -637,32 +495,15 @@ void node_set_peers(node_t *n, const uint8_t *peers, size_t len, size_t count)
     pthread_mutex_unlock(&n->lock);
 }
 
-json_t *node_peers_json(node_t *n)
+int node_peers_copy(node_t *n, uint8_t **raw, size_t *len)
 {
-    json_t *list = json_array();
     pthread_mutex_lock(&n->lock);
-    mp_reader_t r;
-    uint32_t count;
-    mp_reader_init(&r, n->peers_raw, n->peers_len, false);
-    if (list && n->peers_raw && mp_get_array(&r, &count) == 0) {
-        for (uint32_t i = 0; i < count; i++) {
-            size_t start = r.pos;
-            if (mp_skip(&r) < 0)
-                break;
-            proto_body_t peer = {r.p + start, r.pos - start};
-            char addr[256];
-            uint64_t height = 0;
-            bool inbound = false;
-            if (proto_get_str(&peer, "addr", addr, sizeof addr) < 0)
-                continue; /* gossipd's schema makes every field but addr optional */
-            (void)proto_get_uint(&peer, "height", &height);
-            (void)proto_get_bool(&peer, "inbound", &inbound);
-            json_array_append_new(list, json_pack("{s:s, s:I, s:b}", "hostname", addr, "height",
-                                                  (json_int_t)height, "inbound", inbound));
-        }
-    }
+    *len = n->peers_raw ? n->peers_len : 0;
+    *raw = malloc(*len ? *len : 1);
+    if (*raw)
+        memcpy(*raw, n->peers_raw ? n->peers_raw : (uint8_t *)"", *len);
     pthread_mutex_unlock(&n->lock);
-    return list;
+    return *raw ? 0 : -1;
 }
 
 void node_advertise_peer(node_t *n, const char *hostname)
@@ -694,6 +535,7 @@ int node_open(node_t **out, const node_config_t *cfg, err_t *e)
     if (!n)
         return err_set(e, ERR_INTERNAL, "out of memory");
     n->cfg = *cfg;
+    jobs_init(&n->jobs);
     pthread_mutex_init(&n->lock, NULL);
     mp_buf_init(&n->readd, (size_t)256 << 20);
     n->cache = sigcache_new(cfg->sigcache_entries);
@@ -709,7 +551,7 @@ int node_open(node_t **out, const node_config_t *cfg, err_t *e)
         node_close(&n);
         return rc;
     }
-    chain_hooks_t hooks = {on_connected, on_disconnected, n};
+    chain_hooks_t hooks = {.connected = on_connected, .disconnected = on_disconnected, .ctx = n};
     chain_set_hooks(n->chain, &hooks);
     err_t le;
     size_t before = 0;
@@ -737,8 +579,7 @@ void node_close(node_t **np)
     chain_close(&n->chain);
     mempool_destroy(&n->mempool);
     sigcache_destroy(&n->cache);
-    for (int i = 0; i < NODE_JOBS; i++)
-        job_clear(&n->jobs[i]);
+    jobs_free(&n->jobs);
     mp_buf_free(&n->readd);
     free(n->peers_raw);
     pthread_mutex_destroy(&n->lock);

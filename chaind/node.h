@@ -1,9 +1,9 @@
 /* node: chaind's state behind one lock — the chain, the mempool, mining jobs,
  * the peer table gossipd reports, miners' hash rates — and the events it
  * publishes. The HTTP server's threads and the rpc loop both call these
- * functions; each takes the lock itself. LMDB reads (blocks, coins, the
- * transaction and address indexes) need no lock: use node_store() with a
- * read-only transaction.
+ * functions; each takes the lock itself. Store reads (blocks, coins, the
+ * transaction and address indexes) need no lock: open a snapshot on
+ * node_store() (store_read_begin).
  *
  * Events (DESIGN §2), published through the publisher set with
  * node_set_publisher(), one msgpack map per event, "seq" first:
@@ -14,13 +14,13 @@
 #ifndef CHAIND_NODE_H
 #define CHAIND_NODE_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "chain.h"
 #include "err.h"
+#include "jobs.h"
 #include "mempool.h"
 #include "mp.h"
 #include "params.h"
@@ -29,7 +29,7 @@
 typedef struct {
     const chain_params_t *params;
     const char *datadir;
-    size_t map_size;          /* LMDB address space */
+    size_t map_size;          /* the store's address space (store_open) */
     unsigned verify_threads;  /* 0: one per CPU */
     size_t mempool_max_bytes;
     uint64_t min_fee_rate;    /* units a byte */
@@ -87,9 +87,14 @@ int node_headers_after(node_t *n, const hash32_t *locator, size_t n_locator, siz
 /* Mempool queries. node_mempool_tx copies the encoding of a mempool
  * transaction into *raw (malloc'd, the caller frees): 0, or -1 when absent. */
 int node_mempool_tx(node_t *n, const hash32_t *txid, uint8_t **raw, size_t *len);
-/* [{"transaction_hash", "size", "fee", "fee_rate"}…] by fee rate, at most
- * limit entries; a new reference. */
-json_t *node_mempool_json(node_t *n, size_t limit);
+typedef struct {
+    hash32_t txid;
+    size_t size; /* bytes of its encoding */
+    amount_t fee;
+} node_mempool_item_t;
+/* The mempool by fee rate, highest first, into items (the caller's, max of
+ * them): returns how many were written (0 also when memory ran out). */
+size_t node_mempool_list(node_t *n, node_mempool_item_t *items, size_t max);
 /* Whether a mempool transaction spends txid:index. */
 bool node_mempool_spends(node_t *n, const hash32_t *txid, uint32_t index);
 
@@ -97,11 +102,12 @@ bool node_mempool_spends(node_t *n, const hash32_t *txid, uint32_t index);
  * NODE_JOB_FIELDS key/value pairs into a map the caller has opened (the same
  * pairs serve the get_job reply and the `job` event): job_id, height,
  * previous_block_hash, bits, timestamp, coinbase_value, merkle_branch,
- * tx_count. A new job is made when the tip or the mempool changed. */
-#define NODE_JOB_FIELDS 8
+ * tx_count (jobs_put_pairs). A new job is made when the tip or the mempool
+ * changed. */
+#define NODE_JOB_FIELDS JOBS_FIELDS
 int node_job_body(node_t *n, mp_buf_t *out) __attribute__((warn_unused_result));
-/* Assembles and submits the block a miner found: coinbase = push of height,
- * push of extranonce; one output paying coinbase_value to payout (P2PKH). */
+/* Assembles (jobs_assemble: its errors) and submits the block a miner found
+ * for job_id, kept among the last JOBS_KEPT jobs (else ERR_NOT_FOUND). */
 int node_submit_work(node_t *n, uint64_t job_id, const uint8_t *extranonce, size_t extranonce_len,
                      const hash20_t *payout, uint64_t timestamp, uint64_t nonce, hash32_t *hash,
                      err_t *e) __attribute__((warn_unused_result));
@@ -115,8 +121,9 @@ void node_report_hashrate(node_t *n, const char *worker, uint64_t hashes_per_sec
 
 /* gossipd's peer table (raw msgpack array of maps, copied). */
 void node_set_peers(node_t *n, const uint8_t *peers, size_t len, size_t count);
-/* [{"hostname": "host:port", …}] from the last report; a new reference. */
-json_t *node_peers_json(node_t *n);
+/* A copy of the last report as set (*raw malloc'd, the caller frees; *len
+ * 0 before any report): 0, or -1 when memory runs out. */
+int node_peers_copy(node_t *n, uint8_t **raw, size_t *len) __attribute__((warn_unused_result));
 /* Publishes peer.add {hostname} for gossipd. */
 void node_advertise_peer(node_t *n, const char *hostname);
 

@@ -127,24 +127,19 @@ static void handle_get_block(node_t *node, const proto_request_t *req, mp_buf_t 
 {
     hash32_t hash;
     err_t e;
-    store_t *s = node_store(node);
-    MDB_txn *txn;
+    store_read_t *r;
+    const uint8_t *raw;
+    size_t len;
     (void)proto_get_bin_exact(&req->body, "hash", hash.b, 32); /* schema: present */
-    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) {
-        err_set(&e, ERR_INTERNAL, "store unavailable");
+    if (store_read_begin(node_store(node), &r, &e) < 0 ||
+        store_get_block(r, &hash, &raw, &len, &e) < 0) {
         reply_error(reply, req->id, &e);
-        return;
-    }
-    MDB_val k = {32, hash.b}, v;
-    if (mdb_get(txn, s->blocks, &k, &v) == 0) {
+    } else {
         proto_begin_ok(reply, req->id, 1);
         mp_put_cstr(reply, "block");
-        mp_put_bin(reply, v.mv_data, v.mv_size);
-    } else {
-        err_set(&e, ERR_NOT_FOUND, "no such block");
-        reply_error(reply, req->id, &e);
+        mp_put_bin(reply, raw, len);
     }
-    mdb_txn_abort(txn);
+    store_read_end(&r);
 }
 
 static void handle_get_tx(node_t *node, const proto_request_t *req, mp_buf_t *reply)
@@ -161,31 +156,17 @@ static void handle_get_tx(node_t *node, const proto_request_t *req, mp_buf_t *re
         free(raw);
         return;
     }
-    /* a confirmed one: find it in its block */
-    store_t *s = node_store(node);
-    MDB_txn *txn;
-    int found = 0;
-    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) == 0) {
-        MDB_val k = {32, txid.b}, v, bv;
-        block_t b;
-        if (mdb_get(txn, s->txindex, &k, &v) == 0 && v.mv_size == 32 &&
-            mdb_get(txn, s->blocks, &(MDB_val){32, v.mv_data}, &bv) == 0 &&
-            block_decode(&b, bv.mv_data, bv.mv_size, NULL) == 0) {
-            for (size_t i = 0; i < b.n_txs && !found; i++) {
-                if (!hash32_eq(&b.txids[i], &txid))
-                    continue;
-                proto_begin_ok(reply, req->id, 1);
-                mp_put_cstr(reply, "tx");
-                found = tx_encode(&b.txs[i], reply, false) == 0;
-            }
-            block_free(&b);
-        }
-        mdb_txn_abort(txn);
-    }
-    if (!found) {
-        err_set(&e, ERR_NOT_FOUND, "no such transaction");
+    /* a confirmed one: its bytes in its block */
+    store_read_t *r;
+    store_tx_loc_t loc;
+    if (store_read_begin(node_store(node), &r, &e) < 0 || store_find_tx(r, &txid, &loc, &e) < 0) {
         reply_error(reply, req->id, &e);
+    } else {
+        proto_begin_ok(reply, req->id, 1);
+        mp_put_cstr(reply, "tx");
+        mp_put_bin(reply, loc.raw, loc.len);
     }
+    store_read_end(&r);
 }
 
 static void handle_get_headers(node_t *node, const proto_request_t *req, mp_buf_t *reply)

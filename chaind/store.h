@@ -1,20 +1,48 @@
-/* store: chaind's LMDB environment (DESIGN §4.1) and its record layouts.
+/* store: chaind's chain state on disk (DESIGN §4.1), behind a typed API.
  *
- * Databases (all in one environment under the data directory):
+ * One LMDB environment under the data directory; nothing of LMDB shows
+ * here. Its tables and their record layouts (integers little-endian unless
+ * said otherwise):
  *   meta     "tip" -> block hash; "network" -> name
- *   index    block hash -> index record (header, height, chain work, status)
+ *   index    block hash -> header (88) ‖ height (8) ‖ chain work (32, BE) ‖
+ *            status (1)
  *   blocks   block hash -> the block's canonical encoding
- *   chain    height (8 bytes BE) -> main-chain block hash
- *   utxo     outpoint (txid ‖ index BE) -> coin record
- *   undo     block hash -> the coins its transactions spent, in order
+ *   chain    height (8, BE) -> main-chain block hash
+ *   utxo     outpoint (txid ‖ index, 4 BE) -> amount (8) ‖ height (8) ‖
+ *            coinbase (1: 0 or 1) ‖ locking script
+ *   undo     block hash -> for each coin its transactions spent, in order:
+ *            outpoint (36) ‖ record length (4) ‖ utxo record
  *   txindex  txid -> hash of the main-chain block holding it
  *   addr     pubkey hash ‖ outpoint -> "" (the P2PKH coins of an address)
- * Each block connect or disconnect is one write transaction, so a kill -9
- * leaves the store at the old tip or the new one. */
+ * Big-endian keys sort as numbers: the chain by height, a transaction's
+ * outputs by index, an address's coins together.
+ *
+ * Transactions. Every read goes through a store_read_t: a read snapshot
+ * (store_read_begin) sees the store as of its start, whatever commits later,
+ * and takes no lock; or the reader of a write (store_write_reader), which
+ * sees that write's changes. Every change goes through a store_write_t, all
+ * of it or none (kill -9 included): chain.c makes each block connect or
+ * disconnect one write, so the store holds the old tip or the new one.
+ * Writes are serialised: store_write_begin waits while another is open.
+ * Tables added later (the mempool's) get typed reads and writes of their
+ * own on the same two types, so they commit in the same write as a block.
+ *
+ * Threads: store_open/close once; store_read_begin and store_write_begin from
+ * any thread; each snapshot and iterator is used by one thread at a time,
+ * and a write stays on the thread that began it, which holds no other
+ * write. At most 256 snapshots are open at once (LMDB's reader slots).
+ *
+ * Borrowed data (scripts, raw blocks and transactions): valid until the
+ * snapshot ends, or for a write's reader until that write's next change or
+ * its end.
+ *
+ * Errors: each function returns 0 or a negative err code with e set (e may
+ * be NULL): -ERR_NOT_FOUND when the record asked for is absent (the message
+ * names it), -ERR_INTERNAL when the store failed or holds a record that
+ * does not decode (the message names the table and the failure). */
 #ifndef CHAIND_STORE_H
 #define CHAIND_STORE_H
 
-#include <lmdb.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,8 +54,11 @@
 #include "u256.h"
 
 #define STORE_OUTPOINT_LEN 36
-#define STORE_INDEX_REC_LEN (BLOCK_HEADER_LEN + 8 + 32 + 1)
-#define STORE_ADDR_KEY_LEN (20 + STORE_OUTPOINT_LEN)
+
+typedef struct store store_t;
+typedef struct store_read store_read_t;
+typedef struct store_write store_write_t;
+typedef struct store_iter store_iter_t;
 
 /* Index record status bits. */
 enum {
@@ -36,19 +67,13 @@ enum {
 };
 
 typedef struct {
-    MDB_env *env;
-    MDB_dbi meta, index, blocks, chain, utxo, undo, txindex, addr;
-} store_t;
-
-typedef struct {
     block_header_t header;
     uint64_t height;
     u256_t chainwork;
     uint8_t status;
 } store_index_rec_t;
 
-/* A coin. script borrows from the LMDB value (valid until the transaction
- * that read it writes or ends) or from the caller. */
+/* A coin. script is borrowed (see above) when read; a caller's when written. */
 typedef struct {
     amount_t amount;
     uint64_t height;
@@ -57,29 +82,184 @@ typedef struct {
     size_t script_len;
 } store_coin_t;
 
-/* Opens (creating) the environment in dir with a map of map_size bytes and
- * checks that it belongs to network. ERR_INTERNAL with LMDB's reason, or
- * ERR_BAD_NETWORK when the directory holds another network's chain. */
-int store_open(store_t *s, const char *dir, size_t map_size, const char *network, err_t *e)
-    __attribute__((warn_unused_result));
-void store_close(store_t *s);
+typedef struct {
+    hash32_t txid;
+    uint32_t index;
+} store_outpoint_t;
 
+/* Where a main-chain transaction is. raw is borrowed. */
+typedef struct {
+    hash32_t block;    /* the main-chain block holding it */
+    uint64_t height;   /* that block's */
+    uint32_t position; /* in the block: 0 is the coinbase */
+    const uint8_t *raw; /* the transaction's canonical encoding */
+    size_t len;
+} store_tx_loc_t;
+
+/* The UTXO set in one snapshot (docs/PROTOCOL.md, "UTXO-set digest"). */
+typedef struct {
+    uint64_t count;
+    uint64_t total;  /* units */
+    hash32_t digest; /* SHA-256 over the coins' records in key order */
+} store_utxo_stats_t;
+
+/* Records in each table, as store_check() found them consistent. */
+typedef struct {
+    uint64_t index, blocks, chain, coins, addr, txs, undo;
+} store_counts_t;
+
+/* The 36-byte key of an outpoint: txid ‖ index big-endian (the utxo table's
+ * order). */
 void store_outpoint_key(uint8_t key[STORE_OUTPOINT_LEN], const hash32_t *txid, uint32_t index);
-void store_height_key(uint8_t key[8], uint64_t height);
 
-void store_index_encode(uint8_t out[STORE_INDEX_REC_LEN], const store_index_rec_t *rec);
-int store_index_decode(store_index_rec_t *rec, const MDB_val *v);
+/* --- open and close ------------------------------------------------------ */
 
-/* Coin records: amount(8) height(8) coinbase(1) script. */
-size_t store_coin_size(const store_coin_t *c);
-void store_coin_encode(uint8_t *out, const store_coin_t *c);
-int store_coin_decode(store_coin_t *c, const void *data, size_t len);
+/* Opens (creating) the store in dir (created too, with its parents) with
+ * map_size bytes of address space, and checks that it belongs to network
+ * (recorded at creation). *s is owned by the caller (store_close). Errors:
+ * ERR_BAD_NETWORK when dir holds another network's chain; ERR_INTERNAL with
+ * the reason (the directory, LMDB) otherwise. */
+int store_open(store_t **s, const char *dir, size_t map_size, const char *network, err_t *e)
+    __attribute__((warn_unused_result));
+/* Syncs and closes; *s becomes NULL. Safe on NULL. No snapshot or write may
+ * be open. */
+void store_close(store_t **s);
 
-/* Reads a coin in txn. 0, MDB_NOTFOUND, or another LMDB error. */
-int store_get_coin(MDB_txn *txn, const store_t *s, const hash32_t *txid, uint32_t index,
-                   store_coin_t *coin);
+/* --- snapshots ----------------------------------------------------------- */
 
-/* Reads the main-chain hash at height in txn: 0 or MDB_NOTFOUND. */
-int store_get_chain_hash(MDB_txn *txn, const store_t *s, uint64_t height, hash32_t *hash);
+/* A read-only view of the last commit; the caller ends it (store_read_end).
+ * ERR_INTERNAL when none can start (say, every reader slot taken). */
+int store_read_begin(store_t *s, store_read_t **r, err_t *e) __attribute__((warn_unused_result));
+/* Ends a snapshot; everything borrowed from it dies. *r becomes NULL; safe
+ * on NULL. */
+void store_read_end(store_read_t **r);
+
+/* --- typed reads: r is a snapshot or a write's reader -------------------- */
+
+/* A block's encoding, borrowed. NOT_FOUND: no such block. */
+int store_get_block(store_read_t *r, const hash32_t *hash, const uint8_t **raw, size_t *len,
+                    err_t *e) __attribute__((warn_unused_result));
+/* A block decoded into *b (the caller's: block_free). *len (may be NULL)
+ * gets its encoded size. NOT_FOUND: no such block; INTERNAL: it does not
+ * decode. */
+int store_load_block(store_read_t *r, const hash32_t *hash, block_t *b, size_t *len, err_t *e)
+    __attribute__((warn_unused_result));
+/* A block's index record. NOT_FOUND: the block is unknown. */
+int store_get_index(store_read_t *r, const hash32_t *hash, store_index_rec_t *rec, err_t *e)
+    __attribute__((warn_unused_result));
+/* The main-chain block at height. NOT_FOUND: above the tip. */
+int store_get_chain_hash(store_read_t *r, uint64_t height, hash32_t *hash, err_t *e)
+    __attribute__((warn_unused_result));
+/* The tip's hash and height (either may be NULL). NOT_FOUND: an empty store
+ * (no genesis yet); INTERNAL when the tip record and the main chain's last
+ * height disagree. */
+int store_get_tip(store_read_t *r, hash32_t *hash, uint64_t *height, err_t *e)
+    __attribute__((warn_unused_result));
+/* An unspent coin; its script is borrowed. NOT_FOUND: spent or never made. */
+int store_get_coin(store_read_t *r, const hash32_t *txid, uint32_t index, store_coin_t *coin,
+                   err_t *e) __attribute__((warn_unused_result));
+/* A main-chain transaction: its block, height, position and encoding
+ * (borrowed). NOT_FOUND: not on the main chain (unknown, in the mempool, or
+ * only in a side block); INTERNAL when the index points at a block that
+ * is missing or lacks it. */
+int store_find_tx(store_read_t *r, const hash32_t *txid, store_tx_loc_t *loc, err_t *e)
+    __attribute__((warn_unused_result));
+
+/* --- iterators ----------------------------------------------------------- */
+/* An iterator borrows its snapshot: end it (store_iter_end) before the
+ * snapshot. A next function returns 1 with a record, 0 at the end, or an
+ * error (INTERNAL: a record that does not decode). */
+
+/* The coins of pubkey hash pkh (P2PKH locking scripts), by outpoint. */
+int store_iter_address(store_read_t *r, const hash20_t *pkh, store_iter_t **it, err_t *e)
+    __attribute__((warn_unused_result));
+/* Every unspent coin, by outpoint. */
+int store_iter_utxo(store_read_t *r, store_iter_t **it, err_t *e)
+    __attribute__((warn_unused_result));
+/* The coins a main-chain block's transactions spent, in the order they were
+ * spent. NOT_FOUND: no undo record (the genesis, or a block not connected). */
+int store_iter_undo(store_read_t *r, const hash32_t *block, store_iter_t **it, err_t *e)
+    __attribute__((warn_unused_result));
+/* Every index record (main chain and side branches), by hash. */
+int store_iter_index(store_read_t *r, store_iter_t **it, err_t *e)
+    __attribute__((warn_unused_result));
+/* Next coin of an address, utxo or undo iterator; script borrowed. After
+ * 0, every further call returns 0. */
+int store_next_coin(store_iter_t *it, store_outpoint_t *op, store_coin_t *coin, err_t *e)
+    __attribute__((warn_unused_result));
+/* Next record of an index iterator. */
+int store_next_index(store_iter_t *it, hash32_t *hash, store_index_rec_t *rec, err_t *e)
+    __attribute__((warn_unused_result));
+/* *it becomes NULL; safe on NULL. */
+void store_iter_end(store_iter_t **it);
+
+/* --- whole-store checks -------------------------------------------------- */
+
+/* The UTXO set's count, total and digest in r (docs/PROTOCOL.md), reading
+ * every coin once, in key order: about 0.1 s a million coins in memory on
+ * the development machine, so callers cache it by tip. INTERNAL on a coin
+ * that does not decode or a total past 2^64. */
+int store_utxo_stats(store_read_t *r, store_utxo_stats_t *stats, err_t *e)
+    __attribute__((warn_unused_result));
+/* Checks that r is consistent: the main chain runs from height 0 to the tip
+ * record's block, each height's block stored, decoding, and indexed (valid,
+ * at that height, on the block below); every main-chain block above the
+ * genesis has its undo record and no other block has one; the txindex holds
+ * exactly the main chain's transactions, each to its block; the addr index
+ * holds exactly the P2PKH coins; index and blocks count the same blocks;
+ * every coin and index record decodes. An empty store (no tip) must be
+ * empty throughout. Reads every main-chain block: for tests and operators,
+ * not for a hot path. 0 with *counts (may be NULL), or INTERNAL naming the
+ * first inconsistency found. */
+int store_check(store_read_t *r, store_counts_t *counts, err_t *e)
+    __attribute__((warn_unused_result));
+
+/* --- writes -------------------------------------------------------------- */
+
+/* Starts a write (waiting for another to end); the caller commits or aborts
+ * it. */
+int store_write_begin(store_t *s, store_write_t **w, err_t *e) __attribute__((warn_unused_result));
+/* Makes every change of w durable at once (DESIGN §4.1); *w is freed and
+ * NULL in every case. INTERNAL when the commit failed: nothing changed. */
+int store_write_commit(store_write_t **w, err_t *e) __attribute__((warn_unused_result));
+/* Drops every change of w; *w becomes NULL. Safe on NULL. */
+void store_write_abort(store_write_t **w);
+/* Ends w as the steps before went: commits when rc is 0 (returning the
+ * commit's result), else aborts and returns rc. */
+int store_write_end(store_write_t **w, int rc, err_t *e) __attribute__((warn_unused_result));
+/* Reads that see w's changes; valid until w ends. */
+store_read_t *store_write_reader(store_write_t *w);
+
+/* Stores a block's encoding (not checked here) under hash. */
+int store_put_block(store_write_t *w, const hash32_t *hash, const uint8_t *raw, size_t len,
+                    err_t *e) __attribute__((warn_unused_result));
+/* Writes (replacing) a block's index record. */
+int store_put_index(store_write_t *w, const hash32_t *hash, const store_index_rec_t *rec,
+                    err_t *e) __attribute__((warn_unused_result));
+/* Adds a coin (and its addr entry when P2PKH). ERR_DUPLICATE_TX when the
+ * outpoint is an unspent coin already (nothing written). */
+int store_add_coin(store_write_t *w, const hash32_t *txid, uint32_t index, const store_coin_t *coin,
+                   err_t *e) __attribute__((warn_unused_result));
+/* Spends a coin: deletes it and its addr entry, and keeps it for the undo
+ * record of the next store_connect() in w. NOT_FOUND when it is not unspent. */
+int store_spend_coin(store_write_t *w, const hash32_t *txid, uint32_t index, err_t *e)
+    __attribute__((warn_unused_result));
+/* Indexes a main-chain transaction to its block. */
+int store_put_tx(store_write_t *w, const hash32_t *txid, const hash32_t *block, err_t *e)
+    __attribute__((warn_unused_result));
+/* Makes block the main chain's block at height and the tip; above height 0,
+ * writes its undo record: the coins spent in w since it began or since its
+ * last store_connect(). The block's coins and txindex entries are the
+ * caller's to write in w (store_add_coin, store_spend_coin, store_put_tx). */
+int store_connect(store_write_t *w, const hash32_t *block, uint64_t height, err_t *e)
+    __attribute__((warn_unused_result));
+/* Undoes the tip b (hash, at height > 0; its parent is b's previous block):
+ * brings back the coins its undo record holds, then deletes the coins its
+ * transactions made (so a coin both made and spent inside b stays gone) and
+ * their txindex entries, its undo record and its chain height; the parent
+ * becomes the tip. INTERNAL when block is not the tip or its undo record is
+ * missing or corrupt. */
+int store_disconnect(store_write_t *w, const block_t *b, const hash32_t *hash, uint64_t height,
+                     err_t *e) __attribute__((warn_unused_result));
 
 #endif

@@ -393,6 +393,17 @@ int vpool_run(vpool_t *p, const hash32_t *id, const script_job_t *jobs, size_t n
 
 /* --- inputs ------------------------------------------------------------ */
 
+static int store_view_get(void *ctx, const hash32_t *txid, uint32_t index, store_coin_t *coin,
+                          err_t *e)
+{
+    return store_get_coin(ctx, txid, index, coin, e);
+}
+
+void validate_store_view(coin_view_t *view, store_read_t *r)
+{
+    *view = (coin_view_t){store_view_get, r};
+}
+
 int validate_tx_inputs(const tx_t *tx, const coin_view_t *view, uint64_t height,
                        uint32_t maturity, amount_t *fee, const hash32_t *sighash,
                        uint32_t tx_index, script_job_t *jobs, size_t *n_jobs, mp_buf_t *arena,
@@ -403,14 +414,14 @@ int validate_tx_inputs(const tx_t *tx, const coin_view_t *view, uint64_t height,
         const tx_input_t *in = &tx->inputs[i];
         store_coin_t coin;
         char hex[65];
-        int rc = view->get(view->ctx, &in->prev_txid, in->index, &coin);
-        if (rc == MDB_NOTFOUND) {
+        int rc = view->get(view->ctx, &in->prev_txid, in->index, &coin, e);
+        if (rc == -(int)ERR_NOT_FOUND) {
             hex_encode(hex, in->prev_txid.b, 32);
             return err_set(e, ERR_UNKNOWN_UTXO, "input %zu spends %s:%u, which is not an "
                            "unspent output", i, hex, in->index);
         }
-        if (rc != 0)
-            return err_set(e, ERR_INTERNAL, "reading a coin failed: %s", mdb_strerror(rc));
+        if (rc < 0)
+            return rc;
         if (coin.coinbase && height < coin.height + maturity)
             return err_set(e, ERR_IMMATURE_COINBASE, "input %zu spends a coinbase of height "
                            "%" PRIu64 " before %u confirmations", i, coin.height, maturity);

@@ -90,11 +90,16 @@ int validate_scripts(sigcache_t *cache, const script_job_t *jobs, size_t n, err_
     __attribute__((warn_unused_result));
 
 /* --- inputs ------------------------------------------------------------ */
-/* Where inputs are looked up: 0 and the coin, MDB_NOTFOUND, or another error. */
+/* Where inputs are looked up: as store_get_coin(), 0 and the coin (script
+ * borrowed), -ERR_NOT_FOUND, or another error with e set. */
 typedef struct {
-    int (*get)(void *ctx, const hash32_t *txid, uint32_t index, store_coin_t *coin);
+    int (*get)(void *ctx, const hash32_t *txid, uint32_t index, store_coin_t *coin, err_t *e);
     void *ctx;
 } coin_view_t;
+
+/* A view of the coins r holds (a snapshot or a write's reader), valid as
+ * long as r is. */
+void validate_store_view(coin_view_t *view, store_read_t *r);
 
 /* Checks a non-coinbase transaction's inputs against view for a spend in a
  * block at `height`: every coin exists (ERR_UNKNOWN_UTXO), coinbase coins are

@@ -32,6 +32,12 @@ static void make_ctx_key(void)
         abort();
 }
 
+static void digest_failed(void)
+{
+    fprintf(stderr, "fatal: OpenSSL digest failed\n");
+    abort();
+}
+
 static void digest(EVP_MD *const *md, uint8_t *out, const void *data, size_t len)
 {
     pthread_once(&fetch_once, fetch_digests);
@@ -42,10 +48,8 @@ static void digest(EVP_MD *const *md, uint8_t *out, const void *data, size_t len
         ctx = NULL;
     }
     if (!ctx || EVP_DigestInit_ex2(ctx, *md, NULL) != 1 || EVP_DigestUpdate(ctx, data, len) != 1 ||
-        EVP_DigestFinal_ex(ctx, out, NULL) != 1) {
-        fprintf(stderr, "fatal: OpenSSL digest failed\n");
-        abort();
-    }
+        EVP_DigestFinal_ex(ctx, out, NULL) != 1)
+        digest_failed();
 }
 
 void hash_sha256(uint8_t out[32], const void *data, size_t len)
@@ -70,4 +74,27 @@ void hash_hash160(hash20_t *out, const void *data, size_t len)
     uint8_t first[32];
     digest(&md_sha256, first, data, len);
     digest(&md_ripemd160, out->b, first, sizeof first);
+}
+
+void hash_sha256_begin(hash_stream_t *s)
+{
+    pthread_once(&fetch_once, fetch_digests);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || EVP_DigestInit_ex2(ctx, md_sha256, NULL) != 1)
+        digest_failed();
+    s->ctx_ = ctx;
+}
+
+void hash_stream_update(hash_stream_t *s, const void *data, size_t len)
+{
+    if (len && EVP_DigestUpdate(s->ctx_, data, len) != 1)
+        digest_failed();
+}
+
+void hash_stream_end(hash_stream_t *s, uint8_t out[32])
+{
+    if (EVP_DigestFinal_ex(s->ctx_, out, NULL) != 1)
+        digest_failed();
+    EVP_MD_CTX_free(s->ctx_);
+    s->ctx_ = NULL;
 }

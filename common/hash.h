@@ -22,6 +22,16 @@ void hash_ripemd160(uint8_t out[20], const void *data, size_t len);
 /* out = RIPEMD160(SHA256(data)): pubkey hashes (OP_HASH160). */
 void hash_hash160(hash20_t *out, const void *data, size_t len);
 
+/* SHA-256 over data fed in pieces (the UTXO-set digest, too large to hold
+ * at once): begin, any number of updates, end, which writes the digest and
+ * frees the state. A stream begun must be ended. */
+typedef struct {
+    void *ctx_; /* OpenSSL's */
+} hash_stream_t;
+void hash_sha256_begin(hash_stream_t *s);
+void hash_stream_update(hash_stream_t *s, const void *data, size_t len);
+void hash_stream_end(hash_stream_t *s, uint8_t out[32]);
+
 static inline bool hash32_eq(const hash32_t *a, const hash32_t *b)
 {
     for (int i = 0; i < 32; i++)

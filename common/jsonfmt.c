@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hex.h"
+#include "mp.h"
 #include "script.h"
 
 void jsonfmt_hash_hex(char out[65], const hash32_t *h) { hex_encode(out, h->b, 32); }
@@ -191,4 +192,100 @@ int jsonfmt_parse_tx(tx_t *tx, const json_t *j, err_t *e)
         rc = tx_decode(tx, b.data, b.len, e);
     mp_buf_free(&b);
     return rc;
+}
+
+static int get_hash(const json_t *o, const char *key, hash32_t *h, err_t *e, const char *where)
+{
+    const char *text = json_string_value(json_object_get(o, key));
+    if (!text || strlen(text) != 64 || hex_decode_exact(h->b, 32, text) < 0)
+        return err_set(e, ERR_BAD_REQUEST, "%s: \"%s\" must be 64 hex digits", where, key);
+    return 0;
+}
+
+/* "nonce" as jsonfmt_header() writes it (16 hex digits, the value
+ * big-endian) or as an integer. */
+static int get_nonce(const json_t *j, uint64_t *nonce, err_t *e)
+{
+    json_t *jn = json_object_get(j, "nonce");
+    const char *text = json_string_value(jn);
+    uint8_t be[8];
+    if (text && strlen(text) == 16 && hex_decode_exact(be, 8, text) == 0) {
+        *nonce = 0;
+        for (int i = 0; i < 8; i++)
+            *nonce = *nonce << 8 | be[i];
+    } else if (json_is_integer(jn) && json_integer_value(jn) >= 0) {
+        *nonce = (uint64_t)json_integer_value(jn);
+    } else {
+        return err_set(e, ERR_BAD_REQUEST, "header: \"nonce\" must be 16 hex digits");
+    }
+    return 0;
+}
+
+int jsonfmt_parse_header(block_header_t *h, const json_t *j, err_t *e)
+{
+    uint64_t version = BLOCK_VERSION, timestamp = 0, bits = 0, nonce = 0;
+    int rc = json_object_get(j, "version")
+                 ? get_uint(j, "version", UINT32_MAX, &version, e, "header")
+                 : 0;
+    if (rc == 0)
+        rc = get_hash(j, "previous_block_hash", &h->previous_block_hash, e, "header");
+    if (rc == 0)
+        rc = get_hash(j, "merkle_root", &h->merkle_root, e, "header");
+    if (rc == 0)
+        rc = get_uint(j, "timestamp", INT64_MAX, &timestamp, e, "header");
+    if (rc == 0)
+        rc = get_uint(j, "bits", UINT32_MAX, &bits, e, "header");
+    if (rc == 0)
+        rc = get_nonce(j, &nonce, e);
+    if (rc < 0)
+        return rc;
+    h->version = (uint32_t)version;
+    h->timestamp = timestamp;
+    h->bits = (uint32_t)bits;
+    h->nonce = nonce;
+    if (json_object_get(j, "hash")) {
+        hash32_t given, actual;
+        if ((rc = get_hash(j, "hash", &given, e, "header")) < 0)
+            return rc;
+        block_header_hash(&actual, h);
+        if (!hash32_eq(&given, &actual))
+            return err_set(e, ERR_BAD_REQUEST, "header: \"hash\" does not match the header");
+    }
+    return 0;
+}
+
+int jsonfmt_parse_block(mp_buf_t *out, const json_t *jb, err_t *e)
+{
+    mp_buf_init(out, BLOCK_MAX_SIZE);
+    if (!json_is_object(jb))
+        return err_set(e, ERR_BAD_REQUEST, "\"block\" must be an object");
+    const json_t *jh = json_object_get(jb, "header");
+    const json_t *txs = json_object_get(jb, "transactions");
+    if (!jh)
+        jh = jb; /* the header's fields beside "transactions" */
+    if (!json_is_object(jh) || !json_is_array(txs) || json_array_size(txs) > UINT32_MAX)
+        return err_set(e, ERR_BAD_REQUEST,
+                       "a block is {\"header\": {...}, \"transactions\": [...]}");
+    block_header_t h;
+    int rc = jsonfmt_parse_header(&h, jh, e);
+    if (rc < 0)
+        return rc;
+    uint8_t raw[BLOCK_HEADER_LEN];
+    block_header_encode(raw, &h);
+    mp_put_array(out, 2);
+    mp_put_bin(out, raw, sizeof raw);
+    mp_put_array(out, (uint32_t)json_array_size(txs));
+    for (size_t i = 0; i < json_array_size(txs) && mp_buf_ok(out); i++) {
+        tx_t tx;
+        err_t te;
+        if (jsonfmt_parse_tx(&tx, json_array_get(txs, i), &te) < 0)
+            return err_set(e, te.code, "transaction %zu: %s", i, te.message);
+        rc = tx_encode(&tx, out, false);
+        tx_free(&tx);
+        if (rc < 0)
+            break;
+    }
+    if (!mp_buf_ok(out))
+        return err_set(e, ERR_TOO_LARGE, "the block is over %d bytes", BLOCK_MAX_SIZE);
+    return 0;
 }

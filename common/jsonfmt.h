@@ -13,6 +13,7 @@
 #include "block.h"
 #include "err.h"
 #include "hash.h"
+#include "mp.h"
 #include "tx.h"
 
 /* {"version", "inputs", "outputs"}, plus "transaction_hash" when txid is set. */
@@ -27,6 +28,21 @@ json_t *jsonfmt_block(const block_t *b, int64_t height);
  * On success *tx is owned by the caller (tx_free). ERR_BAD_REQUEST names a
  * missing or mistyped field; ERR_BAD_SCRIPT a script that does not parse. */
 int jsonfmt_parse_tx(tx_t *tx, const json_t *j, err_t *e) __attribute__((warn_unused_result));
+
+/* Builds a header from its JSON form (jsonfmt_header's): "nonce" as 16 hex
+ * digits or an integer, "version" 1 when left out, "height" ignored, "hash"
+ * (if given) must match. ERR_BAD_REQUEST names a missing or mistyped
+ * field. */
+int jsonfmt_parse_header(block_header_t *h, const json_t *j, err_t *e)
+    __attribute__((warn_unused_result));
+/* Encodes a block from its JSON form, {"header": {...}, "transactions":
+ * [...]} (the header's fields may also sit beside "transactions"), into out,
+ * which this initialises (at most BLOCK_MAX_SIZE bytes) and the caller frees
+ * whatever the result. The bytes are not checked as a block: that is the
+ * chain's job. Errors as jsonfmt_parse_header and jsonfmt_parse_tx (naming
+ * the transaction), ERR_TOO_LARGE past BLOCK_MAX_SIZE. */
+int jsonfmt_parse_block(mp_buf_t *out, const json_t *j, err_t *e)
+    __attribute__((warn_unused_result));
 
 /* Lowercase hex of a hash, NUL-terminated. */
 void jsonfmt_hash_hex(char out[65], const hash32_t *h);

@@ -88,3 +88,22 @@ uint32_t pow_next_bits(const chain_params_t *params, uint64_t height, uint32_t p
         target = limit;
     return pow_target_to_compact(&target);
 }
+
+double pow_target_value(uint32_t bits)
+{
+    u256_t t;
+    bool negative = false, overflow = false;
+    pow_compact_to_target(&t, bits, &negative, &overflow);
+    if (negative || overflow)
+        return 0;
+    double v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = v * 18446744073709551616.0 + (double)t.w[i];
+    return v;
+}
+
+double pow_difficulty(const chain_params_t *params, uint32_t bits)
+{
+    double cur = pow_target_value(bits);
+    return cur > 0 ? pow_target_value(params->pow_limit_bits) / cur : 0;
+}

@@ -18,6 +18,13 @@ uint32_t pow_target_to_compact(const u256_t *target);
 /* Work of a block with this target: 2^256 / (target + 1). */
 void pow_work(u256_t *work, const u256_t *target);
 
+/* A target as a double: 0 for bits that are not a valid compact target
+ * (negative or overflowing). */
+double pow_target_value(uint32_t bits);
+/* The difficulty of bits: the network's easiest target over bits's, so 1.0
+ * at the easiest; 0 for invalid bits (as shown by /status and /metrics). */
+double pow_difficulty(const chain_params_t *params, uint32_t bits);
+
 /* The bits a block at `height` must carry. prev_bits are its parent's bits;
  * first_time and last_time are the timestamps of blocks height-interval and
  * height-1 (only read when height is a positive multiple of the interval on a

@@ -6,7 +6,10 @@
  *   - txids[i] = tx_txid(txs[i]);
  *   - block_check with the regtest params answers 0 or a known code, and
  *     the JSON form of the block can be built unless an amount is over
- *     INT64_MAX (refused, never shown negative). */
+ *     INT64_MAX (refused, never shown negative);
+ *   - that JSON parses back (jsonfmt_parse_block, POST /block's parser) to
+ *     the very bytes, unless the timestamp is past INT64_MAX (JSON integers
+ *     are signed: it shows negative, and the parser refuses it). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +71,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
             fits &= b.txs[i].outputs[k].amount <= INT64_MAX;
     json_t *j = jsonfmt_block(&b, 0);
     CHECK((j != NULL) == fits);
+    if (j) {
+        mp_buf_t back;
+        rc = jsonfmt_parse_block(&back, j, &e);
+        CHECK(rc == 0 || b.header.timestamp > INT64_MAX);
+        CHECK(rc < 0 || (back.len == len && memcmp(back.data, data, len) == 0));
+        mp_buf_free(&back);
+    }
     json_decref(j);
 
     block_free(&b);

@@ -1355,6 +1355,131 @@ Test(http, reorg_through_http, .fini = reap_daemon, .timeout = 120)
     stop_daemon(d);
 }
 
+/* What an outside checker does (docs/PROTOCOL.md, "UTXO-set digest"): GET
+ * /utxo-set, fetch every main-chain block up to its height as hex, replay
+ * them, and compare. Returns the coin count. */
+static uint64_t outside_check(const tb_chaind_t *d, const char *what)
+{
+    resp_t r;
+    cr_assert_eq(get(&r, d, "/utxo-set"), 200, "%s: %s", what, r.body);
+    long long height = jint(r.json, "height");
+    uint64_t count = (uint64_t)jint(r.json, "count"), total = (uint64_t)jint(r.json, "total");
+    char tip[65], digest[65];
+    snprintf(tip, sizeof tip, "%s", jstr(r.json, "tip"));
+    snprintf(digest, sizeof digest, "%s", jstr(r.json, "digest"));
+    resp_free(&r);
+    mp_buf_t *blocks = calloc((size_t)height + 1, sizeof *blocks);
+    cr_assert_not_null(blocks);
+    for (long long h = 0; h <= height; h++) {
+        char path[64];
+        snprintf(path, sizeof path, "/block/%lld?format=hex", h);
+        cr_assert_eq(get(&r, d, path), 200, "%s: %s", path, r.body);
+        cr_assert_eq(jint(r.json, "height"), h);
+        cr_assert(json_is_true(json_object_get(r.json, "main_chain")));
+        const char *hex = jstr(r.json, "hex");
+        mp_buf_t *b = &blocks[h > 0 ? h - 1 : height]; /* the genesis: scratch at the end */
+        b->data = malloc(strlen(hex) / 2);
+        b->len = strlen(hex) / 2;
+        cr_assert_eq(hex_decode(b->data, b->len, hex, strlen(hex)), (long)b->len);
+        hash32_t bh;
+        char bhex[65];
+        block_header_t hd;
+        cr_assert_geq(b->len, 3 + BLOCK_HEADER_LEN);
+        block_header_decode(&hd, b->data + 3); /* [bin8 88 header, ...] */
+        block_header_hash(&bh, &hd);
+        hexof(bhex, &bh);
+        cr_assert_str_eq(jstr(r.json, "hash"), bhex, "%s: the hex is not that block", path);
+        if (h == height)
+            cr_assert_str_eq(bhex, tip, "%s: /utxo-set's tip is not the block at its height",
+                             what);
+        if (h == 0)
+            cr_assert(hash32_eq(&bh, &genesis_hash));
+        resp_free(&r);
+    }
+    tb_utxo_t want;
+    tb_utxo_replay(&want, P, blocks, (size_t)height);
+    char want_hex[65];
+    hex_encode(want_hex, want.digest, 32);
+    cr_assert_eq(count, want.count, "%s: count", what);
+    cr_assert_eq(total, want.total, "%s: total", what);
+    cr_assert_str_eq(digest, want_hex, "%s: the digest is not the replay's", what);
+    for (long long i = 0; i <= height; i++)
+        mp_buf_free(&blocks[i]);
+    free(blocks);
+    return count;
+}
+
+Test(http, utxo_set_digest_is_an_outside_replay_of_the_chain, .fini = reap_daemon,
+     .timeout = 120)
+{
+    setup_world();
+    tb_chaind_t *d = start_daemon(NULL);
+    resp_t r, again;
+    cr_assert_eq(outside_check(d, "the genesis"), 4);
+    cr_assert_eq(get(&r, d, "/utxo-set"), 200);
+    cr_assert_eq(jint(r.json, "total"), 85 * COIN);
+    cr_assert_eq(get(&again, d, "/utxo-set"), 200);
+    cr_assert_str_eq(again.body, r.body, "a second answer at the same tip differs");
+    resp_free(&r);
+    resp_free(&again);
+
+    /* a spend and two blocks, then a heavier branch without them */
+    mp_buf_t t, a[2], b[3];
+    hash32_t tid, ah[2], bh[3];
+    in_t ti[] = {{&gtx, 0}};
+    out_t to[] = {{&camille.pkh, 2 * COIN}, {&albert.pkh, 38 * COIN - FEE}};
+    make_tx(&t, &tid, ti, 1, to, 2, &albert, false);
+    mine(&a[0], &ah[0], NULL, &genesis_hash, 1, &miner, FEE, &t, 1, 1);
+    mine(&a[1], &ah[1], NULL, &ah[0], 2, &miner, 0, NULL, 0, 2);
+    for (int i = 0; i < 3; i++)
+        mine(&b[i], &bh[i], NULL, i ? &bh[i - 1] : &genesis_hash, (uint64_t)i + 1, &miner_b, 0,
+             NULL, 0, 101 + (uint64_t)i);
+    post_block_expect(d, &a[0], &ah[0], "tip");
+    post_block_expect(d, &a[1], &ah[1], "tip");
+    cr_assert_eq(outside_check(d, "after a spend"), 7);
+    for (int i = 0; i < 3; i++)
+        post_block_expect(d, &b[i], &bh[i], i < 2 ? "side" : "tip");
+    cr_assert_eq(outside_check(d, "after the reorganisation"), 7);
+
+    /* the hex of a block off the main chain says so */
+    char path[160], ahex[65];
+    hexof(ahex, &ah[1]);
+    snprintf(path, sizeof path, "/block/%s?format=hex", ahex);
+    cr_assert_eq(get(&r, d, path), 200);
+    cr_assert(json_is_false(json_object_get(r.json, "main_chain")));
+    cr_assert_eq(jint(r.json, "height"), 2);
+    char *hex = malloc(2 * a[1].len + 1);
+    hex_encode(hex, a[1].data, a[1].len);
+    cr_assert_str_eq(jstr(r.json, "hex"), hex, "not the block's encoding");
+    free(hex);
+    resp_free(&r);
+    /* format=json is the default; anything else is refused */
+    cr_assert_eq(get(&r, d, "/block/1?format=json"), 200);
+    cr_assert_eq(get(&again, d, "/block/1"), 200);
+    cr_assert_str_eq(r.body, again.body);
+    resp_free(&r);
+    resp_free(&again);
+    const char *bad[] = {"/block/1?format=xml", "/block/1?format=", "/block/1?format",
+                         "/block/1?format=HEX"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        get(&r, d, bad[i]);
+        check_error(&r, 400, "bad_request", bad[i]);
+        resp_free(&r);
+    }
+    get(&r, d, "/block/99?format=hex");
+    check_error(&r, 404, "not_found", "GET /block/<above the tip>?format=hex");
+    resp_free(&r);
+    post_text(&r, d, "/utxo-set", "{}", NULL);
+    check_error(&r, 405, "method_not_allowed", "POST /utxo-set");
+    resp_free(&r);
+    mp_buf_free(&t);
+    for (int i = 0; i < 2; i++)
+        mp_buf_free(&a[i]);
+    for (int i = 0; i < 3; i++)
+        mp_buf_free(&b[i]);
+    stop_daemon(d);
+}
+
 /* ===================================================================== */
 
 /* The rpc socket, as a sync uses it: requests pipelined on one connection

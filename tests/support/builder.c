@@ -128,6 +128,106 @@ void tb_genesis(const chain_params_t *p, hash32_t *hash, hash32_t *txid)
     mp_buf_free(&b);
 }
 
+/* A coin's record in the digest: txid ‖ index (4, BE) ‖ height (8, LE) ‖
+ * coinbase (1) ‖ amount (8, LE) ‖ script length (4, LE) ‖ script; its
+ * first 36 bytes sort as the store's keys do. */
+typedef struct {
+    uint8_t *rec;
+    size_t len;
+    amount_t amount;
+} replay_coin_t;
+
+static void put_le(uint8_t *p, uint64_t v, int width)
+{
+    for (int i = 0; i < width; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void replay_key(uint8_t key[36], const hash32_t *txid, uint32_t index)
+{
+    memcpy(key, txid->b, 32);
+    for (int i = 0; i < 4; i++)
+        key[32 + i] = (uint8_t)(index >> (24 - 8 * i));
+}
+
+static replay_coin_t replay_record(const hash32_t *txid, uint32_t index, uint64_t height,
+                                   bool coinbase, const tx_output_t *out)
+{
+    replay_coin_t c = {malloc(57 + out->script_len), 57 + out->script_len, out->amount};
+    cr_assert_not_null(c.rec);
+    replay_key(c.rec, txid, index);
+    put_le(c.rec + 36, height, 8);
+    c.rec[44] = coinbase;
+    put_le(c.rec + 45, out->amount, 8);
+    put_le(c.rec + 53, out->script_len, 4);
+    memcpy(c.rec + 57, out->script, out->script_len);
+    return c;
+}
+
+static int cmp_replay(const void *a, const void *b)
+{
+    return memcmp(((const replay_coin_t *)a)->rec, ((const replay_coin_t *)b)->rec, 36);
+}
+
+/* Applies block b at height to the set (spends, then its outputs). */
+static void replay_block(replay_coin_t **set, size_t *len, size_t *cap, const block_t *b,
+                         uint64_t height)
+{
+    for (size_t t = 0; t < b->n_txs; t++) {
+        for (size_t i = 0; t > 0 && i < b->txs[t].n_inputs; i++) {
+            uint8_t key[36];
+            replay_key(key, &b->txs[t].inputs[i].prev_txid, b->txs[t].inputs[i].index);
+            size_t j = 0;
+            while (j < *len && memcmp((*set)[j].rec, key, 36) != 0)
+                j++;
+            cr_assert_lt(j, *len, "the chain spends a coin that does not exist");
+            free((*set)[j].rec);
+            (*set)[j] = (*set)[--*len];
+        }
+        for (size_t o = 0; o < b->txs[t].n_outputs; o++) {
+            if (*len == *cap) {
+                *set = realloc(*set, (*cap = *cap ? 2 * *cap : 64) * sizeof **set);
+                cr_assert_not_null(*set);
+            }
+            /* the genesis allocations spend at once: not coinbase coins */
+            (*set)[(*len)++] = replay_record(&b->txids[t], (uint32_t)o, height,
+                                             height > 0 && t == 0, &b->txs[t].outputs[o]);
+        }
+    }
+}
+
+void tb_utxo_replay(tb_utxo_t *out, const chain_params_t *p, const mp_buf_t *blocks, size_t n)
+{
+    replay_coin_t *set = NULL;
+    size_t len = 0, cap = 0;
+    mp_buf_t g;
+    mp_buf_init(&g, BLOCK_MAX_SIZE);
+    cr_assert_eq(params_genesis_encode(p, &g), 0);
+    for (size_t k = 0; k <= n; k++) {
+        const mp_buf_t *src = k == 0 ? &g : &blocks[k - 1];
+        block_t b;
+        err_t e;
+        cr_assert_eq(block_decode(&b, src->data, src->len, &e), 0, "block %zu: %s", k, e.message);
+        replay_block(&set, &len, &cap, &b, k);
+        block_free(&b);
+    }
+    mp_buf_free(&g);
+    qsort(set, len, sizeof *set, cmp_replay);
+    mp_buf_t all;
+    mp_buf_init(&all, (size_t)1 << 30);
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < len; i++) {
+        mp_put_raw(&all, set[i].rec, set[i].len);
+        out->total += set[i].amount;
+        free(set[i].rec);
+    }
+    cr_assert(mp_buf_ok(&all));
+    out->count = len;
+    hash_sha256(out->digest, all.data ? all.data : (uint8_t *)"", all.len);
+    mp_buf_free(&all);
+    free(set);
+}
+
 /* Whether a listener could bind 127.0.0.1:port now. */
 static bool port_free(int port)
 {

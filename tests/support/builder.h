@@ -67,6 +67,15 @@ void tb_block(mp_buf_t *out, hash32_t *hash, hash32_t *coinbase_txid, const hash
  * (outputs 0..3: albert 40, bertrand 30, camille 10, camille 5 coins). */
 void tb_genesis(const chain_params_t *p, hash32_t *hash, hash32_t *txid);
 
+/* The UTXO set the main chain genesis, blocks[0..n) (the encodings of
+ * heights 1..n) leaves, as an outside checker recomputes it from
+ * docs/PROTOCOL.md "UTXO-set digest": its coin count, total and digest. */
+typedef struct {
+    uint64_t count, total;
+    uint8_t digest[32];
+} tb_utxo_t;
+void tb_utxo_replay(tb_utxo_t *out, const chain_params_t *p, const mp_buf_t *blocks, size_t n);
+
 /* --- processes ------------------------------------------------------------ */
 /* A free TCP port on 127.0.0.1 outside the kernel's ephemeral range (so no
  * outgoing connection takes it before the daemon binds it); never one of the

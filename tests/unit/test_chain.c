@@ -2,13 +2,13 @@
  * rejection, reorganisations (checked against a from-scratch recomputation of
  * the UTXO set and the indexes), invalid branches, hooks and reopening. */
 #include <criterion/criterion.h>
-#include <lmdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "builder.h"
 #include "chain.h"
+#include "hash.h"
 #include "hex.h"
 #include "pow.h"
 #include "script.h"
@@ -152,37 +152,69 @@ static blk_t mkblock(const hash32_t *parent, uint64_t height, const rtx_t *txs, 
 
 /* --- store snapshots ---------------------------------------------------------- */
 
-static void snap_db(MDB_txn *txn, MDB_dbi dbi, mp_buf_t *out)
+static store_read_t *read_begin(void)
 {
-    MDB_cursor *cur;
-    cr_assert_eq(mdb_cursor_open(txn, dbi, &cur), 0);
-    MDB_val k, v;
-    size_t n = 0;
-    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), n++) {
-        mp_put_bin(out, k.mv_data, k.mv_size);
-        mp_put_bin(out, v.mv_data, v.mv_size);
-    }
-    mp_put_uint(out, n);
-    mdb_cursor_close(cur);
+    store_read_t *r;
+    err_t e;
+    cr_assert_eq(store_read_begin(chain_store(C), &r, &e), 0, "%s", e.message);
+    return r;
 }
 
-/* The state a rejected block must not touch: coins, address and tx indexes,
- * the main chain, undo data, the tip. */
+static void put_coin(mp_buf_t *out, const store_outpoint_t *op, const store_coin_t *c)
+{
+    mp_put_bin(out, op->txid.b, 32);
+    mp_put_uint(out, op->index);
+    mp_put_uint(out, c->amount);
+    mp_put_uint(out, c->height);
+    mp_put_bool(out, c->coinbase);
+    mp_put_bin(out, c->script, c->script_len);
+}
+
+/* The undo record of main-chain block hash, coin by coin. */
+static void snap_undo(store_read_t *r, const hash32_t *hash, mp_buf_t *out)
+{
+    store_iter_t *it;
+    store_outpoint_t op;
+    store_coin_t coin;
+    err_t e;
+    cr_assert_eq(store_iter_undo(r, hash, &it, &e), 0, "%s", e.message);
+    int rc;
+    while ((rc = store_next_coin(it, &op, &coin, &e)) == 1)
+        put_coin(out, &op, &coin);
+    cr_assert_eq(rc, 0, "%s", e.message);
+    store_iter_end(&it);
+}
+
+/* The state a rejected block must not touch: the UTXO set (its digest
+ * covers every field of every coin), the main chain with each block's undo
+ * record, the tip, and the size of the other tables. store_check() proves
+ * the address and transaction indexes follow from those exactly. */
 static mp_buf_t snapshot(void)
 {
-    store_t *s = chain_store(C);
-    MDB_txn *txn;
-    cr_assert_eq(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), 0);
+    store_read_t *r = read_begin();
     mp_buf_t b;
     mp_buf_init(&b, (size_t)256 << 20);
-    snap_db(txn, s->utxo, &b);
-    snap_db(txn, s->addr, &b);
-    snap_db(txn, s->txindex, &b);
-    snap_db(txn, s->chain, &b);
-    snap_db(txn, s->undo, &b);
-    snap_db(txn, s->meta, &b);
-    mdb_txn_abort(txn);
+    store_counts_t n;
+    store_utxo_stats_t st;
+    hash32_t tip, at;
+    uint64_t height;
+    err_t e;
+    cr_assert_eq(store_check(r, &n, &e), 0, "%s", e.message);
+    cr_assert_eq(store_utxo_stats(r, &st, &e), 0, "%s", e.message);
+    cr_assert_eq(store_get_tip(r, &tip, &height, &e), 0, "%s", e.message);
+    /* not the index and blocks: a block is stored before it is judged */
+    const uint64_t fields[] = {n.chain, n.coins, n.addr, n.txs, n.undo, st.count, st.total, height};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        mp_put_uint(&b, fields[i]);
+    mp_put_bin(&b, st.digest.b, 32);
+    mp_put_bin(&b, tip.b, 32);
+    for (uint64_t h = 0; h <= height; h++) {
+        cr_assert_eq(store_get_chain_hash(r, h, &at, &e), 0, "%s", e.message);
+        mp_put_bin(&b, at.b, 32);
+        if (h > 0)
+            snap_undo(r, &at, &b);
+    }
+    store_read_end(&r);
     mp_put_bin(&b, chain_tip(C)->hash.b, 32);
     mp_put_uint(&b, chain_tip(C)->height);
     cr_assert(mp_buf_ok(&b));
@@ -231,7 +263,7 @@ static void on_disc(void *ctx, const block_t *b, const chain_entry_t *entry)
 
 static void set_hooks(void)
 {
-    chain_hooks_t h = {on_conn, on_disc, &events};
+    chain_hooks_t h = {.connected = on_conn, .disconnected = on_disc, .ctx = &events};
     chain_set_hooks(C, &h);
     n_events = 0;
 }
@@ -346,24 +378,20 @@ static bool p2pkh(const uint8_t *s, size_t len, uint8_t pkh[20])
     return true;
 }
 
-/* Walks the main chain from genesis, reading every block from the blocks db,
+/* Walks the main chain from genesis, reading every block from the store,
  * and applies each transaction to an empty set. */
 static void recompute(xstate_t *x)
 {
     memset(x, 0, sizeof *x);
-    store_t *s = chain_store(C);
-    MDB_txn *txn;
-    cr_assert_eq(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), 0);
+    store_read_t *r = read_begin();
     for (uint64_t h = 0; h <= chain_tip(C)->height; h++) {
         const chain_entry_t *entry = chain_at(C, h);
         cr_assert_not_null(entry);
         cr_assert_eq(entry->height, h);
-        MDB_val k = {32, (void *)entry->hash.b}, v;
-        cr_assert_eq(mdb_get(txn, s->blocks, &k, &v), 0, "block at %llu not stored",
-                     (unsigned long long)h);
         block_t b;
         err_t e;
-        cr_assert_eq(block_decode(&b, v.mv_data, v.mv_size, &e), 0, "%s", e.message);
+        cr_assert_eq(store_load_block(r, &entry->hash, &b, NULL, &e), 0, "block at %llu: %s",
+                     (unsigned long long)h, e.message);
         hash32_t bh;
         block_header_hash(&bh, &b.header);
         cr_assert(hash32_eq(&bh, &entry->hash));
@@ -407,7 +435,7 @@ static void recompute(xstate_t *x)
         }
         block_free(&b);
     }
-    mdb_txn_abort(txn);
+    store_read_end(&r);
     qsort(x->coins, x->n, sizeof *x->coins, cmp_coin);
     qsort(x->txids, x->n_txids, sizeof *x->txids, cmp_64);
 }
@@ -418,92 +446,148 @@ static void xfree(xstate_t *x)
     free(x->txids);
 }
 
-static size_t db_count(MDB_txn *txn, MDB_dbi dbi)
+static void put_le(mp_buf_t *b, uint64_t v, int width)
 {
-    MDB_stat st;
-    cr_assert_eq(mdb_stat(txn, dbi, &st), 0);
-    return st.ms_entries;
+    uint8_t p[8];
+    for (int i = 0; i < width; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+    mp_put_raw(b, p, (size_t)width);
 }
 
-/* The store's UTXO set, address index, tx index, chain and undo records
- * equal what the main chain's blocks say, exactly. */
-static void verify_state(void)
+/* The UTXO-set digest exactly as docs/PROTOCOL.md defines it, written here
+ * from the definition: SHA-256 over txid ‖ index (4, BE) ‖ height (8, LE) ‖
+ * coinbase (1) ‖ amount (8, LE) ‖ script length (4, LE) ‖ script, coin by
+ * coin in key order. */
+static void x_digest(const xstate_t *x, uint8_t out[32], uint64_t *total)
 {
-    xstate_t x;
-    recompute(&x);
-    store_t *s = chain_store(C);
-    MDB_txn *txn;
-    cr_assert_eq(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), 0);
+    mp_buf_t b;
+    mp_buf_init(&b, (size_t)1 << 30);
+    *total = 0;
+    for (size_t i = 0; i < x->n; i++) {
+        const xcoin_t *c = &x->coins[i];
+        mp_put_raw(&b, c->key, 36);
+        put_le(&b, c->height, 8);
+        mp_put_raw(&b, c->coinbase ? "\1" : "\0", 1);
+        put_le(&b, c->amount, 8);
+        put_le(&b, c->script_len, 4);
+        mp_put_raw(&b, c->script, c->script_len);
+        *total += c->amount;
+    }
+    cr_assert(mp_buf_ok(&b));
+    hash_sha256(out, b.data, b.len);
+    mp_buf_free(&b);
+}
 
-    /* utxo: the same keys in the same order, the same fields */
-    MDB_cursor *cur;
-    cr_assert_eq(mdb_cursor_open(txn, s->utxo, &cur), 0);
-    MDB_val k, v;
+/* The store's coins, in key order, are exactly x's. */
+static void verify_coins(store_read_t *r, const xstate_t *x)
+{
+    store_iter_t *it;
+    store_outpoint_t op;
+    store_coin_t coin;
+    err_t e;
     size_t i = 0;
-    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), i++) {
-        cr_assert(i < x.n, "the store has more coins than the chain makes (%zu)", x.n);
-        const xcoin_t *c = &x.coins[i];
-        cr_assert_eq(k.mv_size, 36);
-        cr_assert(memcmp(k.mv_data, c->key, 36) == 0, "coin %zu: another outpoint", i);
-        store_coin_t coin;
-        cr_assert_eq(store_coin_decode(&coin, v.mv_data, v.mv_size), 0);
+    int rc;
+    cr_assert_eq(store_iter_utxo(r, &it, &e), 0, "%s", e.message);
+    for (; (rc = store_next_coin(it, &op, &coin, &e)) == 1; i++) {
+        cr_assert(i < x->n, "the store has more coins than the chain makes (%zu)", x->n);
+        const xcoin_t *c = &x->coins[i];
+        uint8_t key[36];
+        outpoint(key, &op.txid, op.index);
+        cr_assert(memcmp(key, c->key, 36) == 0, "coin %zu: another outpoint", i);
         cr_assert_eq(coin.amount, c->amount, "coin %zu amount", i);
         cr_assert_eq(coin.height, c->height, "coin %zu height", i);
         cr_assert_eq(coin.coinbase, c->coinbase, "coin %zu coinbase flag", i);
         cr_assert_eq(coin.script_len, c->script_len);
         cr_assert(memcmp(coin.script, c->script, c->script_len) == 0);
     }
-    mdb_cursor_close(cur);
-    cr_assert_eq(i, x.n, "the store has %zu coins, the chain makes %zu", i, x.n);
+    cr_assert_eq(rc, 0, "%s", e.message);
+    store_iter_end(&it);
+    cr_assert_eq(i, x->n, "the store has %zu coins, the chain makes %zu", i, x->n);
+    /* the digest of the same set, computed from its definition */
+    store_utxo_stats_t st;
+    uint8_t want[32];
+    uint64_t total;
+    x_digest(x, want, &total);
+    cr_assert_eq(store_utxo_stats(r, &st, &e), 0, "%s", e.message);
+    cr_assert_eq(st.count, x->n);
+    cr_assert_eq(st.total, total);
+    cr_assert(memcmp(st.digest.b, want, 32) == 0, "the UTXO-set digest differs");
+}
 
-    /* addr: exactly one entry per P2PKH coin */
+/* Each P2PKH coin of x shows under its address, and nothing else does. */
+static void verify_addresses(store_read_t *r, const xstate_t *x, uint64_t n_addr)
+{
     size_t n_p2pkh = 0;
-    for (size_t q = 0; q < x.n; q++) {
-        uint8_t akey[56];
-        if (!p2pkh(x.coins[q].script, x.coins[q].script_len, akey))
+    for (size_t q = 0; q < x->n; q++) {
+        hash20_t pkh;
+        if (!p2pkh(x->coins[q].script, x->coins[q].script_len, pkh.b))
             continue;
         n_p2pkh++;
-        memcpy(akey + 20, x.coins[q].key, 36);
-        MDB_val ak = {sizeof akey, akey}, av;
-        cr_assert_eq(mdb_get(txn, s->addr, &ak, &av), 0, "coin %zu missing in the addr index", q);
-        cr_assert_eq(av.mv_size, 0);
+        /* the coins of that address: x's with the same pubkey hash, in key order */
+        store_iter_t *it;
+        store_outpoint_t op;
+        store_coin_t coin;
+        err_t e;
+        bool seen = false;
+        cr_assert_eq(store_iter_address(r, &pkh, &it, &e), 0, "%s", e.message);
+        while (store_next_coin(it, &op, &coin, &e) == 1) {
+            uint8_t key[36], other[20];
+            outpoint(key, &op.txid, op.index);
+            cr_assert(p2pkh(coin.script, coin.script_len, other) &&
+                      memcmp(other, pkh.b, 20) == 0, "a coin listed under another address");
+            seen |= memcmp(key, x->coins[q].key, 36) == 0;
+        }
+        store_iter_end(&it);
+        cr_assert(seen, "coin %zu missing under its address", q);
     }
-    cr_assert_eq(db_count(txn, s->addr), n_p2pkh, "addr index holds stale entries");
+    cr_assert_eq(n_addr, n_p2pkh, "addr index holds stale entries");
+}
+
+/* The store's UTXO set, address index, tx index, chain and undo records
+ * equal what the main chain's blocks say, exactly, and store_check() agrees
+ * that the store is consistent. */
+static void verify_state(void)
+{
+    xstate_t x;
+    recompute(&x);
+    store_read_t *r = read_begin();
+    store_counts_t n;
+    err_t e;
+    cr_assert_eq(store_check(r, &n, &e), 0, "%s", e.message);
+    verify_coins(r, &x);
+    verify_addresses(r, &x, n.addr);
 
     /* txindex: exactly the main-chain txids, each to its block */
-    cr_assert_eq(mdb_cursor_open(txn, s->txindex, &cur), 0);
-    i = 0;
-    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), i++) {
-        cr_assert(i < x.n_txids, "txindex holds txids off the main chain");
-        cr_assert_eq(k.mv_size, 32);
-        cr_assert(memcmp(k.mv_data, x.txids[i], 32) == 0, "txindex entry %zu: another txid", i);
-        cr_assert_eq(v.mv_size, 32);
-        cr_assert(memcmp(v.mv_data, x.txids[i] + 32, 32) == 0, "txindex %zu: another block", i);
+    cr_assert_eq(n.txs, x.n_txids, "txindex holds txids off the main chain");
+    for (size_t i = 0; i < x.n_txids; i++) {
+        hash32_t txid, h;
+        store_tx_loc_t loc;
+        memcpy(txid.b, x.txids[i], 32);
+        cr_assert_eq(store_find_tx(r, &txid, &loc, &e), 0, "tx %zu: %s", i, e.message);
+        cr_assert(memcmp(loc.block.b, x.txids[i] + 32, 32) == 0, "txindex %zu: another block", i);
+        hash_sha256d(&h, loc.raw, loc.len);
+        cr_assert(hash32_eq(&h, &txid), "tx %zu: another transaction's bytes", i);
+        cr_assert_eq(loc.height, chain_lookup(C, &loc.block)->height);
     }
-    mdb_cursor_close(cur);
-    cr_assert_eq(i, x.n_txids);
 
     /* chain by height and undo data: exactly the main chain */
-    uint64_t tip_height = chain_tip(C)->height;
-    cr_assert_eq(db_count(txn, s->chain), tip_height + 1);
-    cr_assert_eq(db_count(txn, s->undo), tip_height);
+    uint64_t tip_height = chain_tip(C)->height, height;
+    cr_assert_eq(n.chain, tip_height + 1);
+    cr_assert_eq(n.undo, tip_height);
     for (uint64_t h = 0; h <= tip_height; h++) {
         hash32_t hh;
-        cr_assert_eq(store_get_chain_hash(txn, s, h, &hh), 0);
+        store_iter_t *it;
+        cr_assert_eq(store_get_chain_hash(r, h, &hh, &e), 0, "%s", e.message);
         cr_assert(hash32_eq(&hh, &chain_at(C, h)->hash), "chain db differs at %llu",
                   (unsigned long long)h);
-        if (h > 0) {
-            MDB_val uk = {32, hh.b}, uv;
-            cr_assert_eq(mdb_get(txn, s->undo, &uk, &uv), 0, "no undo data at %llu",
-                         (unsigned long long)h);
-        }
+        cr_assert_eq(store_iter_undo(r, &hh, &it, &e), h > 0 ? 0 : -(int)ERR_NOT_FOUND,
+                     "undo data at %llu", (unsigned long long)h);
+        store_iter_end(&it);
     }
-    MDB_val tk = {3, "tip"}, tv;
-    cr_assert_eq(mdb_get(txn, s->meta, &tk, &tv), 0);
-    cr_assert(tv.mv_size == 32 && memcmp(tv.mv_data, chain_tip(C)->hash.b, 32) == 0);
-    mdb_txn_abort(txn);
+    hash32_t tip;
+    cr_assert_eq(store_get_tip(r, &tip, &height, &e), 0, "%s", e.message);
+    cr_assert(hash32_eq(&tip, &chain_tip(C)->hash) && height == tip_height);
+    store_read_end(&r);
     xfree(&x);
 }
 
@@ -511,16 +595,15 @@ static void verify_state(void)
 static bool get_coin(const hash32_t *txid, uint32_t index, store_coin_t *coin,
                      uint8_t script[SCRIPT_MAX_SIZE])
 {
-    store_t *s = chain_store(C);
-    MDB_txn *txn;
-    cr_assert_eq(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), 0);
-    int rc = store_get_coin(txn, s, txid, index, coin);
-    cr_assert(rc == 0 || rc == MDB_NOTFOUND);
+    store_read_t *r = read_begin();
+    err_t e;
+    int rc = store_get_coin(r, txid, index, coin, &e);
+    cr_assert(rc == 0 || rc == -(int)ERR_NOT_FOUND, "%s", e.message);
     if (rc == 0) {
         memcpy(script, coin->script, coin->script_len);
         coin->script = script;
     }
-    mdb_txn_abort(txn);
+    store_read_end(&r);
     return rc == 0;
 }
 
@@ -1355,4 +1438,76 @@ Test(chain, reopen_keeps_tip_and_coins)
     cr_assert_eq(b3.height, 3);
     verify_state();
     mp_buf_free(&before);
+}
+
+/* --- the hook inside a block's write ------------------------------------------- */
+
+static struct {
+    bool fail;
+    size_t n;
+    char kind[16];
+    hash32_t hash[16];
+} W;
+
+/* Sees the block's own changes in w (the tip, its coinbase coin or its
+ * absence), records the step, and fails when told to. */
+static int on_writing(void *ctx, store_write_t *w, const block_t *b, const chain_entry_t *entry,
+                      bool connect, err_t *e)
+{
+    cr_assert_eq(ctx, (void *)&events);
+    store_read_t *r = store_write_reader(w);
+    hash32_t tip;
+    store_coin_t coin;
+    err_t ge;
+    cr_assert_eq(store_get_tip(r, &tip, NULL, &ge), 0, "%s", ge.message);
+    cr_assert(hash32_eq(&tip, connect ? &entry->hash : &entry->parent->hash));
+    cr_assert_eq(store_get_coin(r, &b->txids[0], 0, &coin, &ge), connect ? 0 : -(int)ERR_NOT_FOUND);
+    cr_assert(W.n < 16);
+    W.kind[W.n] = connect ? 'c' : 'd';
+    W.hash[W.n++] = entry->hash;
+    return W.fail ? err_set(e, ERR_BAD_POW, "the hook refuses") : 0;
+}
+
+Test(chain, writing_hook_commits_with_the_block_or_not_at_all)
+{
+    chain_hooks_t h = {.connected = on_conn, .disconnected = on_disc, .writing = on_writing,
+                       .ctx = &events};
+    chain_set_hooks(C, &h);
+    blk_t b1 = extend(1, 1);
+    cr_assert(W.n == 1 && W.kind[0] == 'c' && hash32_eq(&W.hash[0], &b1.hash));
+
+    /* a failing hook: the block's write is dropped, as a store failure */
+    W.fail = true;
+    blk_t b2 = mkblock(&b1.hash, 2, NULL, 0, 0, 2);
+    mp_buf_t before = snapshot();
+    chain_status_t st;
+    err_t e;
+    cr_assert_eq(submit_at(&b2, NOW, &st, &e), -(int)ERR_INTERNAL);
+    cr_assert_eq(e.code, ERR_INTERNAL, "the hook's failure is the store's");
+    assert_same_snapshot(&before, "a failing hook");
+    mp_buf_free(&before);
+    cr_assert(hash32_eq(&chain_tip(C)->hash, &b1.hash));
+    cr_assert_not(chain_lookup(C, &b2.hash)->status & STORE_INVALID, "no verdict on the block");
+    verify_state();
+
+    /* the hook works again: a child brings the block in with it */
+    W.fail = false;
+    W.n = 0;
+    blk_t b3 = mkblock(&b2.hash, 3, NULL, 0, 0, 3);
+    submit_ok(&b3, CHAIN_TIP);
+    cr_assert(W.n == 2 && hash32_eq(&W.hash[0], &b2.hash) && hash32_eq(&W.hash[1], &b3.hash));
+
+    /* a heavier branch from b1: b3 and b2 leave (in that order), the branch joins */
+    W.n = 0;
+    blk_t s2 = mkblock(&b1.hash, 2, NULL, 0, 0, 12);
+    submit_ok(&s2, CHAIN_SIDE);
+    blk_t s3 = mkblock(&s2.hash, 3, NULL, 0, 0, 13);
+    submit_ok(&s3, CHAIN_SIDE);
+    blk_t s4 = mkblock(&s3.hash, 4, NULL, 0, 0, 14);
+    submit_ok(&s4, CHAIN_TIP);
+    cr_assert_eq(W.n, 5);
+    cr_assert(strncmp(W.kind, "ddccc", 5) == 0, "steps %.5s", W.kind);
+    cr_assert(hash32_eq(&W.hash[0], &b3.hash) && hash32_eq(&W.hash[1], &b2.hash));
+    cr_assert(hash32_eq(&W.hash[4], &s4.hash));
+    verify_state();
 }

@@ -179,3 +179,28 @@ Test(hash32, eq_and_is_zero)
     cr_assert_not(hash32_eq(&a, &b));
     cr_assert_not(hash32_is_zero(&a));
 }
+
+/* ---- SHA-256 in pieces (the UTXO-set digest) ---- */
+
+Test(sha256, stream_equals_one_shot)
+{
+    /* the NIST one-million-'a' message, fed in uneven pieces */
+    char *a = malloc(1000000);
+    cr_assert_not_null(a);
+    memset(a, 'a', 1000000);
+    hash_stream_t s;
+    uint8_t out[32];
+    hash_sha256_begin(&s);
+    for (size_t pos = 0, step = 1; pos < 1000000; pos += step, step = step * 3 % 65521 + 1)
+        hash_stream_update(&s, a + pos, pos + step > 1000000 ? 1000000 - pos : step);
+    hash_stream_end(&s, out);
+    cr_assert_null(s.ctx_);
+    assert_hex(out, 32, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
+               "SHA256(10^6 'a') in pieces");
+    free(a);
+    hash_sha256_begin(&s);
+    hash_stream_update(&s, "", 0);
+    hash_stream_end(&s, out);
+    assert_hex(out, 32, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+               "SHA256 of nothing");
+}

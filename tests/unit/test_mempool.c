@@ -3,7 +3,6 @@
  * eviction by fee rate, and the saved mempool across a restart. */
 #include <criterion/criterion.h>
 #include <jansson.h>
-#include <lmdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,8 +13,11 @@
 #include "log.h"
 #include "merkle.h"
 #include "node.h"
+#include "proto.h"
+#include "rpc.h"
 #include "script.h"
 #include "tx.h"
+#include "views.h"
 
 #define SUBSIDY ((amount_t)625000000)
 #define COIN AMOUNT_COIN
@@ -183,7 +185,10 @@ static view_t view_now(void)
     view_t v;
     memset(&v, 0, sizeof v);
     node_status(N, &v.s);
-    json_t *j = node_mempool_json(N, 10000);
+    node_mempool_item_t *items = malloc(10000 * sizeof *items);
+    cr_assert_not_null(items);
+    json_t *j = views_mempool(items, node_mempool_list(N, items, 10000));
+    free(items);
     cr_assert_not_null(j);
     v.pool = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(j);
@@ -394,16 +399,11 @@ Test(mempool, accepts_a_valid_transaction)
     cr_assert(node_mempool_spends(N, &GTX, 0));
     cr_assert_not(node_mempool_spends(N, &GTX, 1));
     cr_assert_not(node_mempool_spends(N, &t.txid, 0));
-    json_t *j = node_mempool_json(N, 10);
-    cr_assert_eq(json_array_size(j), 1);
-    json_t *x = json_array_get(j, 0);
-    char hex[65];
-    for (int i = 0; i < 32; i++)
-        sprintf(hex + 2 * i, "%02x", t.txid.b[i]);
-    cr_assert_str_eq(json_string_value(json_object_get(x, "transaction_hash")), hex);
-    cr_assert_eq(json_integer_value(json_object_get(x, "size")), (json_int_t)t.len);
-    cr_assert_eq(json_integer_value(json_object_get(x, "fee")), (json_int_t)fee);
-    json_decref(j);
+    node_mempool_item_t items[10];
+    cr_assert_eq(node_mempool_list(N, items, 10), 1);
+    cr_assert(hash32_eq(&items[0].txid, &t.txid));
+    cr_assert_eq(items[0].size, t.len);
+    cr_assert_eq(items[0].fee, fee);
 
     /* one unit less than the minimum */
     rtx_t low = pay_at_rate(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, RATE, -1);
@@ -588,13 +588,10 @@ Test(mempool, mining_a_job)
     cr_assert_not(in_pool(&hi));
 
     /* the stored block: header as solved, coinbase paying the job's value */
-    store_t *st = node_store(N);
-    MDB_txn *txn;
-    cr_assert_eq(mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn), 0);
-    MDB_val k = {32, hash.b}, v;
-    cr_assert_eq(mdb_get(txn, st->blocks, &k, &v), 0);
+    store_read_t *r;
+    cr_assert_eq(store_read_begin(node_store(N), &r, &e), 0, "%s", e.message);
     block_t b;
-    cr_assert_eq(block_decode(&b, v.mv_data, v.mv_size, &e), 0);
+    cr_assert_eq(store_load_block(r, &hash, &b, NULL, &e), 0, "%s", e.message);
     cr_assert_eq(b.n_txs, 3);
     cr_assert(hash32_eq(&b.header.merkle_root, &full_root));
     cr_assert_eq(b.header.nonce, nonce);
@@ -604,15 +601,15 @@ Test(mempool, mining_a_job)
     cr_assert(hash32_eq(&b.txids[2], &lo.txid));
     block_free(&b);
     store_coin_t coin;
-    cr_assert_eq(store_get_coin(txn, st, &cb_txid, 0, &coin), 0);
+    cr_assert_eq(store_get_coin(r, &cb_txid, 0, &coin, &e), 0, "%s", e.message);
     cr_assert_eq(coin.amount, SUBSIDY + f_lo + f_hi);
     cr_assert(coin.coinbase);
     cr_assert_eq(coin.height, 1);
     hash20_t pkh;
     cr_assert(script_p2pkh_hash(coin.script, coin.script_len, &pkh));
     cr_assert(memcmp(pkh.b, miner.pkh.b, 20) == 0);
-    cr_assert_eq(store_get_coin(txn, st, &GTX, 0, &coin), MDB_NOTFOUND);
-    mdb_txn_abort(txn);
+    cr_assert_eq(store_get_coin(r, &GTX, 0, &coin, &e), -(int)ERR_NOT_FOUND);
+    store_read_end(&r);
 
     /* the spends are on chain now: spending them again is a double spend */
     rtx_t again_lo = pay(&GTX, 0, 40 * COIN, &albert, &stranger.pkh, 3 * COIN, 10000);
@@ -838,4 +835,52 @@ Test(mempool, saved_and_revalidated_across_restarts)
     fclose(f);
     open_node((size_t)1 << 20);
     cr_assert_eq(pool_count(), 0);
+}
+
+/* --- rpc reads of the store ------------------------------------------------------ */
+
+/* rpc_handle(type {key: bin32}) answers ok with the bytes want under field,
+ * or (want NULL) an error of code. */
+static void rpc_bytes(const char *type, const char *key, const hash32_t *h, const char *field,
+                      const uint8_t *want, size_t want_len, err_code_t code)
+{
+    mp_buf_t req, rep;
+    mp_buf_init(&req, 1024);
+    mp_buf_init(&rep, PROTO_MAX_MSG);
+    proto_begin_request(&req, type, 7, 1);
+    mp_put_cstr(&req, key);
+    mp_put_bin(&req, h->b, 32);
+    rpc_handle(N, req.data, req.len, &rep);
+    proto_reply_t r;
+    err_t e;
+    cr_assert_eq(proto_decode_reply(&r, rep.data, rep.len, &e), 0, "%s", e.message);
+    cr_assert_eq(r.id, 7);
+    if (want) {
+        const uint8_t *got;
+        size_t len;
+        cr_assert(r.ok, "%s: %s", type, r.message);
+        cr_assert_eq(proto_get_bin(&r.body, field, &got, &len), 0, "%s: no bin \"%s\"", type,
+                     field);
+        cr_assert(len == want_len && memcmp(got, want, len) == 0, "%s: other bytes", type);
+    } else {
+        cr_assert_not(r.ok);
+        cr_assert_eq(r.code, code, "%s: %s", type, err_str(r.code));
+    }
+    mp_buf_free(&req);
+    mp_buf_free(&rep);
+}
+
+Test(mempool, rpc_get_tx_and_get_block_answer_their_bytes)
+{
+    rtx_t t = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 3 * COIN, 10000);
+    submit_tx_ok(&t);
+    rpc_bytes("get_tx", "txid", &t.txid, "tx", t.raw, t.len, ERR_OK); /* from the mempool */
+    blk_t b = mkblock(&G, 1, GT + 60, &t, 1, 10000, 1);
+    submit_block_ok(&b, CHAIN_TIP);
+    cr_assert_not(in_pool(&t));
+    rpc_bytes("get_tx", "txid", &t.txid, "tx", t.raw, t.len, ERR_OK); /* from its block */
+    rpc_bytes("get_block", "hash", &b.hash, "block", b.data, b.len, ERR_OK);
+    hash32_t none = {{0xab}};
+    rpc_bytes("get_tx", "txid", &none, "tx", NULL, 0, ERR_NOT_FOUND);
+    rpc_bytes("get_block", "hash", &none, "block", NULL, 0, ERR_NOT_FOUND);
 }

@@ -3,6 +3,7 @@
  * arithmetic, and the retarget rule (DESIGN §3.4, §3.5). Expected values were
  * computed independently (Python big integers), never by the code under test. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <string.h>
 
 #include "hex.h"
@@ -494,4 +495,30 @@ Test(retarget, regtest_never_retargets)
         cr_assert_eq(pow_next_bits(p, heights[i], 0x207fffff, T0, T0 + 1000000000), 0x207fffff);
         cr_assert_eq(pow_next_bits(p, heights[i], 0x1d00ffff, T0, T0), 0x1d00ffff);
     }
+}
+
+/* ---- difficulty (/status, /metrics) ---- */
+
+Test(difficulty, target_values)
+{
+    /* exact in a double: at most 24 significant bits times a power of two */
+    cr_assert_eq(pow_target_value(0x207fffff), ldexp(0x7fffff, 232));
+    cr_assert_eq(pow_target_value(0x1f00ffff), ldexp(0xffff, 224));
+    cr_assert_eq(pow_target_value(0x03123456), (double)0x123456);
+    cr_assert_eq(pow_target_value(0x01003456), 0.0); /* shifted out: zero, not invalid */
+    cr_assert_eq(pow_target_value(0x04923456), 0.0, "negative");
+    cr_assert_eq(pow_target_value(0xff123456), 0.0, "overflow");
+}
+
+Test(difficulty, easiest_over_current)
+{
+    const chain_params_t *demo = params_by_name("demo"), *reg = params_by_name("regtest");
+    cr_assert_eq(pow_difficulty(demo, demo->pow_limit_bits), 1.0);
+    cr_assert_eq(pow_difficulty(reg, 0x207fffff), 1.0);
+    cr_assert_eq(pow_difficulty(demo, 0x1e00ffff), 256.0);
+    cr_assert_eq(pow_difficulty(demo, 0x1d00ffff), 65536.0);
+    cr_assert_eq(pow_difficulty(demo, 0x1f007fff), (double)0xffff / 0x7fff);
+    /* invalid or zero targets: 0, never a division by zero */
+    cr_assert_eq(pow_difficulty(demo, 0x04923456), 0.0);
+    cr_assert_eq(pow_difficulty(demo, 0), 0.0);
 }

@@ -1,0 +1,21 @@
+/* metrics: chaind's /metrics in Prometheus text format 0.0.4, one gauge or
+ * counter a line with its HELP and TYPE, from a node status snapshot. */
+#ifndef CHAIND_METRICS_H
+#define CHAIND_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "node.h"
+#include "params.h"
+
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* Renders every metric into *text (malloc'd, the caller frees; *len bytes,
+ * NUL-terminated). http_requests: requests the HTTP server received so far.
+ * ERR_INTERNAL when memory runs out. */
+int metrics_render(char **text, size_t *len, const node_status_t *s, const chain_params_t *p,
+                   uint64_t http_requests, err_t *e) __attribute__((warn_unused_result));
+
+#endif

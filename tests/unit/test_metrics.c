@@ -1,0 +1,55 @@
+/* metrics.h: the Prometheus text of a status, line by line: each metric's
+ * HELP, TYPE and value, in order, and nothing else. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "params.h"
+
+Test(metrics, every_metric_with_help_type_and_value)
+{
+    node_status_t s = {.height = 12, .bits = 0x1e00ffff, .timestamp = 1700000000,
+                       .mempool_count = 3, .mempool_bytes = 456, .peers = 2, .hashrate = 99,
+                       .orphans = 1, .sigcache_hits = 10, .sigcache_misses = 4,
+                       .sigcache_entries = 7};
+    char *text;
+    size_t len;
+    err_t e;
+    cr_assert_eq(metrics_render(&text, &len, &s, params_by_name("demo"), 321, &e), 0, "%s",
+                 e.message);
+    cr_assert_eq(strlen(text), len);
+    const struct { const char *name, *type, *value; } want[] = {
+        {"chain_height", "gauge", "12"},
+        {"chain_tip_timestamp_seconds", "gauge", "1700000000"},
+        {"chain_bits", "gauge", "503382015"},
+        {"chain_difficulty", "gauge", "256"},
+        {"chain_mempool_transactions", "gauge", "3"},
+        {"chain_mempool_bytes", "gauge", "456"},
+        {"chain_peers", "gauge", "2"},
+        {"chain_hashrate", "gauge", "99"},
+        {"chain_orphans", "gauge", "1"},
+        {"chain_sigcache_hits_total", "counter", "10"},
+        {"chain_sigcache_misses_total", "counter", "4"},
+        {"chain_sigcache_entries", "gauge", "7"},
+        {"chain_http_requests_total", "counter", "321"},
+    };
+    char *line = text;
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char help[128], type[128], value[128];
+        size_t n = strlen(want[i].name);
+        snprintf(help, sizeof help, "# HELP %s ", want[i].name);
+        snprintf(type, sizeof type, "# TYPE %s %s\n", want[i].name, want[i].type);
+        snprintf(value, sizeof value, "%s %s\n", want[i].name, want[i].value);
+        cr_assert(strncmp(line, help, strlen(help)) == 0, "%s: no HELP line", want[i].name);
+        line = strchr(line, '\n') + 1;
+        cr_assert(strncmp(line, type, strlen(type)) == 0, "%s: no TYPE line", want[i].name);
+        line += strlen(type);
+        cr_assert(strncmp(line, value, strlen(value)) == 0, "%s: \"%.*s\"", want[i].name,
+                  (int)(n + 12), line);
+        line += strlen(value);
+    }
+    cr_assert_eq(*line, '\0', "more than the metrics listed: %s", line);
+    free(text);
+}

@@ -18,7 +18,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$root/build-fuzz
 corpus=$root/fuzz-corpus
 vectors=${CHAIN_VECTORS:-$root/../shared/vectors.json}
-targets=(tx block envelope script)
+targets=(tx block envelope script msgpack)
 
 mkdir -p "$build/logs"
 CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -15,7 +15,7 @@
 #define RPC_HWM 10000        /* messages queued per socket at most */
 #define RPC_MAX_FRAMES 4     /* identity, optional delimiter, payload */
 #define RPC_BATCH 256        /* requests served a pass, so timers are never starved */
-#define RPC_TICK_MS 100      /* node_tick() and the caller's tick */
+#define RPC_TICK_MS 100      /* node_tick() and the caller's tick at least this often */
 
 /* One request as read from the ROUTER: identity, optional delimiter, payload. */
 typedef struct {
@@ -79,7 +79,7 @@ int rpc_open(rpc_t **out, node_t *node, const char *rpc_endpoint, const char *ev
     r->serve_timer = -1;
     pthread_mutex_init(&r->pub_lock, NULL);
     mp_buf_init(&r->reply, PROTO_MAX_MSG + 1024);
-    r->reactor = reactor_new(1, 2);
+    r->reactor = reactor_new(1, 1);
     r->ctx = zmq_ctx_new();
     r->router = r->ctx ? zmq_socket(r->ctx, ZMQ_ROUTER) : NULL;
     r->pub = r->ctx ? zmq_socket(r->ctx, ZMQ_PUB) : NULL;
@@ -502,7 +502,9 @@ static void on_serve_timer(void *arg)
     serve(r);
 }
 
-static void on_tick(void *arg)
+/* After every pass (what it served may have moved the tip: its job goes
+ * out now), and at least every RPC_TICK_MS. */
+static void on_pass(void *arg)
 {
     rpc_t *r = arg;
     node_tick(r->node, clock_ms());
@@ -515,14 +517,14 @@ void rpc_run(rpc_t *r, volatile sig_atomic_t *stop, void (*tick)(void *ctx), voi
     r->tick = tick;
     r->tick_ctx = ctx;
     int sock = reactor_add_socket(r->reactor, r->router, serve, r);
-    int timer = reactor_timer(r->reactor, RPC_TICK_MS, RPC_TICK_MS, on_tick, r);
     err_t e;
-    if (sock < 0 || timer < 0)
-        LOGERR("the rpc loop has no room for its socket and timer");
+    reactor_on_pass(r->reactor, on_pass, r, RPC_TICK_MS);
+    if (sock < 0)
+        LOGERR("the rpc loop has no room for its socket");
     else if (reactor_run(r->reactor, stop, &e) < 0)
         LOGERR("%s", e.message);
+    reactor_on_pass(r->reactor, NULL, NULL, 0);
     reactor_remove(r->reactor, sock);
-    reactor_timer_cancel(r->reactor, timer);
     reactor_timer_cancel(r->reactor, r->serve_timer);
     r->serve_timer = -1;
 }

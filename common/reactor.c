@@ -45,6 +45,7 @@ struct reactor {
     uint64_t next_order, pass;
     reactor_fn on_pass;
     void *on_pass_arg;
+    uint64_t pass_every_ms;
 };
 
 reactor_t *reactor_new(size_t max_io, size_t max_timers)
@@ -173,10 +174,11 @@ void reactor_timer_sooner(reactor_t *r, int id, uint64_t delay_ms)
         t->due_ms = due;
 }
 
-void reactor_on_pass(reactor_t *r, reactor_fn fn, void *arg)
+void reactor_on_pass(reactor_t *r, reactor_fn fn, void *arg, uint64_t every_ms)
 {
     r->on_pass = fn;
     r->on_pass_arg = arg;
+    r->pass_every_ms = fn ? every_ms : 0;
 }
 
 void reactor_stop(reactor_t *r) { r->stopped = true; }
@@ -261,6 +263,8 @@ int reactor_once(reactor_t *r, long max_wait_ms, err_t *e)
     if (r->dirty)
         rebuild(r);
     long wait = until_next_timer(r, clock_ms());
+    if (r->pass_every_ms && (wait < 0 || (uint64_t)wait > r->pass_every_ms))
+        wait = (long)r->pass_every_ms;
     if (max_wait_ms >= 0 && (wait < 0 || max_wait_ms < wait))
         wait = max_wait_ms;
     int rc = 0;
@@ -278,6 +282,8 @@ int reactor_once(reactor_t *r, long max_wait_ms, err_t *e)
 
 static bool anything_registered(const reactor_t *r)
 {
+    if (r->pass_every_ms)
+        return true;
     for (size_t i = 0; i < r->max_io; i++)
         if (r->io[i].live)
             return true;

@@ -70,16 +70,18 @@ void reactor_timer_cancel(reactor_t *r, int id);
 void reactor_timer_sooner(reactor_t *r, int id, uint64_t delay_ms);
 
 /* fn(arg) runs at the end of every pass (NULL: none), after the callbacks
- * and timers of the pass: work that follows any batch of input. */
-void reactor_on_pass(reactor_t *r, reactor_fn fn, void *arg);
+ * and timers of the pass: work that follows any batch of input. every_ms > 0
+ * bounds every wait by it, so the hook also runs at least that often when
+ * nothing happens (as Redis's beforeSleep with a cron). */
+void reactor_on_pass(reactor_t *r, reactor_fn fn, void *arg, uint64_t every_ms);
 
 /* One pass, waiting at most max_wait_ms (-1: until something is readable or
  * a timer is due). 0, or -1 with e when polling fails (ZeroMQ's reason; an
  * interrupting signal is no failure: the pass then only fires timers). */
 int reactor_once(reactor_t *r, long max_wait_ms, err_t *e) __attribute__((warn_unused_result));
 /* Passes until *stop (may be NULL) is set, reactor_stop() is called, or
- * nothing is registered any more (nothing could wake the loop): 0; or -1 with
- * e as reactor_once(). */
+ * nothing could wake the loop any more (no registration, no timer, no pass
+ * hook with every_ms): 0; or -1 with e as reactor_once(). */
 int reactor_run(reactor_t *r, volatile sig_atomic_t *stop, err_t *e)
     __attribute__((warn_unused_result));
 /* Ends reactor_run() after the current pass (callable from callbacks). */

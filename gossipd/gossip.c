@@ -116,8 +116,9 @@ static void read_dealer(void *arg, uint32_t slot)
 
 /* --- the loop ------------------------------------------------------------------- */
 
-/* Work that follows any batch of input: the download's next steps, the
- * peers handlers doomed, the announcements due. */
+/* Work that follows any batch of input, and runs at least every
+ * HOUSEKEEPING_TICK_MS: the download's next steps, the peers handlers
+ * doomed, the announcements due, the caller's tick. */
 static void after_pass(void *arg)
 {
     gossip_t *g = gossip_enter(arg);
@@ -125,13 +126,15 @@ static void after_pass(void *arg)
     conn_reap_all(g);
     conn_flush_due(g);
     conn_reap_all(g);
+    if (g->tick)
+        g->tick(g->tick_ctx);
 }
 
 void gossip_run(gossip_t *g, volatile sig_atomic_t *stop, void (*tick)(void *ctx), void *ctx)
 {
     err_t e;
-    g->house.tick = tick;
-    g->house.tick_ctx = ctx;
+    g->tick = tick;
+    g->tick_ctx = ctx;
     upstream_request_tip(gossip_enter(g));
     if (reactor_run(g->reactor, stop, &e) < 0)
         LOGERR("%s", e.message);
@@ -205,7 +208,7 @@ static int open_parts(gossip_t *g, err_t *e)
         rc = err_set(e, ERR_INTERNAL, "the event loop has no room for the timers");
     if (rc == 0 && (rc = addrbook_load(g->ab, g->house.peers_path, g->now_ms, e)) == 0)
         rc = peer_bans_load(&g->pt, g->house.bans_path, clock_unix(), e);
-    reactor_on_pass(g->reactor, after_pass, g);
+    reactor_on_pass(g->reactor, after_pass, g, HOUSEKEEPING_TICK_MS);
     return rc;
 }
 

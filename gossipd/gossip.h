@@ -55,8 +55,8 @@ typedef struct gossip gossip_t;
  * socket and connects to chaind (which need not be up yet). -1 with e. */
 int gossip_open(gossip_t **g, const gossip_config_t *cfg, err_t *e)
     __attribute__((warn_unused_result));
-/* Runs the loop until *stop is set; tick (may be NULL) is called every
- * 100 ms, for the systemd watchdog. */
+/* Runs the loop until *stop is set; tick (may be NULL) is called on every
+ * wake-up (at least every 100 ms), for the systemd watchdog. */
 void gossip_run(gossip_t *g, volatile sig_atomic_t *stop, void (*tick)(void *ctx), void *ctx);
 /* For tests: one pass of the loop, waiting at most max_wait_ms. -1 when
  * polling failed. */

@@ -35,6 +35,8 @@ struct gossip {
     relay_t *relay;
     sync_t *sync;
     long conns_in; /* inbound TCP connections open (the ROUTER's monitor) */
+    void (*tick)(void *ctx); /* the caller's, after every pass (may be NULL) */
+    void *tick_ctx;
     conn_state_t conn;
     handshake_state_t hs;
     handlers_state_t msgs;

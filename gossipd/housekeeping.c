@@ -81,8 +81,6 @@ static void on_tick(void *arg)
     relay_expire(g->relay, g->now_ms);
     peer_bans_expire(&g->pt, clock_unix());
     ping_and_expire(g);
-    if (g->house.tick)
-        g->house.tick(g->house.tick_ctx);
 }
 
 /* --- chaind, files, the log ------------------------------------------------------ */

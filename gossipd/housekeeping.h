@@ -2,8 +2,8 @@
  * address book's next due addresses, up to the outbound cap); the tick
  * (HOUSEKEEPING_TICK_MS: requests to chaind past their deadline, relay
  * requests and bans that expired, pings every HOUSEKEEPING_PING_MS, peers
- * silent for HOUSEKEEPING_SILENCE_MS or without a hello in time dropped, the
- * caller's tick); chaind's tip check; the peers report (every
+ * silent for HOUSEKEEPING_SILENCE_MS or without a hello in time dropped);
+ * chaind's tip check; the peers report (every
  * HOUSEKEEPING_REPORT_MS, and at most HOUSEKEEPING_REPORT_SOON_MS after a
  * change); saving known peers and bans; the sync status line. Each is a
  * reactor timer, due at once when the daemon starts. Internal to gossipd
@@ -27,8 +27,6 @@
 typedef struct {
     char peers_path[4096], bans_path[4096];
     int dial_timer, report_timer;
-    void (*tick)(void *ctx); /* the caller's, on every tick (may be NULL) */
-    void *tick_ctx;
 } housekeeping_state_t;
 
 /* Names the files in datadir and starts the timers: -1 when the reactor has

@@ -18,7 +18,7 @@
 
 #define CLIENT_HWM 1000
 #define CLIENT_PENDING 32 /* requests awaiting replies that are remembered */
-#define CLIENT_TICK_MS 100 /* request timeouts, and the caller's tick */
+#define CLIENT_TICK_MS 100 /* request timeouts and the caller's tick, at least this often */
 
 typedef struct {
     uint64_t id; /* 0: free */
@@ -469,7 +469,8 @@ static void expire(client_t *c, pending_t *p)
     request_job(c);
 }
 
-static void on_tick(void *arg)
+/* After every pass, and at least every CLIENT_TICK_MS. */
+static void on_pass(void *arg)
 {
     client_t *c = arg;
     uint64_t now = clock_ms();
@@ -511,7 +512,8 @@ static void on_log(void *arg)
         request_job(c);
 }
 
-/* Each socket, monitor and descriptor with its callback; the timers. */
+/* Each socket, monitor and descriptor with its callback; the timers and
+ * the pass hook. */
 static int register_all(client_t *c)
 {
     struct { void *sock; int fd; reactor_fn fn; } io[] = {
@@ -525,10 +527,10 @@ static int register_all(client_t *c)
         if ((io[i].sock ? reactor_add_socket(c->reactor, io[i].sock, io[i].fn, c)
                         : reactor_add_fd(c->reactor, io[i].fd, io[i].fn, c)) < 0)
             return -1;
-    if (reactor_timer(c->reactor, CLIENT_TICK_MS, CLIENT_TICK_MS, on_tick, c) < 0 ||
-        reactor_timer(c->reactor, CLIENT_REPORT_MS, CLIENT_REPORT_MS, on_report, c) < 0 ||
+    if (reactor_timer(c->reactor, CLIENT_REPORT_MS, CLIENT_REPORT_MS, on_report, c) < 0 ||
         reactor_timer(c->reactor, CLIENT_LOG_MS, CLIENT_LOG_MS, on_log, c) < 0)
         return -1;
+    reactor_on_pass(c->reactor, on_pass, c, CLIENT_TICK_MS);
     return 0;
 }
 
@@ -561,7 +563,7 @@ int client_new(client_t **out, const client_config_t *cfg, worker_pool_t *pool, 
     int rc = RAND_bytes(c->random, sizeof c->random) == 1
                  ? 0
                  : err_set(e, ERR_INTERNAL, "the random source failed");
-    if (rc == 0 && (!(c->ctx = zmq_ctx_new()) || !(c->reactor = reactor_new(5, 3))))
+    if (rc == 0 && (!(c->ctx = zmq_ctx_new()) || !(c->reactor = reactor_new(5, 2))))
         rc = err_set(e, ERR_INTERNAL, "cannot create a ZeroMQ context and its loop");
     if (rc == 0)
         rc = open_link(c, &c->rpc, ZMQ_DEALER, "rpc", cfg->rpc_endpoint, NULL, e);

@@ -78,12 +78,13 @@ static bounds_t bounds(const uint8_t *d, size_t len)
             return BOUNDED; /* invalid from here on: both readers refuse it, cheaply */
         pos += size < len - pos ? size : len - pos;
         pending[depth]--;
+        /* an empty container counts too: the project's reader nests it */
+        if (container && depth == ORACLE_MAX_DEPTH)
+            return TOO_DEEP;
         if (container && items > 0) {
             declared += items;
             if (declared > len)
                 return IMPOSSIBLE; /* more elements than bytes */
-            if (depth == ORACLE_MAX_DEPTH)
-                return TOO_DEEP;
             pending[++depth] = items;
         }
         while (pending[depth] == 0) {

@@ -336,7 +336,7 @@ Test(reactor, runs_until_stopped_or_idle)
     trace_t t = {0};
     probe_t p = {.trace = &t, .name = 's', .r = r}, passes = {0};
     err_t e;
-    reactor_on_pass(r, count_pass, &passes);
+    reactor_on_pass(r, count_pass, &passes, 0);
     cr_assert_geq(reactor_timer(r, 10, 0, set_stop, &p), 0);
     cr_assert_geq(reactor_timer(r, 60000, 0, on_fire, &p), 0);
     cr_assert_eq(reactor_run(r, &stop_flag, &e), 0, "%s", e.message);
@@ -370,4 +370,29 @@ Test(reactor, a_failing_poll_is_reported)
     cr_assert_eq(reactor_run(r, NULL, &e), -(int)ERR_INTERNAL);
     reactor_destroy(&r);
     source_close(&s);
+}
+
+static void count_to_three(void *arg)
+{
+    probe_t *p = arg;
+    if (++p->count == 3)
+        reactor_stop(p->r);
+}
+
+Test(reactor, a_pass_hook_with_a_period_wakes_the_loop)
+{
+    /* nothing registered: the hook alone keeps the loop passing, 10 ms apart */
+    reactor_t *r = reactor_new(0, 0);
+    probe_t p = {.r = r};
+    err_t e;
+    reactor_on_pass(r, count_to_three, &p, 10);
+    uint64_t start = clock_ms();
+    cr_assert_eq(reactor_run(r, NULL, &e), 0, "%s", e.message);
+    cr_assert_eq(p.count, 3);
+    cr_assert_geq(clock_ms() - start, 20, "three passes 10 ms apart took under 20 ms");
+    /* without a period it waits for what is registered: here nothing */
+    reactor_on_pass(r, count_to_three, &p, 0);
+    cr_assert_eq(reactor_run(r, NULL, &e), 0);
+    cr_assert_eq(p.count, 3, "a hook without a period woke an empty loop");
+    reactor_destroy(&r);
 }

@@ -119,7 +119,7 @@ static void send_block(node_t *n, const mp_buf_t *block)
 {
     mp_buf_t b;
     mp_buf_init(&b, PROTO_MAX_MSG);
-    proto_begin_request(&b, "submit_block", next_id++, 2);
+    proto_open_request(&b, PROTO_REQ_SUBMIT_BLOCK, next_id++);
     mp_put_cstr(&b, "block");
     mp_put_bin(&b, block->data, block->len);
     mp_put_cstr(&b, "origin");
@@ -150,7 +150,7 @@ static uint64_t tip_height(node_t *n)
 {
     mp_buf_t b;
     mp_buf_init(&b, 256);
-    proto_begin_request(&b, "get_tip", next_id++, 0);
+    proto_open_request(&b, PROTO_REQ_GET_TIP, next_id++);
     if (zmq_send(n->req, b.data, b.len, 0) < 0)
         bench_die("get_tip not sent");
     mp_buf_free(&b);

@@ -18,9 +18,6 @@
 #define HASHRATE_TTL 120        /* seconds a rate report counts */
 #define JOB_INTERVAL_MS 1000    /* mempool-driven jobs at most once a second */
 
-enum { TOPIC_BLOCK, TOPIC_TX, TOPIC_JOB, TOPIC_PEER_ADD, TOPIC_COUNT };
-static const char *const topic_names[TOPIC_COUNT] = {"block", "tx", "job", "peer.add"};
-
 typedef struct {
     char worker[64];
     uint64_t rate, time;
@@ -34,7 +31,7 @@ struct node {
     sigcache_t *cache;
     node_publish_fn publish;
     void *publish_ctx;
-    uint64_t seq[TOPIC_COUNT];
+    uint64_t seq[PROTO_TOPIC_COUNT];
     jobs_t jobs;
     uint64_t last_job_ms;
     bool tip_changed, mempool_changed;
@@ -59,17 +56,17 @@ void node_set_publisher(node_t *n, node_publish_fn fn, void *ctx)
 }
 
 /* Sends an event built in b (a map whose first pair is "seq"). */
-static void publish(node_t *n, int topic, mp_buf_t *b)
+static void publish(node_t *n, proto_topic_t topic, mp_buf_t *b)
 {
     if (n->publish && mp_buf_ok(b))
-        n->publish(n->publish_ctx, topic_names[topic], b->data, b->len);
+        n->publish(n->publish_ctx, proto_topic_name(topic), b->data, b->len);
     mp_buf_free(b);
 }
 
-static void begin_event(node_t *n, int topic, mp_buf_t *b, uint32_t n_fields)
+static void begin_event(node_t *n, proto_topic_t topic, mp_buf_t *b)
 {
     mp_buf_init(b, PROTO_MAX_MSG);
-    proto_begin_event(b, n->seq[topic]++, n_fields);
+    proto_open_event(b, topic, n->seq[topic]++);
 }
 
 /* --- chain hooks --------------------------------------------------------- */
@@ -82,14 +79,14 @@ static void on_connected(void *ctx, const block_t *b, const chain_entry_t *entry
     n->mempool_changed |= mempool_count(n->mempool) != before;
     n->tip_changed = true;
     mp_buf_t ev;
-    begin_event(n, TOPIC_BLOCK, &ev, 3);
+    begin_event(n, PROTO_TOPIC_BLOCK, &ev);
     mp_put_cstr(&ev, "hash");
     mp_put_bin(&ev, entry->hash.b, 32);
     mp_put_cstr(&ev, "height");
     mp_put_uint(&ev, entry->height);
     mp_put_cstr(&ev, "origin");
     mp_put_cstr(&ev, n->origin ? n->origin : "store");
-    publish(n, TOPIC_BLOCK, &ev);
+    publish(n, PROTO_TOPIC_BLOCK, &ev);
 }
 
 static void on_disconnected(void *ctx, const block_t *b, const chain_entry_t *entry)
@@ -161,12 +158,12 @@ static int accept_tx(node_t *n, const uint8_t *raw, size_t len, const char *orig
         return rc;
     n->mempool_changed = true;
     mp_buf_t ev;
-    begin_event(n, TOPIC_TX, &ev, 2);
+    begin_event(n, PROTO_TOPIC_TX, &ev);
     mp_put_cstr(&ev, "txid");
     mp_put_bin(&ev, txid->b, 32);
     mp_put_cstr(&ev, "origin");
     mp_put_cstr(&ev, origin);
-    publish(n, TOPIC_TX, &ev);
+    publish(n, PROTO_TOPIC_TX, &ev);
     return 0;
 }
 
@@ -255,9 +252,9 @@ static void publish_job(node_t *n)
         return;
     }
     mp_buf_t ev;
-    begin_event(n, TOPIC_JOB, &ev, NODE_JOB_FIELDS);
+    begin_event(n, PROTO_TOPIC_JOB, &ev);
     jobs_put_pairs(jobs_current(&n->jobs), &ev);
-    publish(n, TOPIC_JOB, &ev);
+    publish(n, PROTO_TOPIC_JOB, &ev);
 }
 
 int node_job_body(node_t *n, mp_buf_t *out)
@@ -510,10 +507,10 @@ void node_advertise_peer(node_t *n, const char *hostname)
 {
     pthread_mutex_lock(&n->lock);
     mp_buf_t ev;
-    begin_event(n, TOPIC_PEER_ADD, &ev, 1);
+    begin_event(n, PROTO_TOPIC_PEER_ADD, &ev);
     mp_put_cstr(&ev, "hostname");
     mp_put_cstr(&ev, hostname);
-    publish(n, TOPIC_PEER_ADD, &ev);
+    publish(n, PROTO_TOPIC_PEER_ADD, &ev);
     pthread_mutex_unlock(&n->lock);
 }
 

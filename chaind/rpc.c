@@ -9,9 +9,13 @@
 #include "clock.h"
 #include "log.h"
 #include "proto.h"
+#include "reactor.h"
+#include "zmqopt.h"
 
 #define RPC_HWM 10000        /* messages queued per socket at most */
 #define RPC_MAX_FRAMES 4     /* identity, optional delimiter, payload */
+#define RPC_BATCH 256        /* requests served a pass, so timers are never starved */
+#define RPC_TICK_MS 100      /* node_tick() and the caller's tick at least this often */
 
 /* One request as read from the ROUTER: identity, optional delimiter, payload. */
 typedef struct {
@@ -23,6 +27,11 @@ struct rpc {
     void *ctx, *router, *pub;
     node_t *node;
     pthread_mutex_t pub_lock;
+    reactor_t *reactor;
+    int serve_timer;  /* a pass soon, while requests read ahead wait: -1 when none */
+    mp_buf_t reply;
+    void (*tick)(void *ctx);
+    void *tick_ctx;
     /* requests read ahead of the one being served, oldest first, so that a
      * sync's next blocks have their signatures checked while one commits */
     request_t window[CHAIN_PREFETCH_WINDOW + 1];
@@ -41,6 +50,7 @@ static void close_request(request_t *q)
 static void publish(void *arg, const char *topic, const uint8_t *body, size_t len)
 {
     rpc_t *r = arg;
+    proto_assert(PROTO_EVENT, proto_topic_of(topic, strlen(topic)), body, len);
     pthread_mutex_lock(&r->pub_lock);
     /* PUB never blocks: past the high-water mark ZeroMQ drops, and the
      * subscriber sees the gap in seq */
@@ -50,15 +60,12 @@ static void publish(void *arg, const char *topic, const uint8_t *body, size_t le
     pthread_mutex_unlock(&r->pub_lock);
 }
 
-static int bind_socket(void *sock, const char *endpoint, err_t *e)
+static int bind_socket(void *sock, const zmqopt_t *o, const char *endpoint, err_t *e)
 {
-    int hwm = RPC_HWM, linger = 0;
-    zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    if (zmq_bind(sock, endpoint) < 0)
-        return err_set(e, ERR_INTERNAL, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
-    return 0;
+    int rc = zmqopt_apply(sock, o, e);
+    if (rc == 0 && zmq_bind(sock, endpoint) < 0)
+        rc = err_set(e, ERR_INTERNAL, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+    return rc;
 }
 
 int rpc_open(rpc_t **out, node_t *node, const char *rpc_endpoint, const char *events_endpoint,
@@ -69,18 +76,22 @@ int rpc_open(rpc_t **out, node_t *node, const char *rpc_endpoint, const char *ev
     if (!r)
         return err_set(e, ERR_INTERNAL, "out of memory");
     r->node = node;
+    r->serve_timer = -1;
     pthread_mutex_init(&r->pub_lock, NULL);
+    mp_buf_init(&r->reply, PROTO_MAX_MSG + 1024);
+    r->reactor = reactor_new(1, 1);
     r->ctx = zmq_ctx_new();
     r->router = r->ctx ? zmq_socket(r->ctx, ZMQ_ROUTER) : NULL;
     r->pub = r->ctx ? zmq_socket(r->ctx, ZMQ_PUB) : NULL;
-    int rc = !r->router || !r->pub ? err_set(e, ERR_INTERNAL, "cannot create ZeroMQ sockets") : 0;
-    if (rc == 0) {
-        int64_t max = PROTO_MAX_MSG + 1024;
-        zmq_setsockopt(r->router, ZMQ_MAXMSGSIZE, &max, sizeof max);
-        rc = bind_socket(r->router, rpc_endpoint, e);
-    }
+    int rc = !r->reactor || !r->router || !r->pub
+                 ? err_set(e, ERR_INTERNAL, "cannot create ZeroMQ sockets")
+                 : 0;
+    zmqopt_t router = {.sndhwm = RPC_HWM, .rcvhwm = RPC_HWM, .max_msg = PROTO_MAX_MSG + 1024};
+    zmqopt_t pub = {.sndhwm = RPC_HWM, .rcvhwm = RPC_HWM};
     if (rc == 0)
-        rc = bind_socket(r->pub, events_endpoint, e);
+        rc = bind_socket(r->router, &router, rpc_endpoint, e);
+    if (rc == 0)
+        rc = bind_socket(r->pub, &pub, events_endpoint, e);
     if (rc < 0) {
         rpc_close(&r);
         return rc;
@@ -106,10 +117,14 @@ void rpc_close(rpc_t **rp)
         zmq_close(r->pub);
     if (r->ctx)
         zmq_ctx_term(r->ctx);
+    reactor_destroy(&r->reactor);
+    mp_buf_free(&r->reply);
     pthread_mutex_destroy(&r->pub_lock);
     free(r);
     *rp = NULL;
 }
+
+/* --- the handlers, one a request type ------------------------------------------- */
 
 static const char *status_name(chain_status_t s)
 {
@@ -190,7 +205,7 @@ static void handle_get_headers(node_t *node, const proto_request_t *req, mp_buf_
         reply_error(reply, req->id, &e);
         return;
     }
-    proto_begin_ok(reply, req->id, 1);
+    proto_open_ok(reply, req->type, req->id);
     mp_put_cstr(reply, "headers");
     mp_put_array(reply, (uint32_t)count);
     for (size_t i = 0; i < count; i++)
@@ -198,113 +213,168 @@ static void handle_get_headers(node_t *node, const proto_request_t *req, mp_buf_
     free(headers);
 }
 
+static void handle_get_tip(node_t *node, const proto_request_t *req, mp_buf_t *reply)
+{
+    node_status_t s;
+    node_status(node, &s);
+    uint8_t work[32];
+    u256_to_be(work, &s.chainwork);
+    proto_open_ok(reply, req->type, req->id);
+    mp_put_cstr(reply, "height");
+    mp_put_uint(reply, s.height);
+    mp_put_cstr(reply, "hash");
+    mp_put_bin(reply, s.hash.b, 32);
+    mp_put_cstr(reply, "chainwork");
+    mp_put_bin(reply, work, 32);
+}
+
+/* A submission's answer: the error, or the ok reply opened with the hash
+ * (under key) that the submission was given; the caller adds the rest. */
+static bool reply_hash(mp_buf_t *reply, const proto_request_t *req, int rc, const err_t *e,
+                       const char *key, const hash32_t *hash)
+{
+    if (rc < 0) {
+        reply_error(reply, req->id, e);
+        return false;
+    }
+    proto_open_ok(reply, req->type, req->id);
+    mp_put_cstr(reply, key);
+    mp_put_bin(reply, hash->b, 32);
+    return true;
+}
+
+static void handle_submit_tx(node_t *node, const proto_request_t *req, mp_buf_t *reply)
+{
+    const uint8_t *data;
+    size_t len;
+    char origin[129];
+    hash32_t txid;
+    err_t e;
+    (void)proto_get_bin(&req->body, "tx", &data, &len); /* schema: present */
+    (void)proto_get_str(&req->body, "origin", origin, sizeof origin);
+    int rc = node_submit_tx(node, data, len, origin, &txid, &e);
+    reply_hash(reply, req, rc, &e, "txid", &txid);
+}
+
+static void handle_submit_block(node_t *node, const proto_request_t *req, mp_buf_t *reply)
+{
+    const uint8_t *data;
+    size_t len;
+    char origin[129];
+    hash32_t hash;
+    chain_status_t status = CHAIN_KNOWN;
+    err_t e;
+    (void)proto_get_bin(&req->body, "block", &data, &len);
+    (void)proto_get_str(&req->body, "origin", origin, sizeof origin);
+    int rc = node_submit_block(node, data, len, origin, &status, &hash, &e);
+    if (reply_hash(reply, req, rc, &e, "hash", &hash)) {
+        mp_put_cstr(reply, "status");
+        mp_put_cstr(reply, status_name(status));
+    }
+}
+
+static void handle_get_job(node_t *node, const proto_request_t *req, mp_buf_t *reply)
+{
+    err_t e;
+    proto_open_ok(reply, req->type, req->id);
+    if (node_job_body(node, reply) < 0) {
+        err_set(&e, ERR_INTERNAL, "no job could be made");
+        reply_error(reply, req->id, &e);
+    }
+}
+
+static void handle_submit_work(node_t *node, const proto_request_t *req, mp_buf_t *reply)
+{
+    uint64_t job_id, timestamp, nonce;
+    const uint8_t *extranonce;
+    size_t extranonce_len;
+    hash20_t payout;
+    hash32_t hash;
+    err_t e;
+    (void)proto_get_uint(&req->body, "job_id", &job_id);
+    (void)proto_get_uint(&req->body, "timestamp", &timestamp);
+    (void)proto_get_uint(&req->body, "nonce", &nonce);
+    (void)proto_get_bin(&req->body, "extranonce", &extranonce, &extranonce_len);
+    (void)proto_get_bin_exact(&req->body, "payout", payout.b, 20);
+    int rc = node_submit_work(node, job_id, extranonce, extranonce_len, &payout, timestamp,
+                              nonce, &hash, &e);
+    reply_hash(reply, req, rc, &e, "hash", &hash);
+}
+
+static void handle_hashrate(node_t *node, const proto_request_t *req, mp_buf_t *reply)
+{
+    char worker[65];
+    uint64_t rate;
+    (void)proto_get_str(&req->body, "worker", worker, sizeof worker);
+    (void)proto_get_uint(&req->body, "rate", &rate);
+    node_report_hashrate(node, worker, rate, clock_unix());
+    proto_open_ok(reply, req->type, req->id);
+}
+
+static void handle_peers(node_t *node, const proto_request_t *req, mp_buf_t *reply)
+{
+    mp_reader_t r;
+    uint32_t n;
+    if (proto_get_array(&req->body, "peers", &r, &n) == 0) {
+        size_t start = r.pos;
+        for (uint32_t i = 0; i < n; i++)
+            (void)mp_skip(&r); /* schema: well-formed maps */
+        /* keep the array with its header: rebuild it around the elements */
+        mp_buf_t arr;
+        mp_buf_init(&arr, PROTO_MAX_MSG);
+        mp_put_array(&arr, n);
+        mp_put_raw(&arr, r.p + start, r.pos - start);
+        if (mp_buf_ok(&arr))
+            node_set_peers(node, arr.data, arr.len, n);
+        mp_buf_free(&arr);
+    }
+    proto_open_ok(reply, req->type, req->id);
+}
+
+/* --- dispatch ------------------------------------------------------------------- */
+
+typedef void (*handler_fn)(node_t *node, const proto_request_t *req, mp_buf_t *reply);
+
+/* How each request type is served. read_ahead (NULL: nothing) starts work on
+ * a request the loop read ahead of its turn; its answer still comes in turn. */
+typedef struct {
+    handler_fn handle;
+    void (*read_ahead)(rpc_t *r, const proto_request_t *req);
+} route_t;
+
+static void prefetch_block(rpc_t *r, const proto_request_t *req);
+
+static const route_t routes[PROTO_REQ_COUNT] = {
+    [PROTO_REQ_GET_TIP] = {handle_get_tip, NULL},
+    [PROTO_REQ_SUBMIT_TX] = {handle_submit_tx, NULL},
+    [PROTO_REQ_SUBMIT_BLOCK] = {handle_submit_block, prefetch_block},
+    [PROTO_REQ_GET_HEADERS] = {handle_get_headers, NULL},
+    [PROTO_REQ_GET_BLOCK] = {handle_get_block, NULL},
+    [PROTO_REQ_GET_TX] = {handle_get_tx, NULL},
+    [PROTO_REQ_GET_JOB] = {handle_get_job, NULL},
+    [PROTO_REQ_SUBMIT_WORK] = {handle_submit_work, NULL},
+    [PROTO_REQ_HASHRATE] = {handle_hashrate, NULL},
+    [PROTO_REQ_PEERS] = {handle_peers, NULL},
+};
+
 void rpc_handle(node_t *node, const uint8_t *request, size_t len, mp_buf_t *reply)
 {
     proto_request_t req;
     err_t e;
+    mp_buf_reset(reply);
     if (proto_decode_request(&req, request, len, &e) < 0) {
         reply_error(reply, req.id, &e);
         return;
     }
-    const char *t = req.type;
-    if (strcmp(t, "get_tip") == 0) {
-        node_status_t s;
-        node_status(node, &s);
-        uint8_t work[32];
-        u256_to_be(work, &s.chainwork);
-        proto_begin_ok(reply, req.id, 3);
-        mp_put_cstr(reply, "height");
-        mp_put_uint(reply, s.height);
-        mp_put_cstr(reply, "hash");
-        mp_put_bin(reply, s.hash.b, 32);
-        mp_put_cstr(reply, "chainwork");
-        mp_put_bin(reply, work, 32);
-    } else if (strcmp(t, "submit_tx") == 0 || strcmp(t, "submit_block") == 0) {
-        bool is_tx = t[7] == 't';
-        const uint8_t *data;
-        size_t data_len;
-        char origin[129];
-        hash32_t hash;
-        chain_status_t status = CHAIN_KNOWN;
-        (void)proto_get_bin(&req.body, is_tx ? "tx" : "block", &data, &data_len);
-        (void)proto_get_str(&req.body, "origin", origin, sizeof origin);
-        int rc = is_tx ? node_submit_tx(node, data, data_len, origin, &hash, &e)
-                       : node_submit_block(node, data, data_len, origin, &status, &hash, &e);
-        if (rc < 0) {
-            reply_error(reply, req.id, &e);
-        } else {
-            proto_begin_ok(reply, req.id, is_tx ? 1 : 2);
-            mp_put_cstr(reply, is_tx ? "txid" : "hash");
-            mp_put_bin(reply, hash.b, 32);
-            if (!is_tx) {
-                mp_put_cstr(reply, "status");
-                mp_put_cstr(reply, status_name(status));
-            }
-        }
-    } else if (strcmp(t, "get_headers") == 0) {
-        handle_get_headers(node, &req, reply);
-    } else if (strcmp(t, "get_block") == 0) {
-        handle_get_block(node, &req, reply);
-    } else if (strcmp(t, "get_tx") == 0) {
-        handle_get_tx(node, &req, reply);
-    } else if (strcmp(t, "get_job") == 0) {
-        proto_begin_ok(reply, req.id, NODE_JOB_FIELDS);
-        if (node_job_body(node, reply) < 0) {
-            err_set(&e, ERR_INTERNAL, "no job could be made");
-            reply_error(reply, req.id, &e);
-        }
-    } else if (strcmp(t, "submit_work") == 0) {
-        uint64_t job_id, timestamp, nonce;
-        const uint8_t *extranonce;
-        size_t extranonce_len;
-        hash20_t payout;
-        hash32_t hash;
-        (void)proto_get_uint(&req.body, "job_id", &job_id);
-        (void)proto_get_uint(&req.body, "timestamp", &timestamp);
-        (void)proto_get_uint(&req.body, "nonce", &nonce);
-        (void)proto_get_bin(&req.body, "extranonce", &extranonce, &extranonce_len);
-        (void)proto_get_bin_exact(&req.body, "payout", payout.b, 20);
-        if (node_submit_work(node, job_id, extranonce, extranonce_len, &payout, timestamp, nonce,
-                             &hash, &e) < 0) {
-            reply_error(reply, req.id, &e);
-        } else {
-            proto_begin_ok(reply, req.id, 1);
-            mp_put_cstr(reply, "hash");
-            mp_put_bin(reply, hash.b, 32);
-        }
-    } else if (strcmp(t, "hashrate") == 0) {
-        char worker[65];
-        uint64_t rate;
-        (void)proto_get_str(&req.body, "worker", worker, sizeof worker);
-        (void)proto_get_uint(&req.body, "rate", &rate);
-        node_report_hashrate(node, worker, rate, clock_unix());
-        proto_begin_ok(reply, req.id, 0);
-    } else if (strcmp(t, "peers") == 0) {
-        mp_reader_t r;
-        uint32_t n;
-        if (proto_get_array(&req.body, "peers", &r, &n) == 0) {
-            size_t start = r.pos;
-            for (uint32_t i = 0; i < n; i++)
-                (void)mp_skip(&r); /* schema: well-formed maps */
-            /* keep the array with its header: rebuild it around the elements */
-            mp_buf_t arr;
-            mp_buf_init(&arr, PROTO_MAX_MSG);
-            mp_put_array(&arr, n);
-            mp_put_raw(&arr, r.p + start, r.pos - start);
-            if (mp_buf_ok(&arr))
-                node_set_peers(node, arr.data, arr.len, n);
-            mp_buf_free(&arr);
-        }
-        proto_begin_ok(reply, req.id, 0);
-    } else {
-        err_set(&e, ERR_UNKNOWN_TYPE, "no handler for %s", t);
-        reply_error(reply, req.id, &e);
-    }
+    routes[req.type].handle(node, &req, reply);
     if (!mp_buf_ok(reply)) {
         err_set(&e, ERR_TOO_LARGE, "the reply does not fit in a message");
         reply_error(reply, req.id, &e);
     }
+    proto_assert(PROTO_OK_REPLY, (int)req.type, reply->data, reply->len);
 }
+
+/* --- the loop --------------------------------------------------------------------- */
 
 /* Reads one multi-frame message from the ROUTER without waiting; false when
  * none is there. Frames past RPC_MAX_FRAMES are dropped. */
@@ -330,24 +400,30 @@ static bool read_request(rpc_t *r, request_t *q)
 
 /* A submit_block read ahead: its signatures start on the pool, chained
  * after the block prefetched before it. */
-static void prefetch(rpc_t *r, request_t *q)
+static void prefetch_block(rpc_t *r, const proto_request_t *req)
 {
-    proto_request_t req;
-    err_t e;
     const uint8_t *block;
     size_t len;
-    if (q->n < 2 ||
-        proto_decode_request(&req, zmq_msg_data(&q->frames[q->n - 1]),
-                             zmq_msg_size(&q->frames[q->n - 1]), &e) < 0 ||
-        strcmp(req.type, "submit_block") != 0 || proto_get_bin(&req.body, "block", &block, &len) < 0)
-        return;
     hash32_t hash;
+    if (proto_get_bin(&req->body, "block", &block, &len) < 0)
+        return;
     int rc = node_prefetch_block(r->node, block, len, r->have_last ? &r->last_prefetched : NULL,
                                  &hash);
     if (rc == 0) {
         r->last_prefetched = hash;
         r->have_last = true;
     }
+}
+
+static void read_ahead(rpc_t *r, request_t *q)
+{
+    proto_request_t req;
+    err_t e;
+    if (q->n < 2 || proto_decode_request(&req, zmq_msg_data(&q->frames[q->n - 1]),
+                                         zmq_msg_size(&q->frames[q->n - 1]), &e) < 0)
+        return;
+    if (routes[req.type].read_ahead)
+        routes[req.type].read_ahead(r, &req);
 }
 
 /* Fills the window from the socket; false when it is empty. A request alone
@@ -361,24 +437,23 @@ static bool fill_window(rpc_t *r)
     while (r->w_len < cap && read_request(r, &r->window[(r->w_head + r->w_len) % cap]))
         r->w_len++;
     for (size_t k = first_new; r->w_len > 1 && k < r->w_len; k++)
-        prefetch(r, &r->window[(r->w_head + k) % cap]);
+        read_ahead(r, &r->window[(r->w_head + k) % cap]);
     return r->w_len > 0;
 }
 
 /* Serves the oldest request of the window and replies on its route. */
-static void serve_one(rpc_t *r, mp_buf_t *reply)
+static void serve_one(rpc_t *r)
 {
     size_t cap = sizeof r->window / sizeof r->window[0];
     request_t *q = &r->window[r->w_head];
     if (q->n >= 2) {
         zmq_msg_t *payload = &q->frames[q->n - 1];
-        mp_buf_reset(reply);
-        rpc_handle(r->node, zmq_msg_data(payload), zmq_msg_size(payload), reply);
+        rpc_handle(r->node, zmq_msg_data(payload), zmq_msg_size(payload), &r->reply);
         /* route back: the identity (and a REQ client's empty delimiter) */
         for (int i = 0; i < q->n - 1; i++)
             zmq_send(r->router, zmq_msg_data(&q->frames[i]), zmq_msg_size(&q->frames[i]),
                      ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        if (zmq_send(r->router, reply->data, reply->len, ZMQ_DONTWAIT) < 0)
+        if (zmq_send(r->router, r->reply.data, r->reply.len, ZMQ_DONTWAIT) < 0)
             LOGDEBUG("reply not sent: %s", zmq_strerror(zmq_errno()));
     }
     close_request(q);
@@ -388,24 +463,49 @@ static void serve_one(rpc_t *r, mp_buf_t *reply)
         r->have_last = false; /* the stream paused: the next block starts one */
 }
 
+static void on_serve_timer(void *arg);
+
+/* A batch of requests; what the window still holds is served in the next
+ * pass, without waiting (the socket may have nothing new to wake it). */
+static void serve(void *arg)
+{
+    rpc_t *r = arg;
+    for (int i = 0; i < RPC_BATCH && fill_window(r); i++)
+        serve_one(r);
+    if (r->w_len > 0 && r->serve_timer < 0)
+        r->serve_timer = reactor_timer(r->reactor, 0, 0, on_serve_timer, r);
+}
+
+static void on_serve_timer(void *arg)
+{
+    rpc_t *r = arg;
+    r->serve_timer = -1;
+    serve(r);
+}
+
+/* After every pass (what it served may have moved the tip: its job goes
+ * out now), and at least every RPC_TICK_MS. */
+static void on_pass(void *arg)
+{
+    rpc_t *r = arg;
+    node_tick(r->node, clock_ms());
+    if (r->tick)
+        r->tick(r->tick_ctx);
+}
+
 void rpc_run(rpc_t *r, volatile sig_atomic_t *stop, void (*tick)(void *ctx), void *ctx)
 {
-    mp_buf_t reply;
-    mp_buf_init(&reply, PROTO_MAX_MSG + 1024);
-    while (!*stop) {
-        zmq_pollitem_t items[] = {{r->router, 0, ZMQ_POLLIN, 0}};
-        /* requests already in the window are served without waiting */
-        int rc = zmq_poll(items, 1, r->w_len ? 0 : 100);
-        if (rc < 0 && zmq_errno() != EINTR) {
-            LOGERR("zmq_poll: %s", zmq_strerror(zmq_errno()));
-            break;
-        }
-        /* at most a batch of requests per wake-up, so ticks are never starved */
-        for (int i = 0; i < 256 && fill_window(r); i++)
-            serve_one(r, &reply);
-        node_tick(r->node, clock_ms());
-        if (tick)
-            tick(ctx);
-    }
-    mp_buf_free(&reply);
+    r->tick = tick;
+    r->tick_ctx = ctx;
+    int sock = reactor_add_socket(r->reactor, r->router, serve, r);
+    err_t e;
+    reactor_on_pass(r->reactor, on_pass, r, RPC_TICK_MS);
+    if (sock < 0)
+        LOGERR("the rpc loop has no room for its socket");
+    else if (reactor_run(r->reactor, stop, &e) < 0)
+        LOGERR("%s", e.message);
+    reactor_on_pass(r->reactor, NULL, NULL, 0);
+    reactor_remove(r->reactor, sock);
+    reactor_timer_cancel(r->reactor, r->serve_timer);
+    r->serve_timer = -1;
 }

@@ -5,26 +5,27 @@
 #include <zmq.h>
 
 #include "log.h"
+#include "zmqopt.h"
 
 typedef struct {
     bool used, sent;
     uint32_t gen;
+    proto_req_t type;
     client_tag_t tag;
     uint64_t deadline_ms;
 } pending_t;
 
-#define N_TOPICS 4 /* proto_topic_known() */
-
 struct client {
     void *rpc, *sub;
+    reactor_t *reactor;
+    client_handlers_t h;
+    int rpc_id, sub_id; /* reactor registrations */
     pending_t *pending;
     uint32_t *free_slots; /* stack of unused table slots */
     size_t n_pending;
     zmq_msg_t reply_msg, event_msg; /* keep the last reply and event alive */
-    bool have_reply, have_event;
-    char seen_topic[N_TOPICS][16];
-    uint64_t next_seq[N_TOPICS];
-    bool seq_known[N_TOPICS];
+    uint64_t next_seq[PROTO_TOPIC_COUNT];
+    bool seq_known[PROTO_TOPIC_COUNT];
     size_t expire_at; /* where the next timeout scan resumes */
 };
 
@@ -32,20 +33,28 @@ struct client {
  * reply for a slot since reused is told apart. */
 #define SLOT_BITS 16
 
-static void set_common(void *s)
+static int set_options(void *s, int rcvhwm, const char *const *topics, err_t *e)
 {
-    int hwm = CLIENT_HWM, linger = 0, ivl = 1000, timeout = 5000, ttl = 5000, rmax = 2000;
-    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
-    zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);
-    zmq_setsockopt(s, ZMQ_HEARTBEAT_TTL, &ttl, sizeof ttl);
-    zmq_setsockopt(s, ZMQ_RECONNECT_IVL_MAX, &rmax, sizeof rmax);
-    int64_t max = PROTO_MAX_MSG + 1024;
-    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    zmqopt_t o = {.sndhwm = CLIENT_HWM, .rcvhwm = rcvhwm, .max_msg = PROTO_MAX_MSG + 1024,
+                  .heartbeat_ivl_ms = 1000, .heartbeat_timeout_ms = 5000,
+                  .heartbeat_ttl_ms = 5000, .reconnect_ivl_max_ms = 2000, .subscribe = topics};
+    return zmqopt_apply(s, &o, e);
 }
 
-int client_open(client_t **out, void *zctx, const char *rpc_endpoint, const char *events_endpoint,
+static void on_rpc(void *arg)
+{
+    client_t *c = arg;
+    c->h.replies(c->h.ctx);
+}
+
+static void on_sub(void *arg)
+{
+    client_t *c = arg;
+    c->h.events(c->h.ctx);
+}
+
+int client_open(client_t **out, void *zctx, reactor_t *reactor, const client_handlers_t *h,
+                const char *rpc_endpoint, const char *events_endpoint,
                 const char *const *topics, err_t *e)
 {
     *out = NULL;
@@ -54,26 +63,28 @@ int client_open(client_t **out, void *zctx, const char *rpc_endpoint, const char
         return err_set(e, ERR_INTERNAL, "out of memory");
     zmq_msg_init(&c->reply_msg);
     zmq_msg_init(&c->event_msg);
+    c->reactor = reactor;
+    c->h = *h;
+    c->rpc_id = c->sub_id = -1;
     c->pending = calloc(CLIENT_MAX_PENDING, sizeof *c->pending);
     c->free_slots = malloc(CLIENT_MAX_PENDING * sizeof *c->free_slots);
     c->rpc = zmq_socket(zctx, ZMQ_DEALER);
     c->sub = zmq_socket(zctx, ZMQ_SUB);
-    if (!c->pending || !c->free_slots || !c->rpc || !c->sub) {
-        client_close(&c);
-        return err_set(e, ERR_INTERNAL, "cannot create the chaind sockets");
-    }
-    for (uint32_t i = 0; i < CLIENT_MAX_PENDING; i++)
+    int rc = !c->pending || !c->free_slots || !c->rpc || !c->sub
+                 ? err_set(e, ERR_INTERNAL, "cannot create the chaind sockets")
+                 : 0;
+    for (uint32_t i = 0; rc == 0 && i < CLIENT_MAX_PENDING; i++)
         c->free_slots[i] = CLIENT_MAX_PENDING - 1 - i;
-    set_common(c->rpc);
-    set_common(c->sub);
-    int hwm = CLIENT_HWM, ehwm = CLIENT_EVENTS_HWM;
-    zmq_setsockopt(c->rpc, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(c->sub, ZMQ_RCVHWM, &ehwm, sizeof ehwm);
-    for (size_t i = 0; topics && topics[i]; i++)
-        zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, topics[i], strlen(topics[i]));
-    if (zmq_connect(c->rpc, rpc_endpoint) < 0 || zmq_connect(c->sub, events_endpoint) < 0) {
-        int rc = err_set(e, ERR_INTERNAL, "cannot connect to chaind (%s, %s): %s", rpc_endpoint,
-                         events_endpoint, zmq_strerror(zmq_errno()));
+    if (rc == 0 && (rc = set_options(c->rpc, CLIENT_HWM, NULL, e)) == 0)
+        rc = set_options(c->sub, CLIENT_EVENTS_HWM, topics, e);
+    if (rc == 0 && (zmq_connect(c->rpc, rpc_endpoint) < 0 ||
+                    zmq_connect(c->sub, events_endpoint) < 0))
+        rc = err_set(e, ERR_INTERNAL, "cannot connect to chaind (%s, %s): %s", rpc_endpoint,
+                     events_endpoint, zmq_strerror(zmq_errno()));
+    if (rc == 0 && ((c->rpc_id = reactor_add_socket(reactor, c->rpc, on_rpc, c)) < 0 ||
+                    (c->sub_id = reactor_add_socket(reactor, c->sub, on_sub, c)) < 0))
+        rc = err_set(e, ERR_INTERNAL, "the event loop has no room for chaind's sockets");
+    if (rc < 0) {
         client_close(&c);
         return rc;
     }
@@ -86,6 +97,8 @@ void client_close(client_t **cp)
     client_t *c = *cp;
     if (!c)
         return;
+    reactor_remove(c->reactor, c->rpc_id);
+    reactor_remove(c->reactor, c->sub_id);
     if (c->rpc)
         zmq_close(c->rpc);
     if (c->sub)
@@ -98,8 +111,6 @@ void client_close(client_t **cp)
     *cp = NULL;
 }
 
-void *client_rpc_socket(client_t *c) { return c->rpc; }
-void *client_events_socket(client_t *c) { return c->sub; }
 size_t client_pending(const client_t *c) { return c->n_pending; }
 
 static void release(client_t *c, uint32_t slot)
@@ -111,7 +122,7 @@ static void release(client_t *c, uint32_t slot)
     c->n_pending--;
 }
 
-int client_begin(client_t *c, mp_buf_t *b, const char *type, uint32_t n_fields)
+int client_begin(client_t *c, mp_buf_t *b, proto_req_t type)
 {
     if (c->n_pending == CLIENT_MAX_PENDING)
         return -1;
@@ -120,8 +131,9 @@ int client_begin(client_t *c, mp_buf_t *b, const char *type, uint32_t n_fields)
     pending_t *p = &c->pending[slot];
     p->used = true;
     p->sent = false;
+    p->type = type;
     mp_buf_reset(b);
-    proto_begin_request(b, type, ((uint64_t)p->gen << SLOT_BITS) | slot, n_fields);
+    proto_open_request(b, type, ((uint64_t)p->gen << SLOT_BITS) | slot);
     return (int)slot;
 }
 
@@ -135,6 +147,8 @@ int client_send(client_t *c, int ticket, const mp_buf_t *b, const client_tag_t *
                 uint64_t deadline_ms)
 {
     pending_t *p = &c->pending[ticket];
+    if (mp_buf_ok(b))
+        proto_assert(PROTO_REQUEST, (int)p->type, b->data, b->len);
     if (!mp_buf_ok(b) || zmq_send(c->rpc, b->data, b->len, ZMQ_DONTWAIT) < 0) {
         if (mp_buf_ok(b))
             LOGDEBUG("request to chaind not sent: %s", zmq_strerror(zmq_errno()));
@@ -198,19 +212,6 @@ int client_expired(client_t *c, uint64_t now_ms, client_result_t *out)
     return 0;
 }
 
-static int topic_index(client_t *c, const char *topic)
-{
-    for (int i = 0; i < N_TOPICS; i++) {
-        if (c->seen_topic[i][0] == '\0') {
-            snprintf(c->seen_topic[i], sizeof c->seen_topic[i], "%s", topic);
-            return i;
-        }
-        if (strcmp(c->seen_topic[i], topic) == 0)
-            return i;
-    }
-    return -1; /* proto_decode_event() knows only N_TOPICS topics */
-}
-
 int client_recv_event(client_t *c, proto_event_t *ev, bool *gap)
 {
     for (;;) {
@@ -245,9 +246,7 @@ int client_recv_event(client_t *c, proto_event_t *ev, bool *gap)
             LOGDEBUG("a malformed event from chaind, dropped");
             continue;
         }
-        int t = topic_index(c, ev->topic);
-        if (t < 0)
-            continue;
+        proto_topic_t t = ev->type;
         *gap = c->seq_known[t] && ev->seq != c->next_seq[t];
         c->seq_known[t] = true;
         c->next_seq[t] = ev->seq + 1;

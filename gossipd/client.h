@@ -10,7 +10,9 @@
  * Both sockets reconnect by themselves (ZeroMQ) when chaind restarts;
  * heartbeats notice a dead connection. Events carry a per-topic seq: a gap, or
  * a seq that went back (chaind restarted), is reported so the caller
- * re-syncs with a request. Not thread-safe. */
+ * re-syncs with a request. Both sockets are registered with the daemon's
+ * reactor; readiness reaches the caller through client_handlers_t. Not
+ * thread-safe. */
 #ifndef GOSSIP_CLIENT_H
 #define GOSSIP_CLIENT_H
 
@@ -22,6 +24,7 @@
 #include "hash.h"
 #include "mp.h"
 #include "proto.h"
+#include "reactor.h"
 
 #define CLIENT_MAX_PENDING 2048
 #define CLIENT_HWM 4096         /* messages queued each way on the rpc socket */
@@ -44,19 +47,31 @@ typedef struct {
 
 typedef struct client client_t;
 
-/* Connects (ZeroMQ connects lazily: chaind need not be up) and subscribes to
- * the topics (NULL-terminated). -1 with e when an endpoint is malformed. */
-int client_open(client_t **c, void *zctx, const char *rpc_endpoint, const char *events_endpoint,
+/* What the client calls when replies or events wait to be read. */
+typedef struct {
+    void *ctx;
+    void (*replies)(void *ctx); /* read them with client_recv() */
+    void (*events)(void *ctx);  /* read them with client_recv_event() */
+} client_handlers_t;
+
+/* The reactor registrations a client takes. */
+#define CLIENT_REACTOR_IO 2
+
+/* Connects (ZeroMQ connects lazily: chaind need not be up), subscribes to
+ * the topics (NULL-terminated names) and registers both sockets with reactor
+ * (which must outlive the client). -1 with e when an endpoint is malformed
+ * or the reactor is full. */
+int client_open(client_t **c, void *zctx, reactor_t *reactor, const client_handlers_t *h,
+                const char *rpc_endpoint, const char *events_endpoint,
                 const char *const *topics, err_t *e) __attribute__((warn_unused_result));
 void client_close(client_t **c);
-void *client_rpc_socket(client_t *c);
-void *client_events_socket(client_t *c);
 
-/* Starts a request in b (reset first): its head with a fresh id and a body
- * map of n_fields. Returns a ticket, or -1 when CLIENT_MAX_PENDING requests
- * are in flight (nothing written). The caller then writes the n fields and
- * calls client_send() (or client_cancel()) with the ticket. */
-int client_begin(client_t *c, mp_buf_t *b, const char *type, uint32_t n_fields);
+/* Starts a request of type in b (reset first): its head with a fresh id and
+ * its body map (proto_open_request()). Returns a ticket, or -1 when
+ * CLIENT_MAX_PENDING requests are in flight (nothing written). The caller
+ * then writes the type's fields and calls client_send() (or
+ * client_cancel()) with the ticket. */
+int client_begin(client_t *c, mp_buf_t *b, proto_req_t type);
 /* Sends the request; its answer (or timeout at deadline_ms) comes back with
  * tag. -1 when it cannot be sent now (chaind's queue is full, the buffer
  * failed): the ticket is released. */

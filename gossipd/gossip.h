@@ -1,7 +1,10 @@
-/* gossip: the daemon. One zmq_poll loop with timers wires the modules: the
- * peer transport (net), chaind's sockets (client), the peer table and bans
- * (peer), known addresses (addrbook), announcements and requests (relay) and
- * the headers-first download (sync).
+/* gossip: the daemon. One reactor (reactor.h) with timers wires the modules:
+ * the peer transport (net), chaind's sockets (client), the peer table and
+ * bans (peer), known addresses (addrbook), announcements and requests
+ * (relay) and the headers-first download (sync). Its own concerns live a
+ * file each: a peer's life and what is sent (conn), the handshake, the
+ * message handlers (handlers, one table of {handler, solicited} a type), the
+ * link to chaind (upstream) and the timers (housekeeping).
  *
  * What it does, per DESIGN §2 and docs/PROTOCOL.md:
  *   - handshake: an outbound peer sends hello first, the inbound side answers
@@ -10,7 +13,7 @@
  *     the same nodes, both keep the one dialled by the lower node id);
  *   - discovery: --peer seeds, addr messages, chaind's peer.add events, the
  *     address book's backoff; the peer table is reported to chaind (`peers`)
- *     every PEERS_REPORT_MS and shortly after a change;
+ *     every HOUSEKEEPING_REPORT_MS and shortly after a change;
  *   - relay: chaind's tx and block events become inv messages to every peer
  *     that does not have them (never to the peer they came from); an inv of
  *     something unknown becomes a getdata; what arrives goes to chaind with
@@ -55,6 +58,9 @@ int gossip_open(gossip_t **g, const gossip_config_t *cfg, err_t *e)
 /* Runs the loop until *stop is set; tick (may be NULL) is called on every
  * wake-up (at least every 100 ms), for the systemd watchdog. */
 void gossip_run(gossip_t *g, volatile sig_atomic_t *stop, void (*tick)(void *ctx), void *ctx);
+/* For tests: one pass of the loop, waiting at most max_wait_ms. -1 when
+ * polling failed. */
+int gossip_once(gossip_t *g, long max_wait_ms);
 /* Saves known peers and bans, closes every socket, frees everything; *g
  * becomes NULL. */
 void gossip_close(gossip_t **g);

@@ -6,80 +6,92 @@
 #include <sys/socket.h>
 
 #include "proto.h"
+#include "zmqopt.h"
 
-typedef struct {
+typedef struct dealer {
     void *sock, *mon;
+    int sock_id, mon_id; /* reactor registrations */
+    struct net *net;
+    uint32_t slot;
 } dealer_t;
 
 struct net {
     void *zctx;
+    reactor_t *reactor;
+    net_handlers_t h;
     void *router, *router_mon;
+    int router_id, router_mon_id;
     dealer_t *dealers;
     size_t n_slots;
-    unsigned monitors; /* makes each monitor's inproc name unique */
 };
 
-static void set_peer_options(void *s)
+static int set_peer_options(void *s, bool router, err_t *e)
 {
-    int hwm = NET_HWM, linger = 0, one = 1;
-    int ivl = NET_HEARTBEAT_IVL_MS, timeout = NET_HEARTBEAT_TIMEOUT_MS;
-    int64_t max = PROTO_MAX_MSG;
-    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
-    zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
-    zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);
-    zmq_setsockopt(s, ZMQ_HEARTBEAT_TTL, &timeout, sizeof timeout);
-    zmq_setsockopt(s, ZMQ_IPV6, &one, sizeof one);
+    zmqopt_t o = {.sndhwm = NET_HWM, .rcvhwm = NET_HWM, .max_msg = PROTO_MAX_MSG,
+                  .heartbeat_ivl_ms = NET_HEARTBEAT_IVL_MS,
+                  .heartbeat_timeout_ms = NET_HEARTBEAT_TIMEOUT_MS,
+                  .heartbeat_ttl_ms = NET_HEARTBEAT_TIMEOUT_MS,
+                  /* a DEALER is one connection's life (net.h): it never reconnects */
+                  .reconnect_ivl_ms = router ? 0 : -1, .ipv6 = true,
+                  /* a send to a peer that left fails (EHOSTUNREACH) instead of vanishing */
+                  .router_mandatory = router};
+    return zmqopt_apply(s, &o, e);
 }
 
-/* A PAIR reading sock's monitor events on a fresh inproc endpoint. */
-static void *monitor(net_t *n, void *sock)
+static const int monitored = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
+                             ZMQ_EVENT_CLOSED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
+
+static void on_router(void *arg)
 {
-    char ep[64];
-    snprintf(ep, sizeof ep, "inproc://gossipd-monitor-%u", n->monitors++);
-    int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
-                 ZMQ_EVENT_CLOSED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
-    if (zmq_socket_monitor(sock, ep, events) < 0)
-        return NULL;
-    void *pair = zmq_socket(n->zctx, ZMQ_PAIR);
-    if (pair && zmq_connect(pair, ep) < 0) {
-        zmq_close(pair);
-        pair = NULL;
-    }
-    if (!pair)
-        zmq_socket_monitor(sock, NULL, 0);
-    return pair;
+    net_t *n = arg;
+    n->h.inbound(n->h.ctx);
 }
 
-int net_open(net_t **out, void *zctx, const char *listen_endpoint, size_t n_slots, err_t *e)
+static void on_dealer(void *arg)
+{
+    dealer_t *d = arg;
+    d->net->h.outbound(d->net->h.ctx, d->slot);
+}
+
+/* Registers a socket; -1 with e when the reactor is full (a bound of the caller's). */
+static int watch(net_t *n, void *sock, reactor_fn fn, void *arg, int *id, err_t *e)
+{
+    *id = reactor_add_socket(n->reactor, sock, fn, arg);
+    return *id < 0 ? err_set(e, ERR_INTERNAL, "the event loop has no room for a peer socket") : 0;
+}
+
+int net_open(net_t **out, void *zctx, reactor_t *reactor, const net_handlers_t *h,
+             const char *listen_endpoint, size_t n_slots, err_t *e)
 {
     *out = NULL;
     net_t *n = calloc(1, sizeof *n);
     if (!n)
         return err_set(e, ERR_INTERNAL, "out of memory");
     n->zctx = zctx;
+    n->reactor = reactor;
+    n->h = *h;
     n->n_slots = n_slots;
+    n->router_id = n->router_mon_id = -1;
     n->dealers = calloc(n_slots ? n_slots : 1, sizeof *n->dealers);
     n->router = zmq_socket(zctx, ZMQ_ROUTER);
-    if (!n->dealers || !n->router) {
-        net_close(&n);
-        return err_set(e, ERR_INTERNAL, "cannot create the peer socket");
-    }
-    set_peer_options(n->router);
-    /* a send to a peer that left fails (EHOSTUNREACH) instead of vanishing */
-    int one = 1;
-    zmq_setsockopt(n->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
-    n->router_mon = monitor(n, n->router);
-    if (!n->router_mon) {
-        net_close(&n);
-        return err_set(e, ERR_INTERNAL, "cannot monitor the peer socket");
-    }
-    if (zmq_bind(n->router, listen_endpoint) < 0) {
-        int rc = err_set(e, ERR_INTERNAL, "cannot listen on %s: %s", listen_endpoint,
-                         zmq_strerror(zmq_errno()));
+    int rc = !n->dealers || !n->router ? err_set(e, ERR_INTERNAL, "cannot create the peer socket")
+                                       : 0;
+    for (size_t i = 0; rc == 0 && i < n_slots; i++)
+        n->dealers[i] = (dealer_t){.sock_id = -1, .mon_id = -1, .net = n, .slot = (uint32_t)i};
+    if (rc == 0)
+        rc = set_peer_options(n->router, true, e);
+    if (rc == 0 && !(n->router_mon = zmqopt_monitor(zctx, n->router, monitored, e)))
+        rc = -(int)e->code;
+    /* the monitor first: a disconnect is seen before what follows it */
+    if (rc == 0)
+        rc = watch(n, n->router_mon, on_router, n, &n->router_mon_id, e);
+    if (rc == 0)
+        rc = watch(n, n->router, on_router, n, &n->router_id, e);
+    if (rc == 0 && zmq_bind(n->router, listen_endpoint) < 0)
+        rc = err_set(e, ERR_INTERNAL, "cannot listen on %s: %s", listen_endpoint,
+                     zmq_strerror(zmq_errno()));
+    if (rc < 0) {
         net_close(&n);
         return rc;
     }
@@ -87,15 +99,14 @@ int net_open(net_t **out, void *zctx, const char *listen_endpoint, size_t n_slot
     return 0;
 }
 
-static void close_monitored(void *sock, void *mon)
+static void close_monitored(net_t *n, void *sock, int *sock_id, void *mon, int *mon_id)
 {
-    if (sock) {
-        if (mon)
-            zmq_socket_monitor(sock, NULL, 0);
+    reactor_remove(n->reactor, *sock_id);
+    reactor_remove(n->reactor, *mon_id);
+    *sock_id = *mon_id = -1;
+    zmqopt_monitor_close(sock, mon);
+    if (sock)
         zmq_close(sock);
-    }
-    if (mon)
-        zmq_close(mon);
 }
 
 void net_close(net_t **np)
@@ -105,7 +116,7 @@ void net_close(net_t **np)
         return;
     for (size_t i = 0; n->dealers && i < n->n_slots; i++)
         net_hangup(n, (uint32_t)i);
-    close_monitored(n->router, n->router_mon);
+    close_monitored(n, n->router, &n->router_id, n->router_mon, &n->router_mon_id);
     free(n->dealers);
     free(n);
     *np = NULL;
@@ -130,25 +141,29 @@ int net_dial(net_t *n, uint32_t slot, const char *endpoint, err_t *e)
     d->sock = zmq_socket(n->zctx, ZMQ_DEALER);
     if (!d->sock)
         return err_set(e, ERR_INTERNAL, "cannot create a socket: %s", zmq_strerror(zmq_errno()));
-    set_peer_options(d->sock);
-    int never = -1; /* one DEALER, one connection: see net.h */
-    zmq_setsockopt(d->sock, ZMQ_RECONNECT_IVL, &never, sizeof never);
-    d->mon = monitor(n, d->sock);
-    if (!d->mon || zmq_connect(d->sock, endpoint) < 0) {
-        int rc = err_set(e, ERR_INTERNAL, "cannot connect to %s: %s", endpoint,
-                         zmq_strerror(zmq_errno()));
+    int rc = set_peer_options(d->sock, false, e);
+    if (rc == 0 && !(d->mon = zmqopt_monitor(n->zctx, d->sock, monitored, e)))
+        rc = -(int)e->code;
+    if (rc == 0)
+        rc = watch(n, d->mon, on_dealer, d, &d->mon_id, e);
+    if (rc == 0)
+        rc = watch(n, d->sock, on_dealer, d, &d->sock_id, e);
+    if (rc == 0 && zmq_connect(d->sock, endpoint) < 0)
+        rc = err_set(e, ERR_INTERNAL, "cannot connect to %s: %s", endpoint,
+                     zmq_strerror(zmq_errno()));
+    if (rc < 0)
         net_hangup(n, slot);
-        return rc;
-    }
-    return 0;
+    return rc;
 }
 
 void net_hangup(net_t *n, uint32_t slot)
 {
     dealer_t *d = &n->dealers[slot];
-    close_monitored(d->sock, d->mon);
+    close_monitored(n, d->sock, &d->sock_id, d->mon, &d->mon_id);
     d->sock = d->mon = NULL;
 }
+
+bool net_dialled(const net_t *n, uint32_t slot) { return n->dealers[slot].sock != NULL; }
 
 static int send_result(void)
 {
@@ -171,17 +186,6 @@ int net_send_out(net_t *n, uint32_t slot, const void *data, size_t len)
     if (!s)
         return NET_GONE;
     return zmq_send(s, data, len, ZMQ_DONTWAIT) < 0 ? send_result() : NET_OK;
-}
-
-/* Reads the rest of a message whose frames do not fit the protocol. */
-static void drain(void *sock, zmq_msg_t *last)
-{
-    while (zmq_msg_more(last)) {
-        zmq_msg_close(last);
-        zmq_msg_init(last);
-        if (zmq_msg_recv(last, sock, ZMQ_DONTWAIT) < 0)
-            break;
-    }
 }
 
 int net_recv_in(net_t *n, net_msg_t *m)
@@ -212,7 +216,7 @@ int net_recv_in(net_t *n, net_msg_t *m)
         snprintf(m->ip, sizeof m->ip, "%s", ip);
     if (zmq_msg_more(&m->payload)) {
         m->malformed = true;
-        drain(n->router, &m->payload);
+        zmqopt_drain(n->router, &m->payload);
     }
     return 1;
 }
@@ -231,7 +235,7 @@ int net_recv_out(net_t *n, uint32_t slot, net_msg_t *m)
     }
     if (zmq_msg_more(&m->payload)) {
         m->malformed = true;
-        drain(s, &m->payload);
+        zmqopt_drain(s, &m->payload);
     }
     return 1;
 }
@@ -240,29 +244,7 @@ void net_msg_close(net_msg_t *m) { zmq_msg_close(&m->payload); }
 
 static int read_event(void *mon, net_event_t *ev)
 {
-    if (!mon)
-        return 0;
-    zmq_msg_t head, addr;
-    zmq_msg_init(&head);
-    if (zmq_msg_recv(&head, mon, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&head);
-        return 0;
-    }
-    /* frame 1: event (16 bits) and value (32 bits); frame 2: the endpoint */
-    int ok = zmq_msg_size(&head) >= 6;
-    if (ok) {
-        const uint8_t *d = zmq_msg_data(&head);
-        memcpy(&ev->event, d, 2);
-        memcpy(&ev->value, d + 2, 4);
-    }
-    if (zmq_msg_more(&head)) {
-        zmq_msg_init(&addr);
-        if (zmq_msg_recv(&addr, mon, 0) >= 0)
-            drain(mon, &addr);
-        zmq_msg_close(&addr);
-    }
-    zmq_msg_close(&head);
-    return ok ? 1 : read_event(mon, ev);
+    return zmqopt_monitor_read(mon, &ev->event, &ev->value);
 }
 
 int net_event_in(net_t *n, net_event_t *ev) { return read_event(n->router_mon, ev); }
@@ -271,11 +253,6 @@ int net_event_out(net_t *n, uint32_t slot, net_event_t *ev)
 {
     return read_event(n->dealers[slot].mon, ev);
 }
-
-void *net_router(net_t *n) { return n->router; }
-void *net_router_monitor(net_t *n) { return n->router_mon; }
-void *net_dealer(net_t *n, uint32_t slot) { return n->dealers[slot].sock; }
-void *net_dealer_monitor(net_t *n, uint32_t slot) { return n->dealers[slot].mon; }
 
 void net_kick(int fd)
 {

@@ -4,7 +4,9 @@
  * 2 MiB message limit (PROTO_MAX_MSG: ZeroMQ drops the connection of a peer
  * that sends more), ZeroMQ heartbeats (a dead TCP connection is noticed in
  * NET_HEARTBEAT_TIMEOUT_MS), and a socket monitor that says who connected
- * and who left.
+ * and who left. net registers every socket it opens with the daemon's
+ * reactor and removes it before closing it, so a socket is polled exactly
+ * while it lives; readiness reaches the caller through net_handlers_t.
  *
  * Outbound DEALERs do not reconnect by themselves: a DEALER is one
  * connection's life, so a reconnected peer always starts with a hello, and
@@ -21,6 +23,7 @@
 #include <zmq.h>
 
 #include "err.h"
+#include "reactor.h"
 
 #define NET_HWM 256
 #define NET_HEARTBEAT_IVL_MS 2000
@@ -49,9 +52,25 @@ typedef struct {
     int32_t value;
 } net_event_t;
 
+/* What net calls when a socket is readable: messages or monitor events wait
+ * (read them with net_recv_*() and net_event_*()). */
+typedef struct {
+    void *ctx;
+    void (*inbound)(void *ctx);                 /* the ROUTER or its monitor */
+    void (*outbound)(void *ctx, uint32_t slot); /* slot's DEALER or its monitor */
+} net_handlers_t;
+
+/* The reactor registrations net takes with at most n DEALERs open at once
+ * (the ROUTER and its monitor, each DEALER and its monitor). */
+#define NET_REACTOR_IO(n) (2 + 2 * (n))
+
 /* Binds the ROUTER on listen_endpoint (tcp:// or ipc://) with room for
- * n_slots outbound DEALERs. -1 with e (ZeroMQ's reason) when the bind fails. */
-int net_open(net_t **n, void *zctx, const char *listen_endpoint, size_t n_slots, err_t *e)
+ * n_slots outbound DEALERs, registering its sockets with reactor (which must
+ * outlive net, with room for NET_REACTOR_IO() of the DEALERs the caller
+ * dials at most: a dial past it fails). -1 with e (ZeroMQ's reason) when the
+ * bind fails. */
+int net_open(net_t **n, void *zctx, reactor_t *reactor, const net_handlers_t *h,
+             const char *listen_endpoint, size_t n_slots, err_t *e)
     __attribute__((warn_unused_result));
 /* Closes every socket; *n becomes NULL. */
 void net_close(net_t **n);
@@ -82,11 +101,8 @@ void net_msg_close(net_msg_t *m);
 int net_event_in(net_t *n, net_event_t *ev);
 int net_event_out(net_t *n, uint32_t slot, net_event_t *ev);
 
-/* Sockets for zmq_poll (NULL for a slot without a DEALER). */
-void *net_router(net_t *n);
-void *net_router_monitor(net_t *n);
-void *net_dealer(net_t *n, uint32_t slot);
-void *net_dealer_monitor(net_t *n, uint32_t slot);
+/* Whether slot has a DEALER. */
+bool net_dialled(const net_t *n, uint32_t slot);
 
 /* Ends an inbound connection. A ROUTER cannot drop one peer, so this shuts
  * down the descriptor ZeroMQ reported with that peer's latest message

@@ -8,22 +8,23 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "clock.h"
 #include "hex.h"
 #include "job.h"
-#include "clock.h"
 #include "log.h"
 #include "proto.h"
+#include "reactor.h"
+#include "zmqopt.h"
 
 #define CLIENT_HWM 1000
 #define CLIENT_PENDING 32 /* requests awaiting replies that are remembered */
-
-typedef enum { REQ_GET_JOB, REQ_SUBMIT, REQ_HASHRATE } req_kind_t;
+#define CLIENT_TICK_MS 100 /* request timeouts and the caller's tick, at least this often */
 
 typedef struct {
     uint64_t id; /* 0: free */
-    req_kind_t kind;
+    proto_req_t kind;
     uint64_t sent_ms;
-    uint64_t job_id, height; /* REQ_SUBMIT: for the log */
+    uint64_t job_id, height; /* submit_work: for the log */
 } pending_t;
 
 /* A socket and the PAIR end of its monitor. */
@@ -37,6 +38,7 @@ struct client {
     client_config_t cfg;
     worker_pool_t *pool;
     void *ctx;
+    reactor_t *reactor;
     link_t rpc, events;
     uint64_t next_id;
     pending_t pending[CLIENT_PENDING];
@@ -52,6 +54,8 @@ struct client {
     uint64_t found, accepted, rejected;
     uint64_t last_report_ms, last_report_hashes, last_log_ms, last_log_hashes;
     mp_buf_t buf;
+    void (*tick)(void *ctx);
+    void *tick_ctx;
 };
 
 static uint64_t total_hashes(client_t *c)
@@ -65,45 +69,32 @@ static uint64_t total_hashes(client_t *c)
 /* --- sockets ----------------------------------------------------------------- */
 
 static int open_link(client_t *c, link_t *l, int type, const char *name, const char *endpoint,
-                     err_t *e)
+                     const char *const *subscribe, err_t *e)
 {
-    int hwm = CLIENT_HWM, linger = 0, ivl = 100, ivl_max = 2000;
-    int64_t max = PROTO_MAX_MSG + 1024;
-    char inproc[64];
+    /* a restarted chaind is found again within ~2 s */
+    zmqopt_t o = {.sndhwm = CLIENT_HWM, .rcvhwm = CLIENT_HWM, .max_msg = PROTO_MAX_MSG + 1024,
+                  .reconnect_ivl_ms = 100, .reconnect_ivl_max_ms = 2000, .subscribe = subscribe};
     l->name = name;
     l->endpoint = endpoint;
     l->sock = zmq_socket(c->ctx, type);
     if (!l->sock)
         return err_set(e, ERR_INTERNAL, "cannot create the %s socket: %s", name,
                        zmq_strerror(zmq_errno()));
-    zmq_setsockopt(l->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(l->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(l->sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(l->sock, ZMQ_MAXMSGSIZE, &max, sizeof max);
-    /* a restarted chaind is found again within ~2 s */
-    zmq_setsockopt(l->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-    zmq_setsockopt(l->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
-    snprintf(inproc, sizeof inproc, "inproc://minerd-monitor-%s", name);
-    if (zmq_socket_monitor(l->sock, inproc, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) < 0 ||
-        !(l->monitor = zmq_socket(c->ctx, ZMQ_PAIR)) ||
-        zmq_setsockopt(l->monitor, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
-        zmq_connect(l->monitor, inproc) < 0)
-        return err_set(e, ERR_INTERNAL, "cannot monitor the %s socket: %s", name,
-                       zmq_strerror(zmq_errno()));
-    if (zmq_connect(l->sock, endpoint) < 0)
-        return err_set(e, ERR_INTERNAL, "cannot connect to %s (%s): %s", endpoint, name,
-                       zmq_strerror(zmq_errno()));
-    return 0;
+    int rc = zmqopt_apply(l->sock, &o, e);
+    if (rc == 0 && !(l->monitor = zmqopt_monitor(c->ctx, l->sock, ZMQ_EVENT_CONNECTED |
+                                                 ZMQ_EVENT_DISCONNECTED, e)))
+        rc = -(int)e->code;
+    if (rc == 0 && zmq_connect(l->sock, endpoint) < 0)
+        rc = err_set(e, ERR_INTERNAL, "cannot connect to %s (%s): %s", endpoint, name,
+                     zmq_strerror(zmq_errno()));
+    return rc;
 }
 
 static void close_link(link_t *l)
 {
-    if (l->sock) {
-        zmq_socket_monitor(l->sock, NULL, 0);
+    zmqopt_monitor_close(l->sock, l->monitor);
+    if (l->sock)
         zmq_close(l->sock);
-    }
-    if (l->monitor)
-        zmq_close(l->monitor);
     l->sock = l->monitor = NULL;
 }
 
@@ -120,19 +111,20 @@ static pending_t *pending_find(client_t *c, uint64_t id)
 static bool get_job_pending(client_t *c)
 {
     for (int i = 0; i < CLIENT_PENDING; i++)
-        if (c->pending[i].id && c->pending[i].kind == REQ_GET_JOB)
+        if (c->pending[i].id && c->pending[i].kind == PROTO_REQ_GET_JOB)
             return true;
     return false;
 }
 
 /* Sends the request built in c->buf, remembering it as kind. */
-static void send_request(client_t *c, uint64_t id, req_kind_t kind, uint64_t job_id,
+static void send_request(client_t *c, uint64_t id, proto_req_t kind, uint64_t job_id,
                          uint64_t height)
 {
     if (!mp_buf_ok(&c->buf)) {
         LOGERR("a request did not fit in its buffer");
         return;
     }
+    proto_assert(PROTO_REQUEST, (int)kind, c->buf.data, c->buf.len);
     /* without ZMQ_IMMEDIATE a disconnected DEALER queues (up to its HWM) and
      * delivers on reconnection; EAGAIN means that queue is full */
     if (zmq_send(c->rpc.sock, c->buf.data, c->buf.len, ZMQ_DONTWAIT) < 0) {
@@ -151,15 +143,15 @@ static void request_job(client_t *c)
 {
     uint64_t id = c->next_id++;
     mp_buf_reset(&c->buf);
-    proto_begin_request(&c->buf, "get_job", id, 0);
-    send_request(c, id, REQ_GET_JOB, 0, 0);
+    proto_open_request(&c->buf, PROTO_REQ_GET_JOB, id);
+    send_request(c, id, PROTO_REQ_GET_JOB, 0, 0);
 }
 
 static void submit(client_t *c, const worker_solution_t *s)
 {
     uint64_t id = c->next_id++;
     mp_buf_reset(&c->buf);
-    proto_begin_request(&c->buf, "submit_work", id, 5);
+    proto_open_request(&c->buf, PROTO_REQ_SUBMIT_WORK, id);
     mp_put_cstr(&c->buf, "job_id");
     mp_put_uint(&c->buf, s->work.job_id);
     mp_put_cstr(&c->buf, "extranonce");
@@ -170,19 +162,19 @@ static void submit(client_t *c, const worker_solution_t *s)
     mp_put_uint(&c->buf, s->nonce);
     mp_put_cstr(&c->buf, "payout");
     mp_put_bin(&c->buf, c->cfg.payout.b, 20);
-    send_request(c, id, REQ_SUBMIT, s->work.job_id, s->work.height);
+    send_request(c, id, PROTO_REQ_SUBMIT_WORK, s->work.job_id, s->work.height);
 }
 
 static void report_hashrate(client_t *c, uint64_t rate)
 {
     uint64_t id = c->next_id++;
     mp_buf_reset(&c->buf);
-    proto_begin_request(&c->buf, "hashrate", id, 2);
+    proto_open_request(&c->buf, PROTO_REQ_HASHRATE, id);
     mp_put_cstr(&c->buf, "worker");
     mp_put_cstr(&c->buf, c->cfg.worker);
     mp_put_cstr(&c->buf, "rate");
     mp_put_uint(&c->buf, rate);
-    send_request(c, id, REQ_HASHRATE, 0, 0);
+    send_request(c, id, PROTO_REQ_HASHRATE, 0, 0);
 }
 
 /* --- jobs ---------------------------------------------------------------------- */
@@ -198,7 +190,7 @@ static void idle(client_t *c, const char *why)
 static bool submit_pending(client_t *c, uint64_t job_id)
 {
     for (int i = 0; i < CLIENT_PENDING; i++)
-        if (c->pending[i].id && c->pending[i].kind == REQ_SUBMIT &&
+        if (c->pending[i].id && c->pending[i].kind == PROTO_REQ_SUBMIT_WORK &&
             c->pending[i].job_id == job_id)
             return true;
     return false;
@@ -276,13 +268,13 @@ static void on_reply(client_t *c, const uint8_t *data, size_t len)
     p->id = 0;
     c->warned_no_answer = false;
     switch (req.kind) {
-    case REQ_GET_JOB:
+    case PROTO_REQ_GET_JOB:
         if (rep.ok)
             on_job_body(c, &rep.body, "get_job");
         else
             idle(c, rep.message);
         break;
-    case REQ_SUBMIT:
+    case PROTO_REQ_SUBMIT_WORK:
         if (rep.ok) {
             hash32_t hash;
             char hex[65] = "?";
@@ -298,9 +290,11 @@ static void on_reply(client_t *c, const uint8_t *data, size_t len)
         }
         request_job(c); /* the pool idles since the find: on to the next job */
         break;
-    case REQ_HASHRATE:
+    case PROTO_REQ_HASHRATE:
         if (!rep.ok)
             LOGDEBUG("hashrate report refused: %s", rep.message);
+        break;
+    default:
         break;
     }
 }
@@ -314,7 +308,7 @@ static void on_event(client_t *c, const char *topic, size_t topic_len, const uin
         LOGWARN("a malformed event from chaind: %s", e.message);
         return;
     }
-    if (strcmp(ev.topic, "job") != 0)
+    if (ev.type != PROTO_TOPIC_JOB)
         return;
     if (c->have_seq && ev.seq > c->last_seq + 1) {
         LOGINFO("job events %" PRIu64 " to %" PRIu64 " missed: asking for the current job",
@@ -359,16 +353,8 @@ static void close_frames(zmq_msg_t *frames, int n)
         zmq_msg_close(&frames[i]);
 }
 
-static void on_monitor(client_t *c, link_t *l)
+static void on_link_event(client_t *c, link_t *l, uint16_t event)
 {
-    zmq_msg_t f[2];
-    int n;
-    if (recv_frames(l->monitor, f, 2, &n) < 0)
-        return;
-    uint16_t event = 0;
-    if (n >= 1 && zmq_msg_size(&f[0]) >= 2)
-        memcpy(&event, zmq_msg_data(&f[0]), sizeof event);
-    close_frames(f, n);
     if (event == ZMQ_EVENT_CONNECTED) {
         l->connected = true;
         LOGINFO("connected to chaind's %s socket at %s", l->name, l->endpoint);
@@ -379,7 +365,7 @@ static void on_monitor(client_t *c, link_t *l)
         if (l == &c->rpc) {
             /* what the lost peer had not answered, it never will */
             for (int i = 0; i < CLIENT_PENDING; i++) {
-                if (c->pending[i].id && c->pending[i].kind == REQ_SUBMIT)
+                if (c->pending[i].id && c->pending[i].kind == PROTO_REQ_SUBMIT_WORK)
                     LOGWARN("the block of job %" PRIu64 " at height %" PRIu64 " got no answer "
                             "before chaind went away", c->pending[i].job_id,
                             c->pending[i].height);
@@ -394,8 +380,31 @@ static void on_monitor(client_t *c, link_t *l)
     }
 }
 
-static void on_rpc(client_t *c)
+/* --- the loop: reactor callbacks -------------------------------------------------- */
+
+static void on_monitor(client_t *c, link_t *l)
 {
+    uint16_t event;
+    int32_t value;
+    while (zmqopt_monitor_read(l->monitor, &event, &value))
+        on_link_event(c, l, event);
+}
+
+static void on_rpc_monitor(void *arg)
+{
+    client_t *c = arg;
+    on_monitor(c, &c->rpc);
+}
+
+static void on_events_monitor(void *arg)
+{
+    client_t *c = arg;
+    on_monitor(c, &c->events);
+}
+
+static void on_rpc(void *arg)
+{
+    client_t *c = arg;
     zmq_msg_t f[2];
     int n;
     while (recv_frames(c->rpc.sock, f, 2, &n) == 0) {
@@ -406,8 +415,9 @@ static void on_rpc(client_t *c)
     }
 }
 
-static void on_events(client_t *c)
+static void on_events(void *arg)
 {
+    client_t *c = arg;
     zmq_msg_t f[2];
     int n;
     while (recv_frames(c->events.sock, f, 2, &n) == 0) {
@@ -418,8 +428,9 @@ static void on_events(client_t *c)
     }
 }
 
-static void on_found(client_t *c)
+static void on_found(void *arg)
 {
+    client_t *c = arg;
     worker_solution_t s;
     while (worker_pool_take(c->pool, &s)) {
         char hex[65];
@@ -433,92 +444,108 @@ static void on_found(client_t *c)
     }
 }
 
-/* Timeouts and the periodic reports. */
-static void on_timers(client_t *c, uint64_t now)
+/* A request unanswered for CLIENT_TIMEOUT_MS: given up on, and a job asked
+ * for again where that is what it was for. */
+static void expire(client_t *c, pending_t *p)
 {
-    for (int i = 0; i < CLIENT_PENDING; i++) {
-        pending_t *p = &c->pending[i];
-        if (!p->id || now - p->sent_ms < CLIENT_TIMEOUT_MS)
-            continue;
-        pending_t req = *p;
-        p->id = 0;
-        if (req.kind == REQ_SUBMIT) {
-            LOGWARN("no answer to the block of job %" PRIu64 " in %d s", req.job_id,
-                    CLIENT_TIMEOUT_MS / 1000);
-            request_job(c);
-        }
-        if (req.kind != REQ_GET_JOB)
-            continue;
-        /* slow is not gone (the monitor reports a lost connection): a job in
-         * force stays in force */
-        if (!c->warned_no_answer && c->have_job)
-            LOGWARN("chaind at %s has not answered get_job for %d s; still on job %" PRIu64,
-                    c->cfg.rpc_endpoint, CLIENT_TIMEOUT_MS / 1000, c->job.job_id);
-        else if (!c->warned_no_answer)
-            LOGWARN("no job: chaind at %s has not answered get_job for %d s; asking again",
-                    c->cfg.rpc_endpoint, CLIENT_TIMEOUT_MS / 1000);
-        c->warned_no_answer = true;
+    pending_t req = *p;
+    p->id = 0;
+    if (req.kind == PROTO_REQ_SUBMIT_WORK) {
+        LOGWARN("no answer to the block of job %" PRIu64 " in %d s", req.job_id,
+                CLIENT_TIMEOUT_MS / 1000);
         request_job(c);
     }
-    if (now - c->last_report_ms >= CLIENT_REPORT_MS) {
-        uint64_t h = total_hashes(c);
-        report_hashrate(c, (h - c->last_report_hashes) * 1000 / (now - c->last_report_ms));
-        c->last_report_ms = now;
-        c->last_report_hashes = h;
-    }
-    if (now - c->last_log_ms >= CLIENT_LOG_MS) {
-        uint64_t h = total_hashes(c);
-        double mhs = (double)(h - c->last_log_hashes) / (double)(now - c->last_log_ms) / 1e3;
-        if (c->have_job)
-            LOGINFO("%.2f MH/s on %u thread(s), job %" PRIu64 " at height %" PRIu64 "%s; blocks "
-                    "found %" PRIu64 ", accepted %" PRIu64 ", rejected %" PRIu64, mhs,
-                    worker_pool_threads(c->pool), c->job.job_id, c->job.height,
-                    worker_pool_busy(c->pool) ? "" : " (idle)", c->found, c->accepted,
-                    c->rejected);
-        else
-            LOGINFO("%.2f MH/s: no job (chaind at %s %s); blocks found %" PRIu64 ", accepted %"
-                    PRIu64 ", rejected %" PRIu64, mhs, c->cfg.rpc_endpoint,
-                    c->rpc.connected ? "connected" : "not connected", c->found, c->accepted,
-                    c->rejected);
-        c->last_log_ms = now;
-        c->last_log_hashes = h;
-        if (!get_job_pending(c))
-            request_job(c);
-    }
+    if (req.kind != PROTO_REQ_GET_JOB)
+        return;
+    /* slow is not gone (the monitor reports a lost connection): a job in
+     * force stays in force */
+    if (!c->warned_no_answer && c->have_job)
+        LOGWARN("chaind at %s has not answered get_job for %d s; still on job %" PRIu64,
+                c->cfg.rpc_endpoint, CLIENT_TIMEOUT_MS / 1000, c->job.job_id);
+    else if (!c->warned_no_answer)
+        LOGWARN("no job: chaind at %s has not answered get_job for %d s; asking again",
+                c->cfg.rpc_endpoint, CLIENT_TIMEOUT_MS / 1000);
+    c->warned_no_answer = true;
+    request_job(c);
+}
+
+/* After every pass, and at least every CLIENT_TICK_MS. */
+static void on_pass(void *arg)
+{
+    client_t *c = arg;
+    uint64_t now = clock_ms();
+    for (int i = 0; i < CLIENT_PENDING; i++)
+        if (c->pending[i].id && now - c->pending[i].sent_ms >= CLIENT_TIMEOUT_MS)
+            expire(c, &c->pending[i]);
+    if (c->tick)
+        c->tick(c->tick_ctx);
+}
+
+static void on_report(void *arg)
+{
+    client_t *c = arg;
+    uint64_t now = clock_ms(), h = total_hashes(c);
+    report_hashrate(c, (h - c->last_report_hashes) * 1000 / (now - c->last_report_ms));
+    c->last_report_ms = now;
+    c->last_report_hashes = h;
+}
+
+static void on_log(void *arg)
+{
+    client_t *c = arg;
+    uint64_t now = clock_ms(), h = total_hashes(c);
+    double ms = now > c->last_log_ms ? (double)(now - c->last_log_ms) : 1;
+    double mhs = (double)(h - c->last_log_hashes) / ms / 1e3;
+    if (c->have_job)
+        LOGINFO("%.2f MH/s on %u thread(s), job %" PRIu64 " at height %" PRIu64 "%s; blocks "
+                "found %" PRIu64 ", accepted %" PRIu64 ", rejected %" PRIu64, mhs,
+                worker_pool_threads(c->pool), c->job.job_id, c->job.height,
+                worker_pool_busy(c->pool) ? "" : " (idle)", c->found, c->accepted, c->rejected);
+    else
+        LOGINFO("%.2f MH/s: no job (chaind at %s %s); blocks found %" PRIu64 ", accepted %"
+                PRIu64 ", rejected %" PRIu64, mhs, c->cfg.rpc_endpoint,
+                c->rpc.connected ? "connected" : "not connected", c->found, c->accepted,
+                c->rejected);
+    c->last_log_ms = now;
+    c->last_log_hashes = h;
+    if (!get_job_pending(c))
+        request_job(c);
+}
+
+/* Each socket, monitor and descriptor with its callback; the timers and
+ * the pass hook. */
+static int register_all(client_t *c)
+{
+    struct { void *sock; int fd; reactor_fn fn; } io[] = {
+        {c->rpc.monitor, -1, on_rpc_monitor},
+        {c->events.monitor, -1, on_events_monitor},
+        {c->rpc.sock, -1, on_rpc},
+        {c->events.sock, -1, on_events},
+        {NULL, worker_pool_fd(c->pool), on_found},
+    };
+    for (size_t i = 0; i < sizeof io / sizeof io[0]; i++)
+        if ((io[i].sock ? reactor_add_socket(c->reactor, io[i].sock, io[i].fn, c)
+                        : reactor_add_fd(c->reactor, io[i].fd, io[i].fn, c)) < 0)
+            return -1;
+    if (reactor_timer(c->reactor, CLIENT_REPORT_MS, CLIENT_REPORT_MS, on_report, c) < 0 ||
+        reactor_timer(c->reactor, CLIENT_LOG_MS, CLIENT_LOG_MS, on_log, c) < 0)
+        return -1;
+    reactor_on_pass(c->reactor, on_pass, c, CLIENT_TICK_MS);
+    return 0;
 }
 
 void client_run(client_t *c, volatile sig_atomic_t *stop, void (*tick)(void *ctx), void *ctx)
 {
-    request_job(c);
-    while (!*stop) {
-        zmq_pollitem_t items[] = {
-            {c->rpc.sock, 0, ZMQ_POLLIN, 0},
-            {c->events.sock, 0, ZMQ_POLLIN, 0},
-            {c->rpc.monitor, 0, ZMQ_POLLIN, 0},
-            {c->events.monitor, 0, ZMQ_POLLIN, 0},
-            {NULL, worker_pool_fd(c->pool), ZMQ_POLLIN, 0},
-        };
-        int rc = zmq_poll(items, 5, 100);
-        if (rc < 0 && zmq_errno() != EINTR) {
-            LOGERR("zmq_poll: %s", zmq_strerror(zmq_errno()));
-            break;
-        }
-        if (rc > 0) {
-            if (items[2].revents & ZMQ_POLLIN)
-                on_monitor(c, &c->rpc);
-            if (items[3].revents & ZMQ_POLLIN)
-                on_monitor(c, &c->events);
-            if (items[0].revents & ZMQ_POLLIN)
-                on_rpc(c);
-            if (items[1].revents & ZMQ_POLLIN)
-                on_events(c);
-            if (items[4].revents & ZMQ_POLLIN)
-                on_found(c);
-        }
-        on_timers(c, clock_ms());
-        if (tick)
-            tick(ctx);
+    err_t e;
+    c->tick = tick;
+    c->tick_ctx = ctx;
+    if (register_all(c) < 0) {
+        LOGERR("the miner's loop has no room for its sockets and timers");
+        return;
     }
+    request_job(c);
+    if (reactor_run(c->reactor, stop, &e) < 0)
+        LOGERR("%s", e.message);
 }
 
 int client_new(client_t **out, const client_config_t *cfg, worker_pool_t *pool, err_t *e)
@@ -532,18 +559,16 @@ int client_new(client_t **out, const client_config_t *cfg, worker_pool_t *pool, 
     c->next_id = 1;
     mp_buf_init(&c->buf, PROTO_MAX_MSG);
     c->last_report_ms = c->last_log_ms = clock_ms();
+    const char *const job_topic[] = {proto_topic_name(PROTO_TOPIC_JOB), NULL};
     int rc = RAND_bytes(c->random, sizeof c->random) == 1
                  ? 0
                  : err_set(e, ERR_INTERNAL, "the random source failed");
-    if (rc == 0 && !(c->ctx = zmq_ctx_new()))
-        rc = err_set(e, ERR_INTERNAL, "cannot create a ZeroMQ context");
+    if (rc == 0 && (!(c->ctx = zmq_ctx_new()) || !(c->reactor = reactor_new(5, 2))))
+        rc = err_set(e, ERR_INTERNAL, "cannot create a ZeroMQ context and its loop");
     if (rc == 0)
-        rc = open_link(c, &c->rpc, ZMQ_DEALER, "rpc", cfg->rpc_endpoint, e);
+        rc = open_link(c, &c->rpc, ZMQ_DEALER, "rpc", cfg->rpc_endpoint, NULL, e);
     if (rc == 0)
-        rc = open_link(c, &c->events, ZMQ_SUB, "events", cfg->events_endpoint, e);
-    if (rc == 0 && zmq_setsockopt(c->events.sock, ZMQ_SUBSCRIBE, "job", 3) < 0)
-        rc = err_set(e, ERR_INTERNAL, "cannot subscribe to job events: %s",
-                     zmq_strerror(zmq_errno()));
+        rc = open_link(c, &c->events, ZMQ_SUB, "events", cfg->events_endpoint, job_topic, e);
     if (rc < 0) {
         client_destroy(&c);
         return rc;
@@ -565,6 +590,7 @@ void client_destroy(client_t **cp)
     close_link(&c->events);
     if (c->ctx)
         zmq_ctx_term(c->ctx);
+    reactor_destroy(&c->reactor);
     mp_buf_free(&c->buf);
     free(c);
     *cp = NULL;

@@ -14,8 +14,10 @@
  *                    (a repeated transaction)
  *   OUTDIR/script    every script vector, in fuzz_script's format:
  *                    split (2 bytes, little-endian) | unlocking | locking
- *   OUTDIR/envelope  requests and peer messages of every type, ok and error
- *                    replies, and events ([topic byte] | map, see fuzz_envelope)
+ *   OUTDIR/envelope  every message type written from its schema (events as
+ *                    [topic byte] | map, see fuzz_envelope), error replies
+ *   OUTDIR/msgpack   every message type, raw and as a sampler seed (see
+ *                    fuzz_msgpack)
  *   OUTDIR/ed25519   in fuzz_ed25519's format: every ed25519 vector, each with
  *                    every small-order point as its key and as R, y >= p keys
  *                    and R, S >= L, and signed triples by the vectors.json keys
@@ -38,6 +40,7 @@
 #include "mp.h"
 #include "params.h"
 #include "proto.h"
+#include "sample.h"
 #include "tx.h"
 
 static const char *outdir;
@@ -232,161 +235,75 @@ static void seed_scripts(json_t *v)
     }
 }
 
-static void put_hashes(mp_buf_t *b, const char *key, uint32_t n, size_t each)
-{
-    uint8_t h[88];
-    mp_put_cstr(b, key);
-    mp_put_array(b, n);
-    for (uint32_t i = 0; i < n; i++) {
-        memset(h, (int)(0x11 * (i + 1)), sizeof h);
-        mp_put_bin(b, h, each);
-    }
-}
+static const proto_family_t families[] = {PROTO_REQUEST, PROTO_OK_REPLY, PROTO_PEER, PROTO_EVENT};
+static const char *const family_names[] = {"req", "reply", "peer", "event"};
 
+/* Every message type written from its schema (events behind fuzz_envelope's
+ * topic byte), and the hand-written cases the schema does not make. */
 static void seed_envelopes(mp_buf_t *b)
 {
-    static const uint8_t blob[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-    uint8_t h32[32];
-    memset(h32, 0xab, sizeof h32);
-
-#define KV_UINT(k, v) (mp_put_cstr(b, k), mp_put_uint(b, v))
-#define KV_STR(k, v) (mp_put_cstr(b, k), mp_put_cstr(b, v))
-#define KV_BIN(k, d, n) (mp_put_cstr(b, k), mp_put_bin(b, d, n))
-
-    /* requests (DESIGN §2) */
-    proto_begin_request(b, "get_tip", 1, 0);
-    write_buf("envelope", "req-get_tip", b);
-    proto_begin_request(b, "submit_tx", 2, 2);
-    KV_BIN("tx", blob, sizeof blob);
-    KV_STR("origin", "gossip");
-    write_buf("envelope", "req-submit_tx", b);
-    proto_begin_request(b, "submit_block", 3, 2);
-    KV_BIN("block", blob, sizeof blob);
-    KV_STR("origin", "miner");
-    write_buf("envelope", "req-submit_block", b);
-    proto_begin_request(b, "get_headers", 4, 2);
-    put_hashes(b, "locator", 3, 32);
-    KV_UINT("max", 2000);
-    write_buf("envelope", "req-get_headers", b);
-    proto_begin_request(b, "get_block", 5, 1);
-    KV_BIN("hash", h32, 32);
-    write_buf("envelope", "req-get_block", b);
-    proto_begin_request(b, "get_tx", 6, 1);
-    KV_BIN("txid", h32, 32);
-    write_buf("envelope", "req-get_tx", b);
-    proto_begin_request(b, "get_job", 7, 0);
-    write_buf("envelope", "req-get_job", b);
-    proto_begin_request(b, "submit_work", 8, 5);
-    KV_UINT("job_id", 42);
-    KV_BIN("extranonce", blob, sizeof blob);
-    KV_UINT("timestamp", 1320365123);
-    KV_UINT("nonce", UINT64_MAX);
-    KV_BIN("payout", h32, 20);
-    write_buf("envelope", "req-submit_work", b);
-    proto_begin_request(b, "hashrate", 11, 2);
-    KV_STR("worker", "minerd-1");
-    KV_UINT("rate", 1500000);
-    write_buf("envelope", "req-hashrate", b);
-    proto_begin_request(b, "peers", 9, 1);
-    mp_put_cstr(b, "peers");
-    mp_put_array(b, 2);
-    for (int i = 0; i < 2; i++) {
-        mp_put_map(b, 3);
-        KV_STR("addr", i ? "10.0.0.2:9333" : "10.0.0.1:9333");
-        mp_put_cstr(b, "inbound");
-        mp_put_bool(b, i);
-        KV_UINT("height", 100u + (unsigned)i);
+    mp_buf_t m;
+    mp_buf_init(&m, PROTO_MAX_MSG);
+    for (size_t f = 0; f < 4; f++) {
+        for (int t = 0; t < sample_types(families[f]); t++) {
+            char name[64];
+            snprintf(name, sizeof name, "%s-%s", family_names[f],
+                     proto_schema(families[f], t)->name);
+            sample_message(&m, families[f], t, (uint64_t)t);
+            if (families[f] == PROTO_EVENT) {
+                uint8_t topic = (uint8_t)t; /* fuzz_envelope: the first byte picks the topic */
+                mp_put_raw(b, &topic, 1);
+            }
+            mp_put_raw(b, m.data, m.len);
+            write_buf("envelope", name, b);
+        }
     }
-    write_buf("envelope", "req-peers", b);
-    /* an unknown extra field is accepted */
+    /* an unknown extra field is accepted; an unknown error code is internal */
     proto_begin_request(b, "get_tip", 10, 1);
-    KV_STR("extra", "newer peer");
+    mp_put_cstr(b, "extra");
+    mp_put_cstr(b, "newer peer");
     write_buf("envelope", "req-get_tip-extra", b);
-
-    /* replies */
-    proto_begin_ok(b, 1, 3);
-    KV_UINT("height", 7);
-    KV_BIN("hash", h32, 32);
-    KV_BIN("chainwork", h32, 32);
-    write_buf("envelope", "reply-ok", b);
     proto_error(b, 2, ERR_DOUBLE_SPEND, "output 0 of abab... is already spent");
     write_buf("envelope", "reply-error", b);
     proto_begin_request(b, "error", 3, 2);
-    KV_STR("code", "a_code_from_a_newer_node");
-    KV_STR("message", "unknown to this one");
+    mp_put_cstr(b, "code");
+    mp_put_cstr(b, "a_code_from_a_newer_node");
+    mp_put_cstr(b, "message");
+    mp_put_cstr(b, "unknown to this one");
     write_buf("envelope", "reply-error-unknown", b);
-
-    /* peer messages */
-    proto_begin_peer(b, "regtest", "hello", 5);
-    KV_UINT("version", PROTO_VERSION);
-    KV_UINT("height", 12);
-    KV_BIN("tip", h32, 32);
-    KV_STR("listen", "node1:9333");
-    KV_BIN("node_id", blob, 8);
-    write_buf("envelope", "peer-hello", b);
-    proto_begin_peer(b, "regtest", "addr", 1);
-    mp_put_cstr(b, "addrs");
-    mp_put_array(b, 2);
-    mp_put_cstr(b, "node1:9333");
-    mp_put_cstr(b, "10.1.2.3:9333");
-    write_buf("envelope", "peer-addr", b);
-    static const char *const inv_types[] = {"inv", "getdata", "notfound"};
-    for (int i = 0; i < 3; i++) {
-        proto_begin_peer(b, "regtest", inv_types[i], 2);
-        KV_STR("kind", i == 1 ? "block" : "tx");
-        put_hashes(b, "hashes", 2, 32);
-        char name[32];
-        snprintf(name, sizeof name, "peer-%s", inv_types[i]);
-        write_buf("envelope", name, b);
-    }
-    proto_begin_peer(b, "regtest", "tx", 1);
-    KV_BIN("tx", blob, sizeof blob);
-    write_buf("envelope", "peer-tx", b);
-    proto_begin_peer(b, "regtest", "block", 1);
-    KV_BIN("block", blob, sizeof blob);
-    write_buf("envelope", "peer-block", b);
-    proto_begin_peer(b, "regtest", "getheaders", 1);
-    put_hashes(b, "locator", 2, 32);
-    write_buf("envelope", "peer-getheaders", b);
-    proto_begin_peer(b, "regtest", "headers", 1);
-    put_hashes(b, "headers", 2, 88);
-    write_buf("envelope", "peer-headers", b);
-    proto_begin_peer(b, "regtest", "ping", 1);
-    KV_UINT("nonce", 0x1234567890ull);
-    write_buf("envelope", "peer-ping", b);
-    proto_begin_peer(b, "regtest", "pong", 1);
-    KV_UINT("nonce", 0x1234567890ull);
-    write_buf("envelope", "peer-pong", b);
-    proto_begin_peer(b, "demo", "ping", 1);
-    KV_UINT("nonce", 1);
+    proto_open_peer(b, "demo", PROTO_MSG_PING);
+    mp_put_cstr(b, "nonce");
+    mp_put_uint(b, 1);
     write_buf("envelope", "peer-ping-demo", b);
+    mp_buf_free(&m);
+}
 
-    /* events: fuzz_envelope picks the topic by the first byte
-     * (0 block, 1 tx, 2 job, 3 peer.add, 4 unknown) */
-    static const uint8_t topic_block = 0, topic_tx = 1, topic_job = 2, topic_peer = 3;
-    mp_put_raw(b, &topic_block, 1);
-    proto_begin_event(b, 0, 2);
-    KV_BIN("hash", h32, 32);
-    KV_UINT("height", 1);
-    write_buf("envelope", "event-block", b);
-    mp_put_raw(b, &topic_tx, 1);
-    proto_begin_event(b, 5, 1);
-    KV_BIN("txid", h32, 32);
-    write_buf("envelope", "event-tx", b);
-    mp_put_raw(b, &topic_job, 1);
-    proto_begin_event(b, 9, 7);
-    KV_UINT("job_id", 3);
-    KV_UINT("height", 2);
-    KV_BIN("previous_block_hash", h32, 32);
-    KV_UINT("bits", 0x207fffff);
-    KV_UINT("timestamp", 1320365200);
-    KV_UINT("coinbase_value", 625000000);
-    put_hashes(b, "merkle_branch", 2, 32);
-    write_buf("envelope", "event-job", b);
-    mp_put_raw(b, &topic_peer, 1);
-    proto_begin_event(b, 1, 1);
-    KV_STR("hostname", "node2:9333");
-    write_buf("envelope", "event-peer.add", b);
+/* fuzz_msgpack's two modes: raw msgpack (0 | bytes), and a message the
+ * sampler writes (1 | family | type | seed). */
+static void seed_msgpack(mp_buf_t *b)
+{
+    mp_buf_t m;
+    mp_buf_init(&m, PROTO_MAX_MSG);
+    for (size_t f = 0; f < 4; f++) {
+        for (int t = 0; t < sample_types(families[f]); t++) {
+            char name[64];
+            snprintf(name, sizeof name, "raw-%s-%s", family_names[f],
+                     proto_schema(families[f], t)->name);
+            sample_message(&m, families[f], t, 7 + (uint64_t)t);
+            if (m.len > 4096)
+                continue; /* the fuzzer's inputs stay small */
+            uint8_t head[4] = {0, (uint8_t)f, (uint8_t)t, (uint8_t)(7 + t)};
+            mp_put_raw(b, head, 1);
+            mp_put_raw(b, m.data, m.len);
+            write_buf("msgpack", name, b);
+            snprintf(name, sizeof name, "encode-%s-%s", family_names[f],
+                     proto_schema(families[f], t)->name);
+            head[0] = 1;
+            mp_put_raw(b, head, sizeof head);
+            write_buf("msgpack", name, b);
+        }
+    }
+    mp_buf_free(&m);
 }
 
 /* --- ed25519 ------------------------------------------------------------ */
@@ -573,7 +490,8 @@ int main(int argc, char **argv)
     json_t *v = load_json(argv[1]), *ed = load_json(argv[2]);
     outdir = argv[3];
     make_dir(outdir);
-    static const char *const corpora[] = {"tx", "block", "script", "envelope", "ed25519"};
+    static const char *const corpora[] = {"tx", "block", "script", "envelope", "ed25519",
+                                          "msgpack"};
     for (size_t i = 0; i < sizeof corpora / sizeof corpora[0]; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", outdir, corpora[i]);
@@ -590,10 +508,12 @@ int main(int argc, char **argv)
     seed_blocks(v, &b);
     seed_scripts(v);
     seed_envelopes(&b);
-    seed_ed25519(ed, v);
+    seed_msgpack(&b);
     mp_buf_free(&b);
+    seed_ed25519(ed, v);
     json_decref(v);
     json_decref(ed);
-    printf("make_seeds: %d seeds in %s/{tx,block,script,envelope,ed25519}\n", written, outdir);
+    printf("make_seeds: %d seeds in %s/{tx,block,script,envelope,ed25519,msgpack}\n", written,
+           outdir);
     return 0;
 }

@@ -21,7 +21,7 @@ build=$root/build-fuzz
 corpus=$root/fuzz-corpus
 vectors=${CHAIN_VECTORS:-$root/../shared/vectors.json}
 vectors_ed25519=${CHAIN_VECTORS_ED25519:-$root/../shared/vectors-ed25519.json}
-targets=(tx block envelope script ed25519)
+targets=(tx block envelope script ed25519 msgpack)
 
 mkdir -p "$build/logs"
 CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -21,6 +21,7 @@
 #include "builder.h"
 #include "hex.h"
 #include "proto.h"
+#include "sample.h"
 #include "tx.h"
 
 #define COIN AMOUNT_COIN
@@ -478,19 +479,7 @@ static void send_hello(bad_t *b, const char *network, const char *listen, uint8_
 {
     mp_buf_t m;
     mp_buf_init(&m, PROTO_MAX_MSG);
-    proto_begin_peer(&m, network, "hello", 5);
-    uint8_t zero[32] = {0}, id[8];
-    memset(id, id_byte, sizeof id);
-    mp_put_cstr(&m, "version");
-    mp_put_uint(&m, PROTO_VERSION);
-    mp_put_cstr(&m, "height");
-    mp_put_uint(&m, 0);
-    mp_put_cstr(&m, "tip");
-    mp_put_bin(&m, zero, 32);
-    mp_put_cstr(&m, "listen");
-    mp_put_cstr(&m, listen);
-    mp_put_cstr(&m, "node_id");
-    mp_put_bin(&m, id, 8);
+    sample_hello(&m, network, listen, id_byte);
     bad_send(b, m.data, m.len);
     mp_buf_free(&m);
 }
@@ -549,7 +538,7 @@ Test(gossip, misbehaving_peers_are_banned_and_others_served)
         mp_buf_init(&blk, BLOCK_MAX_SIZE);
         cr_assert_eq(block_assemble(&blk, &h, &cb.tx, NULL, NULL, 0), 0);
         mp_buf_init(&m, PROTO_MAX_MSG);
-        proto_begin_peer(&m, "regtest", "block", 1);
+        proto_open_peer(&m, "regtest", PROTO_MSG_BLOCK);
         mp_put_cstr(&m, "block");
         mp_put_bin(&m, blk.data, blk.len);
         bad_send(&x, m.data, m.len);
@@ -571,7 +560,7 @@ Test(gossip, misbehaving_peers_are_banned_and_others_served)
     cr_assert(answered(&x, 5000), "no hello back");
     mp_buf_t ping;
     mp_buf_init(&ping, 256);
-    proto_begin_peer(&ping, "regtest", "ping", 1);
+    proto_open_peer(&ping, "regtest", PROTO_MSG_PING);
     mp_put_cstr(&ping, "nonce");
     mp_put_uint(&ping, 1);
     for (int i = 0; i < 20000; i++)

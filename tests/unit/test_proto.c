@@ -1,7 +1,10 @@
 /* proto.h: the envelopes of DESIGN §2 — requests, replies, events and peer
- * messages — encoded with proto_begin_*() and mp_put_*(), decoded with the
- * checking decoders; every rejection with its code (and, for a body that
- * breaks its schema, the field named in the message). */
+ * messages. The decoders first, on messages written by hand (raw heads and
+ * mp_put_*(), malformed ones too): every rejection with its code (and, for a
+ * body that breaks its schema, the field named in the message). Then the
+ * schema table: every type's wire name and enum, the encoders that open a
+ * message from its schema, and proto_check() catching a sender that breaks
+ * its own schema. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +13,7 @@
 #include "err.h"
 #include "mp.h"
 #include "proto.h"
+#include "sample.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -24,6 +28,22 @@ static const uint8_t h32[32] = {
     0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
     0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f};
 static const uint8_t blob[5] = {0xde, 0xad, 0xbe, 0xef, 0x00};
+
+/* Raw heads of a peer message and an event, counts given by hand. */
+static void raw_peer(const char *network, const char *type, uint32_t n)
+{
+    mp_put_array(&b, 3);
+    mp_put_cstr(&b, network);
+    mp_put_cstr(&b, type);
+    mp_put_map(&b, n);
+}
+
+static void raw_event(uint64_t seq, uint32_t n)
+{
+    mp_put_map(&b, n + 1);
+    mp_put_cstr(&b, "seq");
+    mp_put_uint(&b, seq);
+}
 
 static void kv_uint(const char *k, uint64_t v) { mp_put_cstr(&b, k); mp_put_uint(&b, v); }
 static void kv_str(const char *k, const char *v) { mp_put_cstr(&b, k); mp_put_cstr(&b, v); }
@@ -114,7 +134,7 @@ static void decode_request_ok(proto_request_t *r, const char *type, uint64_t id)
     err_t e;
     int rc = dec_request(r, &e);
     cr_assert_eq(rc, 0, "%s: %s", type, e.message);
-    cr_assert_str_eq(r->type, type);
+    cr_assert_str_eq(proto_req_name(r->type), type);
     cr_assert_eq(r->id, id);
     cr_assert(r->body.p >= b.data && r->body.p + r->body.len == b.data + b.len);
 }
@@ -124,7 +144,7 @@ static void decode_peer_ok(proto_peer_msg_t *m, const char *type)
     err_t e;
     int rc = dec_peer(m, "regtest", &e);
     cr_assert_eq(rc, 0, "%s: %s", type, e.message);
-    cr_assert_str_eq(m->type, type);
+    cr_assert_str_eq(proto_msg_name(m->type), type);
 }
 
 /* ---- requests: every type of DESIGN §2 (and docs/PROTOCOL.md) ---------- */
@@ -507,33 +527,78 @@ Test(proto, reply_rejections)
 
 /* ---- events ----------------------------------------------------------- */
 
+/* A block event as chaind writes it. */
+static void block_event(uint64_t seq)
+{
+    raw_event(seq, 3);
+    kv_bin("hash", h32, 32);
+    kv_uint("height", 7);
+    kv_str("origin", "miner");
+}
+
 Test(proto, event_every_topic)
 {
-    static const char *const topics[] = {"block", "tx", "job", "peer.add"};
-    for (int i = 0; i < 4; i++) {
+    for (int t = 0; t < PROTO_TOPIC_COUNT; t++) {
         proto_event_t ev;
         err_t e;
-        cr_assert(proto_topic_known(topics[i], strlen(topics[i])));
-        proto_begin_event(&b, 41 + (uint64_t)i, 1);
-        kv_bin("hash", h32, 32);
-        cr_assert_eq(dec_event(&ev, topics[i], &e), 0, "%s: %s", topics[i], e.message);
-        cr_assert_str_eq(ev.topic, topics[i]);
-        cr_assert_eq(ev.seq, 41 + (uint64_t)i);
-        uint8_t got[32];
-        cr_assert_eq(proto_get_bin_exact(&ev.body, "hash", got, 32), 0);
-        cr_assert_arr_eq(got, h32, 32);
-        mp_buf_reset(&b);
+        const char *name = proto_topic_name((proto_topic_t)t);
+        cr_assert_eq(proto_topic_of(name, strlen(name)), t);
+        sample_message(&b, PROTO_EVENT, t, 41 + (uint64_t)t);
+        cr_assert_eq(dec_event(&ev, name, &e), 0, "%s: %s", name, e.message);
+        cr_assert_eq(ev.type, (proto_topic_t)t);
+        cr_assert_str_eq(ev.topic, name);
+        uint64_t seq;
+        cr_assert_eq(proto_get_uint(&ev.body, "seq", &seq), 0);
+        cr_assert_eq(ev.seq, seq);
     }
     /* seq 0 and a large seq */
     proto_event_t ev;
     err_t e;
-    proto_begin_event(&b, 0, 0);
-    cr_assert_eq(dec_event(&ev, "tx", &e), 0, "%s", e.message);
+    mp_buf_reset(&b);
+    block_event(0);
+    cr_assert_eq(dec_event(&ev, "block", &e), 0, "%s", e.message);
     cr_assert_eq(ev.seq, 0);
     mp_buf_reset(&b);
-    proto_begin_event(&b, UINT64_MAX, 0);
-    cr_assert_eq(dec_event(&ev, "job", &e), 0, "%s", e.message);
+    block_event(UINT64_MAX);
+    cr_assert_eq(dec_event(&ev, "block", &e), 0, "%s", e.message);
     cr_assert_eq(ev.seq, UINT64_MAX);
+    uint8_t got[32];
+    cr_assert_eq(proto_get_bin_exact(&ev.body, "hash", got, 32), 0);
+    cr_assert_arr_eq(got, h32, 32);
+}
+
+Test(proto, event_fields_follow_the_topic_schema)
+{
+    proto_event_t ev;
+    err_t e;
+    /* a block event without its height, a tx event whose txid is short, a
+     * job without tx_count, a peer.add whose hostname is no string */
+    raw_event(1, 2);
+    kv_bin("hash", h32, 32);
+    kv_str("origin", "miner");
+    expect_fail(dec_event(&ev, "block", &e), &e, ERR_BAD_REQUEST, "height");
+    mp_buf_reset(&b);
+    raw_event(1, 2);
+    kv_bin("txid", h32, 31);
+    kv_str("origin", "http");
+    expect_fail(dec_event(&ev, "tx", &e), &e, ERR_BAD_REQUEST, "txid");
+    mp_buf_reset(&b);
+    raw_event(1, 0);
+    expect_fail(dec_event(&ev, "job", &e), &e, ERR_BAD_REQUEST, "job_id");
+    mp_buf_reset(&b);
+    raw_event(1, 1);
+    kv_uint("hostname", 9333);
+    expect_fail(dec_event(&ev, "peer.add", &e), &e, ERR_BAD_REQUEST, "hostname");
+    mp_buf_reset(&b);
+    /* an extra field is a newer chaind's, and allowed */
+    block_event(2);
+    mp_buf_reset(&b);
+    raw_event(2, 4);
+    kv_bin("hash", h32, 32);
+    kv_uint("height", 7);
+    kv_str("origin", "miner");
+    kv_str("comment", "from a newer chaind");
+    cr_assert_eq(dec_event(&ev, "block", &e), 0, "%s", e.message);
 }
 
 Test(proto, event_rejections)
@@ -553,8 +618,8 @@ Test(proto, event_rejections)
     /* unknown topics, a prefix and an extension of a known one included */
     static const char *const bad[] = {"blocks", "bloc", "", "peer", "peer.add.x", "TX"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        proto_begin_event(&b, 1, 0);
-        cr_assert_not(proto_topic_known(bad[i], strlen(bad[i])));
+        raw_event(1, 0);
+        cr_assert_eq(proto_topic_of(bad[i], strlen(bad[i])), -1);
         expect_fail(dec_event(&ev, bad[i], &e), &e, ERR_UNKNOWN_TYPE, NULL);
         mp_buf_reset(&b);
     }
@@ -564,12 +629,12 @@ Test(proto, event_rejections)
     expect_fail(dec_event(&ev, "tx", &e), &e, ERR_BAD_ENCODING, NULL);
     mp_buf_reset(&b);
     /* trailing bytes */
-    proto_begin_event(&b, 1, 0);
+    raw_event(1, 0);
     mp_put_uint(&b, 0);
     expect_fail(dec_event(&ev, "tx", &e), &e, ERR_BAD_ENCODING, NULL);
     mp_buf_reset(&b);
     /* a repeated key */
-    proto_begin_event(&b, 1, 1);
+    raw_event(1, 1);
     kv_uint("seq", 2);
     expect_fail(dec_event(&ev, "tx", &e), &e, ERR_BAD_ENCODING, NULL);
     mp_buf_reset(&b);
@@ -584,7 +649,7 @@ Test(proto, peer_hello)
 {
     proto_peer_msg_t m;
     uint8_t id[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-    proto_begin_peer(&b, "regtest", "hello", 5);
+    raw_peer("regtest", "hello", 5);
     kv_uint("version", PROTO_VERSION);
     kv_uint("height", 12);
     kv_bin("tip", h32, 32);
@@ -607,7 +672,7 @@ Test(proto, peer_hello)
     mp_buf_reset(&b);
 
     /* node_id of another length */
-    proto_begin_peer(&b, "regtest", "hello", 5);
+    raw_peer("regtest", "hello", 5);
     kv_uint("version", PROTO_VERSION);
     kv_uint("height", 12);
     kv_bin("tip", h32, 32);
@@ -619,7 +684,7 @@ Test(proto, peer_hello)
 Test(proto, peer_addr)
 {
     proto_peer_msg_t m;
-    proto_begin_peer(&b, "regtest", "addr", 1);
+    raw_peer("regtest", "addr", 1);
     mp_put_cstr(&b, "addrs");
     mp_put_array(&b, 2);
     mp_put_cstr(&b, "node1:9333");
@@ -639,7 +704,7 @@ Test(proto, peer_addr)
     mp_buf_reset(&b);
 
     /* an element that is not a string, and one over 255 bytes */
-    proto_begin_peer(&b, "regtest", "addr", 1);
+    raw_peer("regtest", "addr", 1);
     mp_put_cstr(&b, "addrs");
     mp_put_array(&b, 1);
     mp_put_uint(&b, 9333);
@@ -647,13 +712,13 @@ Test(proto, peer_addr)
     char longaddr[257];
     memset(longaddr, 'a', 256);
     longaddr[256] = '\0';
-    proto_begin_peer(&b, "regtest", "addr", 1);
+    raw_peer("regtest", "addr", 1);
     mp_put_cstr(&b, "addrs");
     mp_put_array(&b, 1);
     mp_put_cstr(&b, longaddr);
     expect_peer_fail(ERR_BAD_REQUEST, "addrs");
     /* over PROTO_MAX_ADDRS */
-    proto_begin_peer(&b, "regtest", "addr", 1);
+    raw_peer("regtest", "addr", 1);
     mp_put_cstr(&b, "addrs");
     mp_put_array(&b, PROTO_MAX_ADDRS + 1);
     for (int i = 0; i < PROTO_MAX_ADDRS + 1; i++)
@@ -666,7 +731,7 @@ Test(proto, peer_inv_getdata_notfound)
     static const char *const types[] = {"inv", "getdata", "notfound"};
     for (int i = 0; i < 3; i++) {
         proto_peer_msg_t m;
-        proto_begin_peer(&b, "regtest", types[i], 2);
+        raw_peer("regtest", types[i], 2);
         kv_str("kind", "block");
         kv_bins("hashes", 4, 32);
         decode_peer_ok(&m, types[i]);
@@ -685,18 +750,18 @@ Test(proto, peer_inv_getdata_notfound)
         mp_buf_reset(&b);
 
         /* exactly PROTO_MAX_INV is fine, one more is not */
-        proto_begin_peer(&b, "regtest", types[i], 2);
+        raw_peer("regtest", types[i], 2);
         kv_str("kind", "tx");
         kv_bins("hashes", PROTO_MAX_INV, 32);
         decode_peer_ok(&m, types[i]);
         mp_buf_reset(&b);
-        proto_begin_peer(&b, "regtest", types[i], 2);
+        raw_peer("regtest", types[i], 2);
         kv_str("kind", "tx");
         kv_bins("hashes", PROTO_MAX_INV + 1, 32);
         expect_peer_fail(ERR_BAD_REQUEST, "hashes");
 
         /* a hash of 31 bytes among them */
-        proto_begin_peer(&b, "regtest", types[i], 2);
+        raw_peer("regtest", types[i], 2);
         kv_str("kind", "tx");
         mp_put_cstr(&b, "hashes");
         mp_put_array(&b, 2);
@@ -705,7 +770,7 @@ Test(proto, peer_inv_getdata_notfound)
         expect_peer_fail(ERR_BAD_REQUEST, "hashes");
 
         /* kind over 8 bytes */
-        proto_begin_peer(&b, "regtest", types[i], 2);
+        raw_peer("regtest", types[i], 2);
         kv_str("kind", "blockblock");
         kv_bins("hashes", 1, 32);
         expect_peer_fail(ERR_BAD_REQUEST, "kind");
@@ -717,7 +782,7 @@ Test(proto, peer_tx_block)
     static const char *const types[] = {"tx", "block"};
     for (int i = 0; i < 2; i++) {
         proto_peer_msg_t m;
-        proto_begin_peer(&b, "regtest", types[i], 1);
+        raw_peer("regtest", types[i], 1);
         kv_bin(types[i], blob, sizeof blob);
         decode_peer_ok(&m, types[i]);
         const uint8_t *d;
@@ -727,7 +792,7 @@ Test(proto, peer_tx_block)
         cr_assert_arr_eq(d, blob, sizeof blob);
         mp_buf_reset(&b);
         /* str where bin is due */
-        proto_begin_peer(&b, "regtest", types[i], 1);
+        raw_peer("regtest", types[i], 1);
         kv_str(types[i], "93019190");
         expect_peer_fail(ERR_BAD_REQUEST, types[i]);
     }
@@ -736,7 +801,7 @@ Test(proto, peer_tx_block)
 Test(proto, peer_getheaders_headers)
 {
     proto_peer_msg_t m;
-    proto_begin_peer(&b, "regtest", "getheaders", 1);
+    raw_peer("regtest", "getheaders", 1);
     kv_bins("locator", PROTO_MAX_LOCATOR, 32);
     decode_peer_ok(&m, "getheaders");
     mp_reader_t rd;
@@ -744,11 +809,11 @@ Test(proto, peer_getheaders_headers)
     cr_assert_eq(proto_get_array(&m.body, "locator", &rd, &n), 0);
     cr_assert_eq(n, PROTO_MAX_LOCATOR);
     mp_buf_reset(&b);
-    proto_begin_peer(&b, "regtest", "getheaders", 1);
+    raw_peer("regtest", "getheaders", 1);
     kv_bins("locator", PROTO_MAX_LOCATOR + 1, 32);
     expect_peer_fail(ERR_BAD_REQUEST, "locator");
 
-    proto_begin_peer(&b, "regtest", "headers", 1);
+    raw_peer("regtest", "headers", 1);
     kv_bins("headers", 3, 88);
     decode_peer_ok(&m, "headers");
     cr_assert_eq(proto_get_array(&m.body, "headers", &rd, &n), 0);
@@ -759,7 +824,7 @@ Test(proto, peer_getheaders_headers)
         cr_assert_eq(h[87], (uint8_t)(j + 87));
     }
     mp_buf_reset(&b);
-    proto_begin_peer(&b, "regtest", "headers", 1);
+    raw_peer("regtest", "headers", 1);
     kv_bins("headers", 1, 87);
     expect_peer_fail(ERR_BAD_REQUEST, "headers");
 }
@@ -769,14 +834,14 @@ Test(proto, peer_ping_pong)
     static const char *const types[] = {"ping", "pong"};
     for (int i = 0; i < 2; i++) {
         proto_peer_msg_t m;
-        proto_begin_peer(&b, "regtest", types[i], 1);
+        raw_peer("regtest", types[i], 1);
         kv_uint("nonce", 0x0123456789abcdefull);
         decode_peer_ok(&m, types[i]);
         uint64_t nonce;
         cr_assert_eq(proto_get_uint(&m.body, "nonce", &nonce), 0);
         cr_assert_eq(nonce, 0x0123456789abcdefull);
         mp_buf_reset(&b);
-        proto_begin_peer(&b, "regtest", types[i], 0);
+        raw_peer("regtest", types[i], 0);
         expect_peer_fail(ERR_BAD_REQUEST, "nonce");
     }
 }
@@ -787,16 +852,16 @@ Test(proto, peer_wrong_network)
     err_t e;
     static const char *const nets[] = {"demo", "regtes", "regtest2", "", "REGTEST"};
     for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
-        proto_begin_peer(&b, nets[i], "ping", 1);
+        raw_peer(nets[i], "ping", 1);
         kv_uint("nonce", 1);
         expect_fail(dec_peer(&m, "regtest", &e), &e, ERR_BAD_NETWORK, NULL);
         mp_buf_reset(&b);
     }
     /* the same message is fine on its own network */
-    proto_begin_peer(&b, "demo", "ping", 1);
+    raw_peer("demo", "ping", 1);
     kv_uint("nonce", 1);
     cr_assert_eq(dec_peer(&m, "demo", &e), 0, "%s", e.message);
-    cr_assert_str_eq(m.type, "ping");
+    cr_assert_eq(m.type, PROTO_MSG_PING);
     /* a request is no peer message: its second element is no string */
     mp_buf_reset(&b);
     proto_begin_request(&b, "get_tip", 1, 0);
@@ -805,9 +870,9 @@ Test(proto, peer_wrong_network)
 
 Test(proto, peer_unknown_type)
 {
-    proto_begin_peer(&b, "regtest", "get_tip", 0);
+    raw_peer("regtest", "get_tip", 0);
     expect_peer_fail(ERR_UNKNOWN_TYPE, NULL);
-    proto_begin_peer(&b, "regtest", "pingpong", 1);
+    raw_peer("regtest", "pingpong", 1);
     kv_uint("nonce", 1);
     expect_peer_fail(ERR_UNKNOWN_TYPE, NULL);
 }
@@ -853,7 +918,7 @@ Test(proto, too_large)
     expect_fail(dec_peer(&m, "regtest", &e), &e, ERR_TOO_LARGE, NULL);
     mp_buf_reset(&b);
     /* events: a map of PROTO_MAX_MSG + 1 bytes */
-    proto_begin_event(&b, 0, 1);
+    raw_event(0, 1);
     mp_put_cstr(&b, "pad");
     size_t before = b.len + 5;
     uint8_t *pad = calloc(PROTO_MAX_MSG, 1);
@@ -867,7 +932,7 @@ Test(proto, too_large)
 Test(proto, envelope_shape)
 {
     /* not an array */
-    proto_begin_event(&b, 0, 0);
+    raw_event(0, 0);
     expect_request_fail(ERR_BAD_ENCODING, NULL);
     mp_put_cstr(&b, "get_tip");
     expect_request_fail(ERR_BAD_ENCODING, NULL);
@@ -903,7 +968,7 @@ Test(proto, envelope_shape)
     proto_begin_request(&b, "get_tip", 1, 0);
     mp_put_uint(&b, 0);
     expect_request_fail(ERR_BAD_ENCODING, NULL);
-    proto_begin_peer(&b, "regtest", "ping", 1);
+    raw_peer("regtest", "ping", 1);
     kv_uint("nonce", 1);
     mp_put_raw(&b, "\x00", 1);
     expect_peer_fail(ERR_BAD_ENCODING, NULL);
@@ -936,7 +1001,7 @@ Test(proto, body_keys)
     kv_bin("hash", h32, 32);
     kv_bin("hash", h32, 32);
     expect_request_fail(ERR_BAD_ENCODING, NULL);
-    proto_begin_peer(&b, "regtest", "ping", 3);
+    raw_peer("regtest", "ping", 3);
     kv_uint("nonce", 1);
     kv_uint("other", 1);
     kv_uint("nonce", 2);
@@ -980,7 +1045,6 @@ Test(proto, request_unknown_type)
 
 Test(proto, request_field_rejections)
 {
-    uint8_t h31[31] = {0};
     /* missing fields, each named */
     proto_begin_request(&b, "get_block", 1, 0);
     expect_request_fail(ERR_BAD_REQUEST, "hash");
@@ -1029,7 +1093,11 @@ Test(proto, request_field_rejections)
     mp_put_cstr(&b, "peers");
     mp_put_map(&b, 0);
     expect_request_fail(ERR_BAD_REQUEST, "peers");
+}
 
+Test(proto, request_field_length_rejections)
+{
+    uint8_t h31[31] = {0};
     /* bin32 of 31 and 33 bytes */
     proto_begin_request(&b, "get_block", 1, 1);
     kv_bin("hash", h31, 31);
@@ -1071,29 +1139,29 @@ Test(proto, request_field_rejections)
 Test(proto, peer_field_rejections)
 {
     uint8_t h31[31] = {0};
-    proto_begin_peer(&b, "regtest", "hello", 4);
+    raw_peer("regtest", "hello", 4);
     kv_uint("version", 1);
     kv_uint("height", 1);
     kv_bin("tip", h32, 32);
     kv_str("listen", "h:1");
     expect_peer_fail(ERR_BAD_REQUEST, "node_id");
-    proto_begin_peer(&b, "regtest", "hello", 5);
+    raw_peer("regtest", "hello", 5);
     kv_uint("version", 1);
     kv_uint("height", 1);
     kv_bin("tip", h31, 31);
     kv_str("listen", "h:1");
     kv_bin("node_id", h32, 8);
     expect_peer_fail(ERR_BAD_REQUEST, "tip");
-    proto_begin_peer(&b, "regtest", "inv", 1);
+    raw_peer("regtest", "inv", 1);
     kv_bins("hashes", 1, 32);
     expect_peer_fail(ERR_BAD_REQUEST, "kind");
-    proto_begin_peer(&b, "regtest", "getdata", 2);
+    raw_peer("regtest", "getdata", 2);
     kv_str("kind", "tx");
     kv_uint("hashes", 1);
     expect_peer_fail(ERR_BAD_REQUEST, "hashes");
-    proto_begin_peer(&b, "regtest", "headers", 0);
+    raw_peer("regtest", "headers", 0);
     expect_peer_fail(ERR_BAD_REQUEST, "headers");
-    proto_begin_peer(&b, "regtest", "ping", 1);
+    raw_peer("regtest", "ping", 1);
     kv_bin("nonce", blob, 1);
     expect_peer_fail(ERR_BAD_REQUEST, "nonce");
 }
@@ -1176,23 +1244,208 @@ Test(proto, truncation_at_every_length)
     proto_error(&b, 6, ERR_DOUBLE_SPEND, "spent");
     check_truncations(AS_REPLY, NULL);
 
-    proto_begin_peer(&b, "regtest", "hello", 5);
+    raw_peer("regtest", "hello", 5);
     kv_uint("version", 1);
     kv_uint("height", 1);
     kv_bin("tip", h32, 32);
     kv_str("listen", "h:1");
     kv_bin("node_id", h32, 8);
     check_truncations(AS_PEER, NULL);
-    proto_begin_peer(&b, "regtest", "headers", 1);
+    raw_peer("regtest", "headers", 1);
     kv_bins("headers", 2, 88);
     check_truncations(AS_PEER, NULL);
-    proto_begin_peer(&b, "regtest", "addr", 1);
+    raw_peer("regtest", "addr", 1);
     mp_put_cstr(&b, "addrs");
     mp_put_array(&b, 1);
     mp_put_cstr(&b, "h:1");
     check_truncations(AS_PEER, NULL);
 
-    proto_begin_event(&b, 3, 1);
-    kv_bin("hash", h32, 32);
+    block_event(3);
     check_truncations(AS_EVENT, "block");
+}
+
+/* ---- the schema table, the encoders and the check ----------------------- */
+
+static const proto_family_t families[] = {PROTO_REQUEST, PROTO_OK_REPLY, PROTO_PEER, PROTO_EVENT};
+
+Test(proto, the_table_names_every_type_once)
+{
+    const int counts[] = {PROTO_REQ_COUNT, PROTO_REQ_COUNT, PROTO_MSG_COUNT, PROTO_TOPIC_COUNT};
+    for (size_t f = 0; f < 4; f++) {
+        cr_assert_eq(sample_types(families[f]), counts[f], "family %zu: a type without a schema",
+                     f);
+        cr_assert_null(proto_schema(families[f], -1));
+        cr_assert_null(proto_schema(families[f], counts[f]));
+        for (int t = 0; t < counts[f]; t++) {
+            const proto_schema_t *s = proto_schema(families[f], t);
+            cr_assert(s->name && s->name[0], "family %zu type %d has no name", f, t);
+            for (int u = 0; u < t; u++)
+                cr_assert_str_neq(proto_schema(families[f], u)->name, s->name);
+            for (uint32_t i = 0; i < proto_schema_fields(s); i++)
+                for (uint32_t j = 0; j < i; j++)
+                    cr_assert_str_neq(s->fields[i].key, s->fields[j].key, "%s", s->name);
+        }
+    }
+    for (int t = 0; t < PROTO_REQ_COUNT; t++) {
+        cr_assert_str_eq(proto_req_name((proto_req_t)t), proto_schema(PROTO_REQUEST, t)->name);
+        cr_assert_str_eq(proto_schema(PROTO_OK_REPLY, t)->name, proto_req_name((proto_req_t)t));
+    }
+    for (int t = 0; t < PROTO_MSG_COUNT; t++)
+        cr_assert_str_eq(proto_msg_name((proto_msg_t)t), proto_schema(PROTO_PEER, t)->name);
+    for (int t = 0; t < PROTO_TOPIC_COUNT; t++)
+        cr_assert_str_eq(proto_topic_name((proto_topic_t)t), proto_schema(PROTO_EVENT, t)->name);
+}
+
+/* Decodes b as family and returns its type and body. */
+static int decode_as(proto_family_t family, int type, proto_body_t *body, err_t *e)
+{
+    proto_request_t r;
+    proto_reply_t rep;
+    proto_peer_msg_t m;
+    proto_event_t ev;
+    const char *topic = family == PROTO_EVENT ? proto_topic_name((proto_topic_t)type) : "";
+    int rc = -1, got = -1;
+    switch (family) {
+    case PROTO_REQUEST: rc = dec_request(&r, e), got = (int)r.type, *body = r.body; break;
+    case PROTO_OK_REPLY: rc = dec_reply(&rep, e), got = rep.ok ? type : -1, *body = rep.body; break;
+    case PROTO_PEER: rc = dec_peer(&m, "regtest", e), got = (int)m.type, *body = m.body; break;
+    case PROTO_EVENT: rc = dec_event(&ev, topic, e), got = (int)ev.type, *body = ev.body; break;
+    }
+    return rc < 0 ? rc : got;
+}
+
+Test(proto, every_type_written_from_its_schema_decodes_as_itself)
+{
+    for (size_t f = 0; f < 4; f++) {
+        for (int t = 0; t < sample_types(families[f]); t++) {
+            const proto_schema_t *s = proto_schema(families[f], t);
+            for (uint64_t seed = 0; seed < 40; seed++) {
+                err_t e;
+                proto_body_t body = {0};
+                sample_message(&b, families[f], t, seed);
+                cr_assert(mp_buf_ok(&b));
+                int got = decode_as(families[f], t, &body, &e);
+                cr_assert_eq(got, t, "%s (seed %llu): %s", s->name, (unsigned long long)seed,
+                             got < 0 ? e.message : "another type");
+                cr_assert_eq(proto_check(families[f], t, b.data, b.len, &e), 0, "%s: %s",
+                             s->name, e.message);
+                /* the map holds exactly the schema's fields ("seq" besides, in events) */
+                mp_reader_t r;
+                uint32_t n;
+                mp_reader_init(&r, body.p, body.len, false);
+                cr_assert_eq(mp_get_map(&r, &n), 0);
+                cr_assert_eq(n, proto_schema_fields(s) + (families[f] == PROTO_EVENT));
+            }
+        }
+    }
+}
+
+/* A hello written field by field; `skip` omits a field, `extra` adds one. */
+static void hello_by_hand(uint32_t count, const char *skip, bool extra)
+{
+    uint8_t id[8] = {1};
+    raw_peer("regtest", "hello", count);
+    if (strcmp(skip, "version") != 0)
+        kv_uint("version", PROTO_VERSION);
+    kv_uint("height", 1);
+    kv_bin("tip", h32, 32);
+    kv_str("listen", "h:1");
+    if (strcmp(skip, "node_id") != 0)
+        kv_bin("node_id", id, 8);
+    if (extra)
+        kv_str("extra", "x");
+}
+
+/* Each writer leaves one flaw in an otherwise good message. */
+static void hello_short(void) { hello_by_hand(5, "node_id", false); }
+static void hello_swapped(void) { hello_by_hand(5, "version", true); }
+static void hello_long(void) { hello_by_hand(6, "", true); }
+static void ping_as_pong(void)
+{
+    raw_peer("regtest", "pong", 1);
+    kv_uint("nonce", 1);
+}
+static void tip_short(void)
+{
+    proto_open_ok(&b, PROTO_REQ_GET_TIP, 1);
+    kv_uint("height", 1);
+    kv_bin("hash", h32, 32);
+    kv_bin("chainwork", h32, 31);
+}
+static void unknown_code(void)
+{
+    proto_begin_request(&b, "error", 1, 2);
+    kv_str("code", "nope");
+    kv_str("message", "m");
+}
+static void event_missing(void)
+{
+    raw_event(1, 2);
+    kv_bin("hash", h32, 32);
+    kv_uint("height", 1);
+}
+static void request_as_other(void) { proto_open_request(&b, PROTO_REQ_GET_JOB, 1); }
+
+Test(proto, the_check_catches_a_sender_that_breaks_its_schema)
+{
+    typedef struct {
+        const char *what;
+        void (*write)(void);
+        proto_family_t family;
+        int type;
+        const char *says; /* in the check's message */
+    } case_t;
+    static const case_t cases[] = {
+        {"a field short of its count", hello_short, PROTO_PEER, PROTO_MSG_HELLO, "decode"},
+        {"another field for one", hello_swapped, PROTO_PEER, PROTO_MSG_HELLO, "version"},
+        {"a field past the schema", hello_long, PROTO_PEER, PROTO_MSG_HELLO, "6 fields"},
+        {"another type", ping_as_pong, PROTO_PEER, PROTO_MSG_PING, "not a ping"},
+        {"a field of the wrong length", tip_short, PROTO_OK_REPLY, PROTO_REQ_GET_TIP,
+         "chainwork"},
+        {"an unknown error code", unknown_code, PROTO_OK_REPLY, PROTO_REQ_GET_TIP, "code"},
+        {"an event without its origin", event_missing, PROTO_EVENT, PROTO_TOPIC_BLOCK, "decode"},
+        {"another request", request_as_other, PROTO_REQUEST, PROTO_REQ_GET_TIP, "not a get_tip"},
+        {"no such type", request_as_other, PROTO_REQUEST, PROTO_REQ_COUNT, "no message type"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        err_t e;
+        mp_buf_reset(&b);
+        cases[i].write();
+        cr_assert(mp_buf_ok(&b));
+        cr_assert_eq(proto_check(cases[i].family, cases[i].type, b.data, b.len, &e),
+                     -(int)ERR_INTERNAL, "%s passed the check", cases[i].what);
+        cr_assert_not_null(strstr(e.message, cases[i].says), "%s: \"%s\"", cases[i].what,
+                           e.message);
+    }
+    /* an error reply with a known code answers any request */
+    for (int t = 0; t < PROTO_REQ_COUNT; t++) {
+        err_t e;
+        mp_buf_reset(&b);
+        proto_error(&b, 9, ERR_NOT_FOUND, "no such block");
+        cr_assert_eq(proto_check(PROTO_OK_REPLY, t, b.data, b.len, &e), 0, "%s", e.message);
+    }
+}
+
+Test(proto, open_sizes_the_body_from_the_schema)
+{
+    /* the map header proto_open_*() writes last holds the schema's count
+     * (a fixmap: no schema has 16 fields) */
+    for (int t = 0; t < PROTO_MSG_COUNT; t++) {
+        mp_buf_reset(&b);
+        proto_open_peer(&b, "regtest", (proto_msg_t)t);
+        uint32_t n = proto_schema_fields(proto_schema(PROTO_PEER, t));
+        cr_assert_eq(b.data[b.len - 1], 0x80 | n, "%s", proto_msg_name((proto_msg_t)t));
+    }
+    for (int t = 0; t < PROTO_REQ_COUNT; t++) {
+        mp_buf_reset(&b);
+        proto_open_ok(&b, (proto_req_t)t, 1);
+        uint32_t n = proto_schema_fields(proto_schema(PROTO_OK_REPLY, t));
+        cr_assert_eq(b.data[b.len - 1], 0x80 | n, "%s", proto_req_name((proto_req_t)t));
+    }
+    /* a request without fields is whole once opened */
+    mp_buf_reset(&b);
+    proto_open_request(&b, PROTO_REQ_GET_TIP, 5);
+    proto_request_t r;
+    decode_request_ok(&r, "get_tip", 5);
+    cr_assert_eq(r.type, PROTO_REQ_GET_TIP);
 }

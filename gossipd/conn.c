@@ -1,0 +1,231 @@
+#include "conn.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "clock.h"
+#include "gossip_state.h"
+#include "log.h"
+
+int conn_init(conn_state_t *c)
+{
+    mp_buf_init(&c->out, PROTO_MAX_MSG);
+    c->flush_timer = -1;
+    c->inv = malloc(PROTO_MAX_INV * sizeof *c->inv);
+    return c->inv ? 0 : -1;
+}
+
+void conn_free(conn_state_t *c)
+{
+    mp_buf_free(&c->out);
+    free(c->inv);
+    c->inv = NULL;
+}
+
+const char *conn_name(const peer_t *p)
+{
+    return p->addr[0] ? p->addr : p->ip[0] ? p->ip : "(unknown)";
+}
+
+/* --- a peer's life ------------------------------------------------------------ */
+
+void conn_doom(peer_t *p, int how, const char *why)
+{
+    if (how > (int)p->doom) {
+        p->doom = how;
+        snprintf(p->doom_why, sizeof p->doom_why, "%s", why);
+    }
+}
+
+static void rid_key(hash32_t *key, const uint8_t *rid, size_t len)
+{
+    hash_sha256(key->b, rid, len);
+}
+
+bool conn_rid_closed(const gossip_t *g, const uint8_t *rid, size_t len)
+{
+    hash32_t key;
+    rid_key(&key, rid, len);
+    for (size_t i = 0; i < CONN_CLOSED_RIDS; i++)
+        if (hash32_eq(&g->conn.closed_rids[i], &key))
+            return true;
+    return false;
+}
+
+void conn_close(gossip_t *g, peer_t *p, const char *why, bool kick)
+{
+    uint32_t slot = peer_slot(&g->pt, p);
+    bool was_ready = p->state == PEER_READY;
+    if (was_ready || !p->inbound)
+        LOGINFO("peer %s %s: %s", conn_name(p), was_ready ? "disconnected" : "not connected",
+                why);
+    if (p->inbound) {
+        if (kick) {
+            LOGDEBUG("closing the connection of %s (descriptor %d)", conn_name(p), p->fd);
+            net_kick(p->fd);
+        }
+        rid_key(&g->conn.closed_rids[g->conn.closed_next], p->rid, p->rid_len);
+        g->conn.closed_next = (g->conn.closed_next + 1) % CONN_CLOSED_RIDS;
+    } else {
+        net_hangup(g->net, slot);
+        if (was_ready)
+            addrbook_disconnected(g->ab, p->addr, g->now_ms);
+        else
+            addrbook_dial_failed(g->ab, p->addr, g->now_ms);
+    }
+    relay_close(g->relay, slot);
+    sync_peer_gone(g->sync, slot);
+    upstream_peer_gone(g, slot);
+    if (was_ready)
+        housekeeping_report_soon(g);
+    peer_free(&g->pt, p);
+}
+
+void conn_reap(gossip_t *g, peer_t *p)
+{
+    if (p->state == PEER_FREE || p->doom == PEER_KEEP)
+        return;
+    if (p->doom == PEER_BAN) {
+        LOGWARN("banning peer %s for %" PRIu64 " s (score %d): %s", conn_name(p),
+                g->cfg.ban_seconds, p->score, p->doom_why);
+        peer_ban_peer(&g->pt, p, clock_unix(), g->cfg.ban_seconds);
+    }
+    conn_close(g, p, p->doom_why, true);
+}
+
+void conn_reap_all(gossip_t *g)
+{
+    for (size_t i = 0; i < g->pt.cap; i++)
+        conn_reap(g, &g->pt.peers[i]);
+}
+
+void conn_misbehave(gossip_t *g, peer_t *p, int points, const char *why)
+{
+    if (points <= 0)
+        return;
+    peer_misbehave(p, points, g->now_ms);
+    LOGINFO("peer %s misbehaved (+%d, score %d): %s", conn_name(p), points, p->score, why);
+    if (peer_should_ban(p))
+        conn_doom(p, PEER_BAN, why);
+}
+
+peer_t *conn_ready(gossip_t *g, uint32_t slot)
+{
+    peer_t *p = slot < g->pt.cap ? &g->pt.peers[slot] : NULL;
+    return p && p->state == PEER_READY && p->doom == PEER_KEEP ? p : NULL;
+}
+
+/* --- sending ------------------------------------------------------------------- */
+
+mp_buf_t *conn_begin(gossip_t *g, proto_msg_t type)
+{
+    mp_buf_reset(&g->conn.out);
+    g->conn.out_type = type;
+    proto_open_peer(&g->conn.out, g->cfg.params->name, type);
+    return &g->conn.out;
+}
+
+void conn_send(gossip_t *g, peer_t *p)
+{
+    mp_buf_t *out = &g->conn.out;
+    if (!mp_buf_ok(out) || p->state == PEER_FREE || p->doom != PEER_KEEP)
+        return;
+    proto_assert(PROTO_PEER, (int)g->conn.out_type, out->data, out->len);
+    int rc = p->inbound ? net_send_in(g->net, p->rid, p->rid_len, out->data, out->len)
+                        : net_send_out(g->net, peer_slot(&g->pt, p), out->data, out->len);
+    if (rc == NET_GONE) {
+        conn_doom(p, PEER_CLOSE, "the connection is gone");
+    } else if (rc == NET_FULL) {
+        if (++p->send_drops >= CONN_SEND_DROPS_MAX)
+            conn_doom(p, PEER_CLOSE, "it does not read what it is sent");
+    } else {
+        p->send_drops = 0;
+    }
+}
+
+void conn_send_hashes(gossip_t *g, peer_t *p, proto_msg_t type, relay_kind_t kind,
+                      const hash32_t *hashes, size_t n)
+{
+    if (n == 0)
+        return;
+    mp_buf_t *b = conn_begin(g, type);
+    mp_put_cstr(b, "kind");
+    mp_put_cstr(b, kind == RELAY_TX ? "tx" : "block");
+    mp_put_cstr(b, "hashes");
+    mp_put_array(b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        mp_put_bin(b, hashes[i].b, 32);
+    conn_send(g, p);
+}
+
+void conn_send_addrs(gossip_t *g, peer_t *p, const char *const *addrs, size_t n)
+{
+    if (n == 0)
+        return;
+    mp_buf_t *b = conn_begin(g, PROTO_MSG_ADDR);
+    mp_put_cstr(b, "addrs");
+    mp_put_array(b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        mp_put_cstr(b, addrs[i]);
+    conn_send(g, p);
+}
+
+/* --- announcements ------------------------------------------------------------- */
+
+static void flush_inv(gossip_t *g, peer_t *p, relay_kind_t kind)
+{
+    uint32_t slot = peer_slot(&g->pt, p);
+    size_t n = relay_take_inv(g->relay, slot, kind, g->conn.inv);
+    conn_send_hashes(g, p, PROTO_MSG_INV, kind, g->conn.inv, n);
+}
+
+void conn_announce(gossip_t *g, peer_t *p, relay_kind_t kind, const hash32_t *h)
+{
+    uint32_t slot = peer_slot(&g->pt, p);
+    if (relay_announce(g->relay, slot, kind, h) < 0) {
+        flush_inv(g, p, kind); /* a full queue is a full inv message */
+        (void)relay_announce(g->relay, slot, kind, h);
+    }
+}
+
+static void flush_all(gossip_t *g)
+{
+    bool sent = false;
+    for (size_t i = 0; i < g->pt.cap; i++) {
+        peer_t *p = &g->pt.peers[i];
+        if (p->state != PEER_READY)
+            continue;
+        sent |= relay_inv_pending(g->relay, (uint32_t)i, RELAY_BLOCK) ||
+                relay_inv_pending(g->relay, (uint32_t)i, RELAY_TX);
+        flush_inv(g, p, RELAY_BLOCK);
+        flush_inv(g, p, RELAY_TX);
+    }
+    if (sent)
+        g->conn.last_flush_ms = g->now_ms;
+}
+
+static bool inv_pending(const gossip_t *g)
+{
+    for (uint32_t i = 0; i < g->pt.cap; i++)
+        if (relay_inv_pending(g->relay, i, RELAY_BLOCK) || relay_inv_pending(g->relay, i, RELAY_TX))
+            return true;
+    return false;
+}
+
+/* The batch is due: the pass this wakes runs conn_flush_due(). */
+static void on_flush_timer(void *arg)
+{
+    gossip_t *g = arg;
+    g->conn.flush_timer = -1;
+}
+
+void conn_flush_due(gossip_t *g)
+{
+    if (g->now_ms - g->conn.last_flush_ms >= CONN_INV_FLUSH_MS) {
+        flush_all(g);
+    } else if (g->conn.flush_timer < 0 && inv_pending(g)) {
+        uint64_t due = g->conn.last_flush_ms + CONN_INV_FLUSH_MS - g->now_ms;
+        g->conn.flush_timer = reactor_timer(g->reactor, due, 0, on_flush_timer, g);
+    }
+}

@@ -1,0 +1,181 @@
+/* peer.h: the peer table's caps and refs, misbehaviour scores and their
+ * decay, the flood bucket, bans (by address, node id and IP) and their
+ * persistence, and the decoding of a peer's message scoring what is bad. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builder.h"
+#include "peer.h"
+#include "proto.h"
+#include "sample.h"
+
+static peer_table_t table(void)
+{
+    peer_table_t t;
+    cr_assert_eq(peer_table_init(&t, 2, 1), 0);
+    return t;
+}
+
+Test(peer, caps_inbound_and_outbound_separately)
+{
+    peer_table_t t = table();
+    peer_t *a = peer_alloc(&t, true, 0, 1000), *b = peer_alloc(&t, true, 0, 1000);
+    cr_assert(a && b);
+    cr_assert_null(peer_alloc(&t, true, 0, 1000), "a third inbound peer passed the cap");
+    peer_t *c = peer_alloc(&t, false, 0, 1000);
+    cr_assert_not_null(c);
+    cr_assert_null(peer_alloc(&t, false, 0, 1000));
+    cr_assert_eq(a->state, PEER_HANDSHAKE);
+    cr_assert_eq(c->state, PEER_CONNECTING);
+    cr_assert_eq(c->deadline_ms, 1000);
+    peer_ref_t ref = peer_ref(&t, a);
+    cr_assert_eq(peer_get(&t, ref), a);
+    peer_free(&t, a);
+    cr_assert_null(peer_get(&t, ref), "a freed peer's ref still resolves");
+    peer_t *d = peer_alloc(&t, true, 0, 1000);
+    cr_assert_eq(d, a, "the slot is reused");
+    cr_assert_null(peer_get(&t, ref), "an old ref resolves to the slot's new peer");
+    peer_table_free(&t);
+}
+
+Test(peer, scores_add_up_to_a_ban_and_decay)
+{
+    peer_table_t t = table();
+    peer_t *p = peer_alloc(&t, true, 0, 1000);
+    peer_misbehave(p, err_ban_score(ERR_DOUBLE_SPEND), 0);
+    cr_assert_eq(p->score, 10);
+    cr_assert_not(peer_should_ban(p));
+    for (int i = 0; i < 8; i++)
+        peer_misbehave(p, err_ban_score(ERR_UNKNOWN_UTXO), 0);
+    cr_assert_eq(p->score, 90);
+    cr_assert_not(peer_should_ban(p));
+    /* ten minutes later ten points have gone */
+    peer_misbehave(p, 0, 10 * PEER_SCORE_DECAY_MS);
+    cr_assert_eq(p->score, 80);
+    peer_misbehave(p, err_ban_score(ERR_BAD_TIMESTAMP), 10 * PEER_SCORE_DECAY_MS);
+    cr_assert_eq(p->score, 100);
+    cr_assert(peer_should_ban(p));
+    /* one invalid block is enough on its own */
+    peer_t *q = peer_alloc(&t, true, 0, 1000);
+    peer_misbehave(q, err_ban_score(ERR_BAD_POW), 0);
+    cr_assert(peer_should_ban(q));
+    peer_table_free(&t);
+}
+
+Test(peer, flood_bucket_refills_and_scores_when_empty)
+{
+    peer_table_t t = table();
+    peer_t *p = peer_alloc(&t, true, 0, 1000);
+    for (int i = 0; i < PEER_FLOOD_BURST; i++)
+        cr_assert(peer_charge(p, 0, 1), "message %d of the burst refused", i);
+    cr_assert_eq(p->score, 0);
+    cr_assert_not(peer_charge(p, 0, 1), "the burst is past but the message passed");
+    cr_assert_eq(p->score, err_ban_score(ERR_FLOOD));
+    cr_assert(peer_charge(p, 0, 0), "an answer to our own request costs nothing");
+    /* a second later PEER_FLOOD_RATE more pass */
+    for (int i = 0; i < PEER_FLOOD_RATE; i++)
+        cr_assert(peer_charge(p, 1000, 1));
+    cr_assert_not(peer_charge(p, 1000, 1));
+    cr_assert(peer_should_ban(p), "two floods make a ban");
+    peer_table_free(&t);
+}
+
+Test(peer, bans_cover_address_id_and_remote_ip_not_loopback)
+{
+    peer_table_t t = table();
+    peer_t *p = peer_alloc(&t, true, 0, 1000);
+    uint8_t id[PEER_ID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8};
+    memcpy(p->node_id, id, PEER_ID_LEN);
+    p->have_id = true;
+    peer_set_addr(p, "10.0.0.5:9333");
+    snprintf(p->ip, sizeof p->ip, "10.0.0.5");
+    cr_assert_str_eq(p->origin, "peer:10.0.0.5:9333");
+    peer_ban_peer(&t, p, 1000, 60);
+    cr_assert(peer_banned(&t, "10.0.0.5:9333", 1000));
+    cr_assert(peer_banned(&t, "id:0102030405060708", 1000));
+    cr_assert(peer_banned(&t, "10.0.0.5", 1000));
+    cr_assert(peer_banned_any(&t, NULL, NULL, "10.0.0.5", 1059));
+    cr_assert_not(peer_banned_any(&t, NULL, NULL, "10.0.0.5", 1060), "the ban outlived --ban-seconds");
+    cr_assert_not(peer_banned(&t, "10.0.0.6:9333", 1000));
+    /* a loopback peer bans its own names only: the others there stay */
+    peer_t *q = peer_alloc(&t, true, 0, 1000);
+    peer_set_addr(q, "127.0.0.1:4000");
+    snprintf(q->ip, sizeof q->ip, "127.0.0.1");
+    peer_ban_peer(&t, q, 1000, 60);
+    cr_assert(peer_banned(&t, "127.0.0.1:4000", 1000));
+    cr_assert_not(peer_banned_any(&t, "127.0.0.1:4001", NULL, "127.0.0.1", 1000));
+    peer_bans_expire(&t, 2000);
+    cr_assert_eq(t.n_bans, 0);
+    peer_table_free(&t);
+}
+
+Test(peer, bans_persist_and_stay_bounded)
+{
+    char dir[256], path[300];
+    tb_tmpdir(dir);
+    snprintf(path, sizeof path, "%s/bans.txt", dir);
+    peer_table_t t = table();
+    peer_ban(&t, "1.2.3.4:9333", 1000, 100);
+    peer_ban(&t, "id:00000000000000ff", 1000, 5);
+    err_t e;
+    cr_assert_eq(peer_bans_save(&t, path, &e), 0, "%s", e.message);
+    peer_table_free(&t);
+    peer_table_t u = table();
+    cr_assert_eq(peer_bans_load(&u, path, 1010, &e), 0, "%s", e.message);
+    cr_assert_eq(u.n_bans, 1, "the expired ban came back");
+    cr_assert(peer_banned(&u, "1.2.3.4:9333", 1050));
+    /* garbage lines are skipped, not fatal */
+    FILE *f = fopen(path, "a");
+    fputs("no-number-here\n\x01\x02 zz\n", f);
+    fclose(f);
+    cr_assert_eq(peer_bans_load(&u, path, 1010, &e), 0);
+    for (int i = 0; i < PEER_BAN_MAX + 50; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "10.0.%d.%d", i / 256, i % 256);
+        peer_ban(&u, key, 1000, 1000 + (uint64_t)i);
+    }
+    cr_assert_eq(u.n_bans, PEER_BAN_MAX, "the ban table grew past its bound");
+    peer_table_free(&u);
+    tb_rmdir(dir);
+}
+
+Test(peer, garbage_wrong_network_and_oversized_are_scored)
+{
+    peer_table_t t = table();
+    proto_peer_msg_t m;
+    err_t e;
+    mp_buf_t hb;
+    mp_buf_init(&hb, PROTO_MAX_MSG);
+    peer_t *p = peer_alloc(&t, true, 0, 1000);
+    const uint8_t garbage[] = {0xde, 0xad, 0xbe, 0xef, 0xc1};
+    cr_assert_lt(peer_decode(p, "regtest", garbage, sizeof garbage, 0, &m, &e), 0);
+    cr_assert_eq(e.code, ERR_BAD_ENCODING);
+    cr_assert(peer_should_ban(p));
+
+    peer_t *q = peer_alloc(&t, true, 0, 1000);
+    sample_hello(&hb, "demo", "127.0.0.1:1", 7);
+    cr_assert_lt(peer_decode(q, "regtest", hb.data, hb.len, 0, &m, &e), 0);
+    cr_assert_eq(e.code, ERR_BAD_NETWORK);
+    cr_assert(peer_should_ban(q));
+    peer_free(&t, p);
+    peer_free(&t, q);
+
+    peer_t *r = peer_alloc(&t, true, 0, 1000);
+    size_t big = PROTO_MAX_MSG + 1;
+    uint8_t *huge = calloc(1, big);
+    cr_assert_lt(peer_decode(r, "regtest", huge, big, 0, &m, &e), 0);
+    cr_assert_eq(e.code, ERR_TOO_LARGE);
+    cr_assert(peer_should_ban(r));
+    free(huge);
+
+    /* a well-formed hello of the right network passes and costs nothing */
+    peer_t *s = peer_alloc(&t, true, 0, 1000);
+    sample_hello(&hb, "regtest", "127.0.0.1:1", 7);
+    cr_assert_eq(peer_decode(s, "regtest", hb.data, hb.len, 0, &m, &e), 0, "%s", e.message);
+    cr_assert_eq(m.type, PROTO_MSG_HELLO);
+    cr_assert_eq(s->score, 0);
+    peer_table_free(&t);
+    mp_buf_free(&hb);
+}

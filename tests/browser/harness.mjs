@@ -66,10 +66,12 @@ export async function getJson(url) {
   return res.json();
 }
 
-// chaind on regtest in a fresh data directory; {url, rpc, events, dir, child}.
+// chaind on regtest in a fresh data directory; {url, rpc, events, dir, log,
+// child}. Its log, and minerd's, are kept with the screenshots.
 export async function startChaind() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'explorer-test-'));
-  const log = path.join(dir, 'chaind.log');
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const log = path.join(ARTIFACTS, 'chaind.log');
   for (let attempt = 0; attempt < 3; attempt++) {
     const [http, rpc, events] = [await freePort(), await freePort(), await freePort()];
     const node = {
@@ -99,7 +101,7 @@ export function startMinerd(node, payout, emptyBlocks) {
   const args = ['--network', 'regtest', '--rpc', node.rpc, '--events', node.events,
     '--payout', payout, '--threads', '1', '--worker', 'browser-test'];
   if (emptyBlocks) args.push('--empty-blocks');
-  return launch('minerd/minerd', args, path.join(node.dir, 'minerd.log'));
+  return launch('minerd/minerd', args, path.join(ARTIFACTS, 'minerd.log'));
 }
 
 // chain-cli --json against node; its parsed answer.
@@ -167,6 +169,5 @@ export async function openPage(browser) {
 }
 
 export async function screenshot(page, name) {
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 }

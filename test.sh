@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: a release build and an ASan+UBSan build, each with all
-# criterion tests (ctest); checks of the systemd units and Kubernetes
-# manifests; then every fuzz target for FUZZ_SECONDS (default 30).
+# criterion tests (ctest); the explorer's browser tests; checks of the
+# systemd units and Kubernetes manifests; then every fuzz target for
+# FUZZ_SECONDS (default 30).
 # Needs the Debian packages in .ci/packages (.ci/run installs them).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -36,6 +37,8 @@ run_suite() { # name, cmake flags...
 run_suite release -DCMAKE_BUILD_TYPE=Release
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   run_suite sanitize -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON
+echo "== browser tests: the block explorer in Chromium against a real node"
+tests/browser/run.sh build-release
 echo "== deployment files: systemd units and Kubernetes manifests"
 tests/deploy/check_units.sh
 /usr/bin/python3 tests/deploy/check_manifests.py build-release

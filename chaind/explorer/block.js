@@ -1,0 +1,76 @@
+// A block: its header, its neighbours, and its transactions a page at a time.
+import { api, facts, fill, h, linkBlock, linkTx, load, section, table } from './dom.js';
+import * as f from './format.js';
+
+export const name = 'block';
+
+const PAGE = 25;
+
+function headerFacts(b) {
+  const hd = b.header;
+  return facts([
+    ['Hash', h('span', { class: 'hash', id: 'block-hash' }, hd.hash)],
+    ['Height', b.main_chain ? f.count(hd.height) : `${f.count(hd.height)} (not on the main chain)`],
+    ['Time', `${f.time(hd.timestamp)} (${f.ago(hd.timestamp)})`],
+    ['Previous', linkBlock(hd.previous_block_hash)],
+    ['Next', b.next_block_hash ? linkBlock(b.next_block_hash)
+      : (b.main_chain ? 'none yet: this is the tip' : 'none on the main chain')],
+    ['Transactions', f.count(b.tx_count)],
+    ['Size', f.bytes(b.size)],
+    ['Merkle root', h('span', { class: 'hash' }, hd.merkle_root)],
+    ['Bits', f.bits(hd.bits)],
+    ['Nonce', hd.nonce],
+    ['Version', hd.version],
+  ]);
+}
+
+function outputsTotal(t) {
+  return t.outputs.reduce((sum, o) => sum + o.amount, 0);
+}
+
+function pager(hash, offset, shown, total) {
+  const link = (o, text) => h('a', { href: `#/block/${hash}?offset=${o}` }, text);
+  const last = offset + shown;
+  return h('nav', { class: 'pager' },
+    offset > 0 ? link(Math.max(0, offset - PAGE), '← previous') : null,
+    h('span', {}, shown ? `transactions ${f.count(offset + 1)}–${f.count(last)} of ${f.count(total)}`
+      : `no transactions from ${f.count(offset + 1)} (of ${f.count(total)})`),
+    last < total ? link(last, 'next →') : null);
+}
+
+function txTable(page, offset) {
+  return table(['#', 'Transaction', 'Output total (coins)', 'Fee (coins)', 'Fee rate', 'Size'],
+    page.transactions.map((t, i) => [
+      f.count(offset + i),
+      linkTx(t.transaction_hash, f.short(t.transaction_hash)),
+      f.coins(outputsTotal(t)),
+      t.coinbase ? 'coinbase' : f.coins(t.fee),
+      t.coinbase ? '' : f.feeRate(t.fee_rate),
+      f.bytes(t.size),
+    ]), 'txs');
+}
+
+function txsPage(hash, offset) {
+  return (page) => {
+    const nav = pager(hash, offset, page.transactions.length, page.tx_count);
+    return [nav, txTable(page, offset), nav.cloneNode(true)];
+  };
+}
+
+export async function render(ctx) {
+  const offset = Math.max(0, Number.parseInt(ctx.query.get('offset') || '0', 10) || 0);
+  const b = await api(`/block/${encodeURIComponent(ctx.arg)}`, ctx.signal);
+  const hash = b.header.hash;
+  ctx.title(`Block ${b.header.height}`);
+  const head = section('Header');
+  const txs = section('Transactions');
+  fill(ctx.view, h('h1', {}, `Block ${f.count(b.header.height)}`), head.el, txs.el);
+  fill(head.body, headerFacts(b));
+  if (!b.next_block_hash && b.main_chain) {
+    // the tip: show the next block once it comes
+    ctx.on(['block'], () => load(head.body, `/block/${hash}`, headerFacts, ctx.signal)
+      .catch(() => {}), 1000);
+  }
+  await load(txs.body, `/block/${hash}/txs?offset=${offset}&limit=${PAGE}`, txsPage(hash, offset),
+    ctx.signal);
+}

@@ -187,13 +187,19 @@ def likely(s, p, per_node, led, where):
     end = s.phases["soak"][1]
     until = p.vanished if p.vanished is not None else end
     kills = []
-    for i in knew:  # the first SIGKILL of each holder's chaind after the acknowledgement
+    for i in sorted(set(knew) | {p.node}):  # each holder's first chaind SIGKILL after it
         first = next((f for f in s.faults.log if f.node == i and f.kind == "kill" and
                       f.daemon.kind == "chaind" and p.t <= f.t0 <= until), None)
         if first:
             kills.append(first)
     unkilled = [i for i in knew if not any(f.node == i for f in kills)]
     reorg = reorg_took_parent(s, p, sorted(set(knew) | {p.node}), led, where)
+    orphans = [led[c.split(":")[0]].id for c in p.inputs or []
+               if c.split(":")[0] in led and c.split(":")[0] not in where]
+    if orphans:
+        reorg = ("it spends an output of payment " + ", ".join(f"#{i}" for i in orphans)
+                 + ", lost too: a spend of a coin that is not confirmed is refused (mempool "
+                 "policy: confirmed coins only), so it cannot come back")
     if reorg:
         why.append(reorg)
     if kills:

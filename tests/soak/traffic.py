@@ -85,7 +85,7 @@ def classify(rc, out, err):
             return "refused", "node down"
         return "ambiguous", f"no answer ({m.group(1)})"
     first = err.strip().splitlines()[0] if err.strip() else f"exit {rc}"
-    return "refused", "chain-cli: " + re.sub(r"[0-9a-f]{64}", "…", first)[:80]
+    return "refused", re.sub(r"\d[\d.]*", "N", first.replace("chain-cli send: ", ""))[:80]
 
 
 class Traffic:
@@ -150,6 +150,8 @@ class Traffic:
         rc, out, err = run_child(argv, 20)
         t = self.clock.now()
         verdict, what = classify(rc, out, err)
+        if wallet is self.empty and verdict == "refused" and what != "node down":
+            what = "node down (back up by the send)"
         if verdict != "ack":
             self.refused[what] = self.refused.get(what, 0) + 1
             self.journal(f"refused node{node.i} {wallet.name}->{to.name} {coins}: {what}", t)

@@ -50,6 +50,7 @@ tests/fuzz/run.sh "${FUZZ_SECONDS:-30}"
 # last: it fails until issue 9's fixes and the /utxo-set and ?format=hex routes land
 echo "== soak: a chaos round, 4 nodes in a ring with SIGKILLs, partitions and racing miners"
 /usr/bin/python3 tests/soak/test_replay.py build-release
+/usr/bin/python3 tests/soak/test_report.py
 /usr/bin/python3 tests/soak/soak.py --build build-release --seconds "${SOAK_SECONDS:-60}" \
   ${SOAK_SEED:+--seed "$SOAK_SEED"}
 echo "all tests passed"

@@ -211,13 +211,15 @@ def likely(s, p, per_node, led, where):
     return "; ".join(why) or "no fault explains it: look at the logs"
 
 
-def explain(s, p, per_node, chain, lost):
-    """The circumstances of a payment that failed check (1)."""
+def explain(s, p, per_node, chain, verdict):
+    """The circumstances of a payment that failed check (1): verdict is LOST,
+    UNSETTLED or SUPERSEDED."""
+    lost = verdict == "LOST"
     led = {q.txid: q for q in s.traffic.ledger}
     spender, where = spent_by(chain) if chain else ({}, {})
     w = s.clock.wall(p.t)
     end = s.phases["soak"][1]
-    out = [f"{'LOST' if lost else 'UNSETTLED'} #{p.id} ({p.phase}) {p.txid}: {p.wallet.name} -> "
+    out = [f"{verdict} #{p.id} ({p.phase}) {p.txid}: {p.wallet.name} -> "
            f"{p.to.name} {coins(p.amount)} coins, acknowledged by node{p.node} at t+{p.t:.2f} "
            f"({s.clock.stamp(p.t)}Z)",
            "  at the end: " + ", ".join(
@@ -255,13 +257,27 @@ def explain(s, p, per_node, chain, lost):
     return out
 
 
-def table(s, result, st):
+def superseder(s, p, spender):
+    """An earlier payment the harness saw vanish, and so respent the coins of,
+    that came back and spends one of p's coins on the final chain: p is then a
+    double spend of the harness's making."""
+    led = {q.txid: q for q in s.traffic.ledger}
+    for c in p.inputs or []:
+        q = led.get(spender.get(c))
+        if q is not None and q is not p and q.vanished is not None and q.vanished < p.t:
+            return q
+    return None
+
+
+def table(s, result, st, spender):
     t = s.traffic
     led = t.ledger
     soak = [p for p in led if p.phase == "soak"]
     bad = {p.id for p in result["bad"]}
-    lost = [p for p in soak if p.id in bad and is_lost(result["results"][p.id])]
-    unsettled = [p for p in soak if p.id in bad and p not in lost]
+    superseded = [p for p in result["bad"] if superseder(s, p, spender)]
+    lost = [p for p in soak if p.id in bad and is_lost(result["results"][p.id])
+            and p not in superseded]
+    unsettled = [p for p in soak if p.id in bad and p not in lost and p not in superseded]
     f = s.faults
     ok_conv, secs, why = s.converged
     parts = [x.t1 - x.t0 for x in f.log if x.kind == "partition" and not x.cut]
@@ -282,7 +298,8 @@ def table(s, result, st):
                                f"{sum(p.phase == 'tie-break' for p in led)} acknowledged, "
                                f"{sum(p.id in bad for p in led if p.phase != 'soak')} failed (1)"),
         ("  harness conflicts", f"{sum(1 for p in led if p.conflicts)} payments share a coin "
-                                f"with another (must be 0)"),
+                                f"with another when acknowledged, {len(superseded)} lost to a "
+                                "vanished payment that came back (both must be 0)"),
         ("refused", refused or "none"),
         ("  ambiguous", f"{len(t.ambiguous)} (wallet retired each time)"),
         ("kills", ", ".join(f"{k} {f.count('kill', k)}" for k in ("chaind", "gossipd", "minerd"))
@@ -299,10 +316,13 @@ def table(s, result, st):
     ]
     names = ["(0) faults as scheduled", "(1) payments confirmed once everywhere", "(2) one tip",
              "(3) equal UTXO digests", "(4) UTXO sets = replays", "(5) daemons healthy",
-             "(6) converged"]
+             "(6) converged", "(7) no harness double spend"]
     conv = (ok_conv, f"in {secs:.1f} s" if ok_conv else
             f"gave up after {secs:.1f} s: {why}")
-    cs = [fault_checks(s)] + result["checks"] + [daemon_checks(s), conv]
+    harness = sum(1 for p in led if p.conflicts) + len(superseded)
+    clean = (harness == 0, "no two payments spent one coin" if harness == 0 else
+             f"{harness} payment(s) spent a coin another spends: the verdict on them is void")
+    cs = [fault_checks(s)] + result["checks"] + [daemon_checks(s), conv, clean]
     rows += [(n, ("PASS  " if ok else "FAIL  ") + text) for n, (ok, text) in zip(names, cs)]
     failed = len(lost) > 0 or not all(ok for ok, _ in cs)
     return rows, failed
@@ -310,17 +330,23 @@ def table(s, result, st):
 
 def show(s, result):
     st = log_stats(s.nodes)
-    rows, failed = table(s, result, st)
+    first = s.miner_nodes[0]
+    chain = result["chains"].get(first)
+    spender = spent_by(chain)[0] if chain else {}
+    rows, failed = table(s, result, st, spender)
     width = max(len(k) for k, _ in rows)
     lines = [f"chain soak, seed {s.args.seed}: {s.args.nodes} nodes, miners on "
              f"{', '.join(f'node{i}' for i in s.miner_nodes)}, {s.args.duration:.0f} s of faults"]
     lines += [f"  {k:<{width}}  {v}" for k, v in rows]
-    first = s.miner_nodes[0]
-    chain = result["chains"].get(first)
     for p in result["bad"]:
         lines.append("")
         per_node = result["results"][p.id]
-        lines += explain(s, p, per_node, chain, is_lost(per_node))
+        q = superseder(s, p, spender)
+        lines += explain(s, p, per_node, chain,
+                         "SUPERSEDED" if q else "LOST" if is_lost(per_node) else "UNSETTLED")
+        if q:
+            lines.append(f"  its coin was respent by the harness after payment #{q.id} vanished "
+                         f"at t+{q.vanished:.1f}; #{q.id} came back and was confirmed")
     if [w for w in s.traffic.wallets if w.retired]:
         lines.append("")
         lines += [f"wallet {w.name} retired: {w.retired}" for w in s.traffic.wallets if w.retired]

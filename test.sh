@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: a release build and an ASan+UBSan build, each with all
 # criterion tests (ctest); the explorer's browser tests; checks of the
-# systemd units and Kubernetes manifests; then every fuzz target for
-# FUZZ_SECONDS (default 30).
+# systemd units and Kubernetes manifests; the pod test; every fuzz target for
+# FUZZ_SECONDS (default 30); then a chaos soak of SOAK_SECONDS (default 60;
+# seed SOAK_SEED, or a random one) with real daemons (docs/RELIABILITY.md).
 # Needs the Debian packages in .ci/packages (.ci/run installs them).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -51,4 +52,10 @@ else
 fi
 echo "== fuzz smoke run: ${FUZZ_SECONDS:-30} s a target"
 tests/fuzz/run.sh "${FUZZ_SECONDS:-30}"
+# last: it fails until issue 9's fixes and the /utxo-set and ?format=hex routes land
+echo "== soak: a chaos round, 4 nodes in a ring with SIGKILLs, partitions and racing miners"
+/usr/bin/python3 tests/soak/test_replay.py build-release
+/usr/bin/python3 tests/soak/test_report.py
+/usr/bin/python3 tests/soak/soak.py --build build-release --seconds "${SOAK_SECONDS:-60}" \
+  ${SOAK_SEED:+--seed "$SOAK_SEED"}
 echo "all tests passed"

@@ -338,59 +338,96 @@ static int parse_fee_rate(const char *v, uint64_t *rate)
     return 0;
 }
 
-static int cmd_send(int argc, char **argv)
+typedef struct {
+    const char *from, *to, *amount_text;
+    amount_t amount;
+    uint64_t fee_rate;
+} send_args_t;
+
+/* send's flags, checked before the key or the node is touched. 0, or the
+ * exit status of a usage error. */
+static int parse_send(int argc, char **argv, send_args_t *a)
 {
-    const char *from = NULL, *to = NULL, *amount_text = NULL;
-    uint64_t fee_rate = 10;
+    *a = (send_args_t){.fee_rate = 10};
     for (int i = 0; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(argv[i], "--from") == 0 && v)
-            from = v, i++;
+            a->from = v, i++;
         else if (strcmp(argv[i], "--to") == 0 && v)
-            to = v, i++;
+            a->to = v, i++;
         else if (strcmp(argv[i], "--amount") == 0 && v)
-            amount_text = v, i++;
-        else if (strcmp(argv[i], "--fee-rate") == 0 && v) {
-            if (parse_fee_rate(v, &fee_rate) < 0)
-                return 2;
+            a->amount_text = v, i++;
+        else if (strcmp(argv[i], "--fee-rate") == 0 && v && parse_fee_rate(v, &a->fee_rate) == 0)
             i++;
-        } else {
+        else if (strcmp(argv[i], "--fee-rate") == 0 && v)
+            return 2;
+        else {
             fprintf(stderr, "chain-cli send: unexpected argument %s\n", argv[i]);
             return 2;
         }
     }
-    amount_t amount;
-    if (!from || !to || !amount_text) {
+    if (!a->from || !a->to || !a->amount_text) {
         fprintf(stderr, "chain-cli send: needs --from PEM --to ADDRESS --amount COINS\n");
         return 2;
     }
-    if (wallet_parse_coins(amount_text, &amount) < 0 || amount == 0) {
+    if (wallet_parse_coins(a->amount_text, &a->amount) < 0 || a->amount == 0) {
         fprintf(stderr, "chain-cli send: --amount is coins, e.g. 1.5 (at most 8 decimals)\n");
         return 2;
     }
-    if (amount < TX_DUST_LIMIT) {
+    if (a->amount < TX_DUST_LIMIT) {
         char limit[32];
         wallet_format_coins(limit, TX_DUST_LIMIT);
         fprintf(stderr, "chain-cli send: --amount %s is %" PRIu64 " units, below the dust limit "
-                "of %s coins: an output worth less than the fee to spend it\n", amount_text,
-                amount, limit);
+                "of %s coins: an output worth less than the fee to spend it\n", a->amount_text,
+                a->amount, limit);
         return 2;
     }
+    return 0;
+}
+
+/* POSTs the encoding as {"hex"}; 0 with the node's answer (the caller
+ * decrefs), -1 after a message. */
+static int post_tx_hex(const mp_buf_t *tx, json_t **answer)
+{
+    char *hex = malloc(2 * tx->len + 1);
+    json_t *body = hex ? json_object() : NULL;
+    if (hex)
+        hex_encode(hex, tx->data, tx->len);
+    if (!body || json_object_set_new(body, "hex", json_string(hex)) < 0) {
+        fprintf(stderr, "chain-cli: out of memory\n");
+        free(hex);
+        json_decref(body);
+        return -1;
+    }
+    free(hex);
+    int rc = call("POST", "/transactions", body, answer);
+    json_decref(body);
+    if (rc < 0)
+        fprintf(stderr, "chain-cli send: the transaction was not accepted\n");
+    return rc < 0 ? -1 : 0;
+}
+
+static int cmd_send(int argc, char **argv)
+{
+    send_args_t a;
+    int rc = parse_send(argc, argv, &a);
+    if (rc != 0)
+        return rc;
     key_pair_t key;
     err_t e;
     hash20_t to_pkh, from_pkh;
     char to_addr[ADDRESS_MAX], from_addr[ADDRESS_MAX];
-    if (key_load_pem(&key, from, &e) < 0) {
+    if (key_load_pem(&key, a.from, &e) < 0) {
         fprintf(stderr, "chain-cli send: %s\n", e.message);
         return 1;
     }
-    if (resolve_address(to, &to_pkh, to_addr) < 0)
+    if (resolve_address(a.to, &to_pkh, to_addr) < 0)
         return 1;
     hash_hash160(&from_pkh, key.pubkey, KEY_PUBKEY_LEN);
     address_encode(from_addr, network->address_version, &from_pkh);
     wallet_coin_t *coins = NULL;
     size_t n = 0, pending = 0;
-    json_t *utxo = NULL;
+    json_t *utxo = NULL, *answer = NULL;
     if (fetch_coins(from_addr, &coins, &n, &pending, &utxo) < 0) {
         free(coins);
         return 1;
@@ -399,38 +436,22 @@ static int cmd_send(int argc, char **argv)
     mp_buf_t tx;
     mp_buf_init(&tx, TX_MAX_SIZE);
     wallet_result_t res;
-    int rc = wallet_build(&tx, &res, &key, coins, n, &to_pkh, amount, fee_rate, &e);
+    rc = wallet_build(&tx, &res, &key, coins, n, &to_pkh, a.amount, a.fee_rate, &e);
     free(coins);
     if (rc < 0) {
         fprintf(stderr, "chain-cli send: %s\n", e.message);
         if (pending)
             fprintf(stderr, "chain-cli send: %zu more coin(s) are being spent by transactions "
                     "still in the mempool: they count once a block includes them\n", pending);
-        mp_buf_free(&tx);
-        return 1;
     }
-    char *hex = malloc(2 * tx.len + 1);
-    json_t *body = hex ? json_object() : NULL, *answer = NULL;
-    if (hex)
-        hex_encode(hex, tx.data, tx.len);
+    rc = rc < 0 ? -1 : post_tx_hex(&tx, &answer);
     mp_buf_free(&tx);
-    if (!body || json_object_set_new(body, "hex", json_string(hex)) < 0) {
-        fprintf(stderr, "chain-cli: out of memory\n");
-        free(hex);
-        json_decref(body);
+    if (rc < 0)
         return 1;
-    }
-    free(hex);
-    rc = call("POST", "/transactions", body, &answer);
-    json_decref(body);
-    if (rc < 0) {
-        fprintf(stderr, "chain-cli send: the transaction was not accepted\n");
-        return 1;
-    }
     if (json_output)
         return print_json(answer);
     char amt[32], change[32], txid[65];
-    wallet_format_coins(amt, amount);
+    wallet_format_coins(amt, a.amount);
     wallet_format_coins(change, res.change);
     hex_encode(txid, res.txid.b, 32);
     printf("sent %s coins to %s\ntransaction: %s\nfee: %" PRIu64 " units; change back: %s coins; "

@@ -12,12 +12,27 @@
 
 #define RPC_HWM 10000        /* messages queued per socket at most */
 #define RPC_MAX_FRAMES 4     /* identity, optional delimiter, payload */
+#define RPC_BATCH 256        /* requests served a wake-up at most */
 
 /* One request as read from the ROUTER: identity, optional delimiter, payload. */
 typedef struct {
     zmq_msg_t frames[RPC_MAX_FRAMES];
     int n;
 } request_t;
+
+/* An accepted submit_tx: its ok waits for the ticket (see "durable
+ * acknowledgements" below). */
+typedef struct {
+    uint64_t ticket, id;
+    hash32_t txid;
+} ack_t;
+
+/* A held ok: the route to send it on (the request's frames but the payload). */
+typedef struct {
+    ack_t ack;
+    zmq_msg_t route[RPC_MAX_FRAMES - 1];
+    int n_route;
+} held_t;
 
 struct rpc {
     void *ctx, *router, *pub;
@@ -29,6 +44,8 @@ struct rpc {
     size_t w_head, w_len;
     hash32_t last_prefetched;
     bool have_last;
+    held_t held[RPC_BATCH]; /* this batch's submit_tx oks */
+    size_t n_held;
 };
 
 static void close_request(request_t *q)
@@ -198,7 +215,9 @@ static void handle_get_headers(node_t *node, const proto_request_t *req, mp_buf_
     free(headers);
 }
 
-void rpc_handle(node_t *node, const uint8_t *request, size_t len, mp_buf_t *reply)
+/* rpc_handle(); an accepted submit_tx fills *ack (whose ticket is 0
+ * otherwise), leaving its ok in reply. */
+static void handle(node_t *node, const uint8_t *request, size_t len, mp_buf_t *reply, ack_t *ack)
 {
     proto_request_t req;
     err_t e;
@@ -228,11 +247,14 @@ void rpc_handle(node_t *node, const uint8_t *request, size_t len, mp_buf_t *repl
         chain_status_t status = CHAIN_KNOWN;
         (void)proto_get_bin(&req.body, is_tx ? "tx" : "block", &data, &data_len);
         (void)proto_get_str(&req.body, "origin", origin, sizeof origin);
-        int rc = is_tx ? node_submit_tx(node, data, data_len, origin, &hash, &e)
+        uint64_t ticket = 0;
+        int rc = is_tx ? node_submit_tx(node, data, data_len, origin, 0, &hash, &ticket, &e)
                        : node_submit_block(node, data, data_len, origin, &status, &hash, &e);
         if (rc < 0) {
             reply_error(reply, req.id, &e);
         } else {
+            if (is_tx)
+                *ack = (ack_t){ticket, req.id, hash};
             proto_begin_ok(reply, req.id, is_tx ? 1 : 2);
             mp_put_cstr(reply, is_tx ? "txid" : "hash");
             mp_put_bin(reply, hash.b, 32);
@@ -365,21 +387,95 @@ static bool fill_window(rpc_t *r)
     return r->w_len > 0;
 }
 
-/* Serves the oldest request of the window and replies on its route. */
+/* Sends reply on a route: the identity (and a REQ client's empty delimiter). */
+static void send_reply(rpc_t *r, zmq_msg_t *route, int n_route, const mp_buf_t *reply)
+{
+    for (int i = 0; i < n_route; i++)
+        zmq_send(r->router, zmq_msg_data(&route[i]), zmq_msg_size(&route[i]),
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (zmq_send(r->router, reply->data, reply->len, ZMQ_DONTWAIT) < 0)
+        LOGDEBUG("reply not sent: %s", zmq_strerror(zmq_errno()));
+}
+
+/* --- durable acknowledgements ----------------------------------------------- */
+/* An accepted submit_tx is answered ok only once its record is durable
+ * (node.h: the ticket). Served alone (rpc_handle) it waits for that itself;
+ * the loop holds the oks of a batch and sends them after ONE wait for the
+ * batch's highest ticket, so that a relay burst costs one group commit.
+ * Each still goes to its own route; clients match replies by id, so other
+ * requests' replies may pass it. */
+
+/* The final reply of an accepted submit_tx once its ticket is durable: the
+ * ok, or the error node_settle_tx() gives. */
+static void settle_reply(node_t *node, const ack_t *ack, mp_buf_t *reply)
+{
+    err_t e;
+    mp_buf_reset(reply);
+    if (node_settle_tx(node, &ack->txid, &e) < 0) {
+        proto_error(reply, ack->id, e.code, e.message);
+        return;
+    }
+    proto_begin_ok(reply, ack->id, 1);
+    mp_put_cstr(reply, "txid");
+    mp_put_bin(reply, ack->txid.b, 32);
+}
+
+void rpc_handle(node_t *node, const uint8_t *request, size_t len, mp_buf_t *reply)
+{
+    ack_t ack = {0};
+    handle(node, request, len, reply, &ack);
+    if (ack.ticket) {
+        node_wait_durable(node, ack.ticket);
+        settle_reply(node, &ack, reply);
+    }
+}
+
+/* Keeps q's route (its frames move) for an ok sent by flush_held(). */
+static void hold(rpc_t *r, request_t *q, const ack_t *ack)
+{
+    held_t *h = &r->held[r->n_held++];
+    h->ack = *ack;
+    h->n_route = q->n - 1;
+    for (int i = 0; i < h->n_route; i++) {
+        zmq_msg_init(&h->route[i]);
+        zmq_msg_move(&h->route[i], &q->frames[i]);
+    }
+}
+
+static void flush_held(rpc_t *r, mp_buf_t *reply)
+{
+    uint64_t top = 0;
+    for (size_t i = 0; i < r->n_held; i++)
+        top = r->held[i].ack.ticket > top ? r->held[i].ack.ticket : top;
+    if (r->n_held)
+        node_wait_durable(r->node, top);
+    for (size_t i = 0; i < r->n_held; i++) {
+        held_t *h = &r->held[i];
+        settle_reply(r->node, &h->ack, reply);
+        send_reply(r, h->route, h->n_route, reply);
+        for (int k = 0; k < h->n_route; k++)
+            zmq_msg_close(&h->route[k]);
+    }
+    r->n_held = 0;
+}
+
+/* --- the loop ------------------------------------------------------------------ */
+
+/* Serves the oldest request of the window and replies on its route (or
+ * holds the reply of a submit_tx until its ticket is durable). */
 static void serve_one(rpc_t *r, mp_buf_t *reply)
 {
     size_t cap = sizeof r->window / sizeof r->window[0];
     request_t *q = &r->window[r->w_head];
     if (q->n >= 2) {
         zmq_msg_t *payload = &q->frames[q->n - 1];
+        ack_t ack = {0};
         mp_buf_reset(reply);
-        rpc_handle(r->node, zmq_msg_data(payload), zmq_msg_size(payload), reply);
-        /* route back: the identity (and a REQ client's empty delimiter) */
-        for (int i = 0; i < q->n - 1; i++)
-            zmq_send(r->router, zmq_msg_data(&q->frames[i]), zmq_msg_size(&q->frames[i]),
-                     ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        if (zmq_send(r->router, reply->data, reply->len, ZMQ_DONTWAIT) < 0)
-            LOGDEBUG("reply not sent: %s", zmq_strerror(zmq_errno()));
+        handle(r->node, zmq_msg_data(payload), zmq_msg_size(payload), reply, &ack);
+        if (ack.ticket)
+            hold(r, q, &ack);
+        else
+            send_reply(r, q->frames, q->n - 1, reply);
     }
     close_request(q);
     r->w_head = (r->w_head + 1) % cap;
@@ -401,8 +497,9 @@ void rpc_run(rpc_t *r, volatile sig_atomic_t *stop, void (*tick)(void *ctx), voi
             break;
         }
         /* at most a batch of requests per wake-up, so ticks are never starved */
-        for (int i = 0; i < 256 && fill_window(r); i++)
+        for (int i = 0; i < RPC_BATCH && fill_window(r); i++)
             serve_one(r, &reply);
+        flush_held(r, &reply);
         node_tick(r->node, clock_ms());
         if (tick)
             tick(ctx);

@@ -51,16 +51,16 @@ struct journal {
 
 /* --- applying ops ----------------------------------------------------------- */
 
-/* Whether w's store still lets tx be pending: not on the main chain, and
- * every coin it spends unspent. 1 yes, 0 no, or the store's error. */
+/* Whether r still lets the transaction be pending: every coin it spends
+ * unspent. That also refuses a confirmed one, whose coins its own block
+ * spent, so a look at the transaction index would add nothing. 1 yes, 0
+ * no, or the store's error. */
 static int still_pending(store_read_t *r, const op_t *op, err_t *e)
 {
     tx_t tx;
-    store_tx_loc_t loc;
     if (tx_decode(&tx, op->raw, op->len, NULL) < 0) /* the pool took it: never so */
         return 0;
-    int rc = store_find_tx(r, &op->txid, &loc, e);
-    rc = rc == 0 ? 0 : rc == -(int)ERR_NOT_FOUND ? 1 : rc;
+    int rc = 1;
     for (size_t i = 0; rc == 1 && i < tx.n_inputs; i++) {
         store_coin_t coin;
         rc = store_get_coin(r, &tx.inputs[i].prev_txid, tx.inputs[i].index, &coin, e);

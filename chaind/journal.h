@@ -10,12 +10,12 @@
  * waits for durable >= its op's sequence number (its ticket) before it
  * answers ok: many submitters, one sync.
  *
- * A put is applied only if, inside that write, its transaction is not on
- * the main chain (the transaction index) and every coin it spends is
- * unspent: a put that lost a race with a block that confirmed the
- * transaction or spent one of its coins is skipped, whichever of the two
- * writes came first (a block's own write takes out the records of what it
- * confirms). A delete or a change of flags of an absent record does nothing.
+ * A put is applied only if, inside that write, every coin its transaction
+ * spends is unspent (so it is not confirmed either: its block spent them):
+ * a put that lost a race with a block that confirmed the transaction or
+ * spent one of its coins is skipped, whichever of the two writes came first
+ * (a block's own write takes out the records of what it confirms). A
+ * delete or a change of flags of an absent record does nothing.
  *
  * Bounds: at most max_ops ops, holding at most max_bytes of transactions,
  * wait at once (queued or being committed). A put or a change of flags that

@@ -1199,25 +1199,29 @@ Test(mempool, a_full_journal_answers_busy_and_changes_nothing)
 {
     node_close(&N);
     journal_ops = 2;
-    open_node((size_t)1 << 20);
-    rtx_t t1 = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 2 * COIN, 10000);
-    rtx_t t2 = pay(&GTX, 1, 30 * COIN, &bertrand, &camille.pkh, 3 * COIN, 10000);
-    rtx_t t3 = pay(&GTX, 2, 10 * COIN, &camille, &albert.pkh, COIN, 10000);
+    /* a pool with room for two payments and a half, so that c would evict a */
+    rtx_t a = pay_at_rate(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10, 0);
+    rtx_t b = pay_at_rate(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, 30, 0);
+    rtx_t c = pay_at_rate(&GTX, 2, 10 * COIN, &camille, &albert.pkh, COIN, 20, 0);
+    open_node(2 * a.len + a.len / 2);
     /* the committer held back behind a write of ours */
     store_write_t *w;
     err_t e;
     cr_assert_eq(store_write_begin(node_store(N), &w, &e), 0, "%s", e.message);
     hash32_t txid;
-    uint64_t k1, k2;
-    cr_assert_eq(node_submit_tx(N, t1.raw, t1.len, "test", 0, &txid, &k1, &e), 0, "%s", e.message);
-    cr_assert_eq(node_submit_tx(N, t2.raw, t2.len, "test", 0, &txid, &k2, &e), 0, "%s", e.message);
-    err_t busy = submit_tx_fail(&t3, ERR_MEMPOOL_FULL, "a full journal");
+    uint64_t ka, kb;
+    cr_assert_eq(node_submit_tx(N, a.raw, a.len, "test", 0, &txid, &ka, &e), 0, "%s", e.message);
+    cr_assert_eq(node_submit_tx(N, b.raw, b.len, "test", 0, &txid, &kb, &e), 0, "%s", e.message);
+    err_t busy = submit_tx_fail(&c, ERR_MEMPOOL_FULL, "a full journal");
     cr_assert(strstr(busy.message, "busy"), "%s", busy.message);
-    cr_assert_lt(node_durable(N), k1, "durable behind a held write");
+    cr_assert(in_pool(&a), "a refusal evicted");
+    cr_assert_lt(node_durable(N), ka, "durable behind a held write");
     store_write_abort(&w);
-    node_wait_durable(N, k2);
-    cr_assert(recorded(&t1.txid, &t1, NULL) && recorded(&t2.txid, &t2, NULL));
-    submit_tx_ok(&t3); /* room again */
+    node_wait_durable(N, kb);
+    cr_assert(recorded(&a.txid, &a, NULL) && recorded(&b.txid, &b, NULL));
+    submit_tx_ok(&c); /* room again: now it evicts a, record and all */
+    cr_assert_not(in_pool(&a));
+    cr_assert_not(recorded(&a.txid, NULL, NULL));
 }
 
 /* rpc submit_tx answers ok only once the record is on disk: the committer

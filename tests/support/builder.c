@@ -407,6 +407,20 @@ void tb_http_free(tb_http_t *r)
     memset(r, 0, sizeof *r);
 }
 
+long tb_chaind_height(const tb_chaind_t *d, char tip_hex[65])
+{
+    char url[128];
+    tb_http_t r;
+    snprintf(url, sizeof url, "%s/status", d->http_url);
+    tb_http(&r, "GET", url, NULL, 0, NULL);
+    cr_assert_eq(r.status, 200, "GET /status: %ld", r.status);
+    long h = (long)json_integer_value(json_object_get(r.json, "height"));
+    if (tip_hex)
+        snprintf(tip_hex, 65, "%s", json_string_value(json_object_get(r.json, "tip")));
+    tb_http_free(&r);
+    return h;
+}
+
 long tb_post_hex(const char *base_url, const char *route, const uint8_t *data, size_t len,
                  tb_http_t *out)
 {

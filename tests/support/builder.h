@@ -115,6 +115,8 @@ void tb_chaind_start(tb_chaind_t *d, const char *datadir, const char *const *ext
 int tb_chaind_stop(tb_chaind_t *d);
 /* SIGKILL and reap. */
 void tb_chaind_kill(tb_chaind_t *d);
+/* GET /status: the tip's height, and its hash into tip_hex (may be NULL). */
+long tb_chaind_height(const tb_chaind_t *d, char tip_hex[65]);
 
 /* --- HTTP ------------------------------------------------------------------ */
 typedef struct {

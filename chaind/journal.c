@@ -82,7 +82,8 @@ static int apply_op(store_write_t *w, const op_t *op, uint64_t *skipped, err_t *
             store_mempool_rec_t rec = {op->flags, op->arrival, op->raw, op->len};
             rc = store_put_mempool(w, &op->txid, &rec, e);
         }
-        return rc;
+        /* a record the store refuses is dropped, not retried for ever */
+        return rc == -(int)ERR_BAD_ENCODING ? 0 : rc;
     case OP_FLAGS:
         rc = store_set_mempool_flags(w, &op->txid, op->flags, e);
         /* gone, or unreadable (start-up drops it): nothing to flag */

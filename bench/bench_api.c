@@ -15,6 +15,13 @@
  *   GET  /utxo/<address> over the holders' addresses (10 coins each)
  *   GET  /status, GET /healthz
  * The GET phases run for a fixed time each; latencies are per request.
+ * Around the POST phase it reads chaind's /metrics for the mempool's group
+ * commits (a POST is answered once its record is durable): how many
+ * transactions one commit made durable on average. A chaind without those
+ * metrics (an older one, through CHAIND_BIN) says so. The disk's bound is
+ * measured beside it, before and after the run: 4 KiB writes each followed
+ * by fdatasync, in chaind's data directory's file system; a group commit
+ * costs two of them (LMDB's data pages, then its meta page).
  *
  *   bench_api [N [CONNECTIONS [SECONDS [HTTP_THREADS]]]]
  *     defaults: 20000 transactions, 16 connections, 5 s a GET phase, and
@@ -28,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -178,6 +186,69 @@ static void post_block(const char *base, const mp_buf_t *b, int height)
         fprintf(stderr, "bench_api: block %d: HTTP %ld %s\n", height, st, out.buf);
         exit(1);
     }
+}
+
+/* Collects a whole answer (bounded: /metrics is a few kB). */
+typedef struct {
+    char buf[16384];
+    size_t len;
+} text_t;
+
+static size_t collect_text(char *data, size_t size, size_t n, void *arg)
+{
+    text_t *t = arg;
+    size_t k = size * n, room = sizeof t->buf - 1 - t->len;
+    memcpy(t->buf + t->len, data, k < room ? k : room);
+    t->len += k < room ? k : room;
+    t->buf[t->len] = '\0';
+    return k;
+}
+
+/* A counter of chaind's /metrics; false when it has none of that name. */
+static bool metric_value(const char *base, const char *name, double *v)
+{
+    char url[128], want[128];
+    snprintf(url, sizeof url, "%s/metrics", base);
+    text_t t = {.len = 0};
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_text);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+    bool ok = curl_easy_perform(c) == CURLE_OK;
+    curl_easy_cleanup(c);
+    snprintf(want, sizeof want, "\n%s ", name);
+    const char *at = ok ? strstr(t.buf, want) : NULL;
+    return at && sscanf(at + strlen(want), "%lf", v) == 1;
+}
+
+/* 4 KiB pwrite + fdatasync a second, over `seconds`, in dir. */
+static double fsync_rate(const char *dir, double seconds)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/fsync-probe", dir);
+    int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    if (fd < 0)
+        bench_die("cannot write %s", path);
+    static const char page[4096] = {1};
+    size_t n = 0;
+    double start = bench_now(), end = start + seconds;
+    while (bench_now() < end)
+        if (pwrite(fd, page, sizeof page, (off_t)(n++ % 16) * 4096) != (ssize_t)sizeof page ||
+            fdatasync(fd) != 0)
+            bench_die("fdatasync in %s failed", dir);
+    double rate = (double)n / (bench_now() - start);
+    close(fd);
+    unlink(path);
+    return rate;
+}
+
+/* The mempool's group commits so far: false for a chaind without them. */
+static bool commits(const char *base, double *n_commits, double *n_ops)
+{
+    return metric_value(base, "chain_mempool_commits_total", n_commits) &&
+           metric_value(base, "chain_mempool_commit_ops_total", n_ops);
 }
 
 /* --- building -------------------------------------------------------------- */
@@ -453,12 +524,16 @@ int main(int argc, char **argv)
     /* the bounds before and after the run: on a shared machine their mean
      * is what the run competed with; as many keys as the spends' holders */
     unsigned all = cpus > 0 ? (unsigned)cpus : 1;
-    bench_bound_t sodium, openssl;
+    bench_bound_t sodium, openssl, disk;
+    disk.before = fsync_rate(d.dir, 1.0);
     sodium.before = bench_verify_rate(BENCH_LIBSODIUM, all, n_holders, 2.0);
     openssl.before = bench_verify_rate(BENCH_OPENSSL, all, n_holders, 2.0);
     result_t res[4];
+    double c0 = 0, o0 = 0, c1 = 0, o1 = 0;
+    bool grouped = commits(d.base, &c0, &o0);
     res[0] = run_phase("POST /transactions (accepted)", PH_POST_TX, conns, d.base, bodies,
                        body_lens, n_tx, holders, n_holders, 0);
+    grouped = grouped && commits(d.base, &c1, &o1);
     res[1] = run_phase("GET /utxo/<address> (10 coins)", PH_UTXO, conns, d.base, NULL, NULL, 0,
                        holders, n_holders, seconds);
     res[2] = run_phase("GET /status", PH_STATUS, conns, d.base, NULL, NULL, 0, holders, n_holders,
@@ -473,7 +548,9 @@ int main(int argc, char **argv)
     int rc = bench_stop(d.pid, 20);
     sodium.after = bench_verify_rate(BENCH_LIBSODIUM, all, n_holders, 2.0);
     openssl.after = bench_verify_rate(BENCH_OPENSSL, all, n_holders, 2.0);
-    double verify = bench_bound_mean(sodium), beside = bench_bound_mean(openssl);
+    disk.after = fsync_rate(d.dir, 1.0);
+    double verify = bench_bound_mean(sodium), beside = bench_bound_mean(openssl),
+           syncs = bench_bound_mean(disk);
 
     printf("\n| machine | %ld CPUs online; chaind HTTP threads: %s; %u client threads, one "
            "keep-alive connection each, on the same machine |\n",
@@ -494,6 +571,8 @@ int main(int argc, char **argv)
     printf("| beside it: OpenSSL Ed25519 verify, %u threads, %zu keys (%.0f before, %.0f after) "
            "| | | | 4.00 | %.0f | | |\n", all, n_holders, openssl.before, openssl.after,
            beside);
+    printf("| bound: 4 KiB write + fdatasync, one thread (%.0f before, %.0f after) | | | | 2.00 "
+           "| %.0f | | |\n", disk.before, disk.after, syncs);
     double tx_rate = (double)res[0].ok / res[0].seconds;
     printf("\n| ratio | value |\n| --- | --- |\n");
     printf("| accepted tx/s ÷ libsodium verify/s on %u threads | %.2f |\n", all,
@@ -503,6 +582,13 @@ int main(int argc, char **argv)
            tx_rate / ((double)res[3].ok / res[3].seconds));
     printf("| GET /status/s ÷ GET /healthz/s | %.2f |\n",
            ((double)res[2].ok / res[2].seconds) / ((double)res[3].ok / res[3].seconds));
+    if (grouped && c1 > c0)
+        printf("\nmempool group commits during POST /transactions: %.0f for %.0f changes, "
+               "%.1f a commit (%.0f commits/s, %.2f of the disk's fdatasync/s ÷ 2)\n", c1 - c0,
+               o1 - o0, (o1 - o0) / (c1 - c0), (c1 - c0) / res[0].seconds,
+               (c1 - c0) / res[0].seconds / (syncs / 2));
+    else
+        printf("\nmempool group commits: not reported by this chaind\n");
     printf("\nchaind: GET /status after the run answered %ld; exit status on SIGTERM %d\n", st,
            rc);
 

@@ -256,8 +256,9 @@ int bench_free_port(void)
 
 void bench_tmpdir(char *out, size_t cap, const char *prefix)
 {
-    if ((size_t)snprintf(out, cap, "/tmp/%s-XXXXXX", prefix) >= cap || !mkdtemp(out))
-        bench_die("cannot create a directory /tmp/%s-*: %s", prefix, strerror(errno));
+    const char *base = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    if ((size_t)snprintf(out, cap, "%s/%s-XXXXXX", base, prefix) >= cap || !mkdtemp(out))
+        bench_die("cannot create a directory %s/%s-*: %s", base, prefix, strerror(errno));
 }
 
 void bench_rmdir(const char *dir)

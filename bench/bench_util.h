@@ -67,7 +67,9 @@ void bench_tx(mp_buf_t *out, hash32_t *txid, const key_pair_t *key, const hash32
 /* --- processes ----------------------------------------------------------- */
 /* A TCP port free on 127.0.0.1 a moment ago. */
 int bench_free_port(void);
-/* A new directory /tmp/<prefix>-XXXXXX, its path in out (cap bytes). */
+/* A new directory $TMPDIR/<prefix>-XXXXXX ($TMPDIR: /tmp when unset), its
+ * path in out (cap bytes). TMPDIR=/dev/shm puts a bench's stores on tmpfs,
+ * where a sync costs nothing: what is left is the software's cost. */
 void bench_tmpdir(char *out, size_t cap, const char *prefix);
 /* rm -rf dir; a warning when that fails. */
 void bench_rmdir(const char *dir);

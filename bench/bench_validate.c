@@ -36,7 +36,7 @@ static double connect_all(const chain_params_t *p, const mp_buf_t *blocks, size_
     err_t e;
     sigcache_t *cache = sigcache_new(SIGCACHE_DEFAULT_ENTRIES);
     chain_t *c;
-    if (!cache || chain_open(&c, p, dir, (size_t)8 << 30, threads, cache, &e) < 0)
+    if (!cache || chain_open(&c, p, dir, (size_t)8 << 30, threads, cache, NULL, &e) < 0)
         bench_die("%s", cache ? e.message : "out of memory");
     double t0 = bench_now();
     hash32_t last;

@@ -497,9 +497,11 @@ int api_post_tx(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e)
     size_t len = 0;
     bool known = false;
     hash32_t txid;
+    uint64_t ticket = 0;
     int rc = tx_of_body(q->body, &b, &raw, &len, e);
     if (rc == 0) {
-        rc = node_submit_tx(a->node, raw, len, "http", &txid, e);
+        rc = node_submit_tx(a->node, raw, len, "http", STORE_MEMPOOL_UNBROADCAST, &txid, &ticket,
+                            e);
         /* a resubmission is a success, so that a client may simply retry */
         known = rc < 0 && e->code == ERR_KNOWN;
         if (known)
@@ -515,7 +517,21 @@ int api_post_tx(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e)
         json_decref(j);
         j = NULL;
     }
-    return answer(out, j);
+    answer(out, j);
+    /* the 200 is a promise: it waits for the record to be on disk */
+    out->ticket = ticket;
+    out->txid = txid;
+    return 0;
+}
+
+int api_settle(api_t *a, api_answer_t *out, err_t *e)
+{
+    int rc = node_settle_tx(a->node, &out->txid, e);
+    if (rc < 0) {
+        json_decref(out->json);
+        out->json = NULL;
+    }
+    return rc;
 }
 
 /* "host:port": printable ASCII without spaces, a host, a port 1-65535. */

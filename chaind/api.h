@@ -34,13 +34,17 @@ typedef struct {
 
 /* An answer: json (a reference the transport takes) or, when content_type is
  * set, text (malloc'd, taken too). A handler that returns 0 with json NULL
- * ran out of memory building it. */
+ * ran out of memory building it. A nonzero ticket holds the answer (POST
+ * /transactions): the transport sends it only once node_durable() reaches
+ * the ticket, and only as api_settle() leaves it. */
 typedef struct {
     unsigned status;
     json_t *json;
     const char *content_type;
     char *text;
     size_t text_len;
+    uint64_t ticket;
+    hash32_t txid; /* of a held answer */
 } api_answer_t;
 
 typedef int (*api_handler_t)(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e);
@@ -67,6 +71,10 @@ int api_get_mempool(api_t *a, const api_request_t *q, api_answer_t *out, err_t *
 int api_get_metrics(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e);
 int api_get_healthz(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e);
 int api_get_readyz(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e);
+/* A held answer, once its ticket is durable: 0 to send it as it is, or
+ * (the transaction left the mempool meanwhile: node_settle_tx) an error to
+ * answer instead, with out->json released. */
+int api_settle(api_t *a, api_answer_t *out, err_t *e);
 /* POST handlers: q->body is set. */
 int api_post_block(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e);
 int api_post_tx(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e);

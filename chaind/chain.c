@@ -767,7 +767,7 @@ static int load_index(chain_t *c, err_t *e)
 }
 
 int chain_open(chain_t **out, const chain_params_t *params, const char *datadir, size_t map_size,
-               unsigned threads, sigcache_t *cache, err_t *e)
+               unsigned threads, sigcache_t *cache, const chain_hooks_t *hooks, err_t *e)
 {
     chain_t *c = calloc(1, sizeof *c);
     *out = NULL;
@@ -775,6 +775,8 @@ int chain_open(chain_t **out, const chain_params_t *params, const char *datadir,
         return err_set(e, ERR_INTERNAL, "out of memory");
     c->params = params;
     c->cache = cache;
+    if (hooks)
+        c->hooks = *hooks;
     c->index = hmap_new(32);
     c->orphans = hmap_new(32);
     c->pool = vpool_new(threads, cache);

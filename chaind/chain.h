@@ -67,9 +67,11 @@ typedef struct chain chain_t;
 /* Opens the store in datadir (map_size bytes of address space), creating the
  * genesis block on first use, loading the index, and finishing any
  * reorganisation that a crash interrupted. threads: script-check threads
- * (0: one per CPU). cache may be NULL. */
+ * (0: one per CPU). cache may be NULL. hooks (copied; may be NULL) are set
+ * before that reorganisation is finished, so its steps run them too. */
 int chain_open(chain_t **c, const chain_params_t *params, const char *datadir, size_t map_size,
-               unsigned threads, sigcache_t *cache, err_t *e) __attribute__((warn_unused_result));
+               unsigned threads, sigcache_t *cache, const chain_hooks_t *hooks, err_t *e)
+    __attribute__((warn_unused_result));
 void chain_close(chain_t **c);
 void chain_set_hooks(chain_t *c, const chain_hooks_t *hooks);
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -29,12 +30,21 @@
 /* The answer when even the error's JSON cannot be built. */
 #define OOM_BODY "{\"error\":\"internal\",\"message\":\"out of memory\"}"
 
+typedef struct req req_t;
+
 struct http_server {
     struct MHD_Daemon *daemon;
     api_t *api;
+    node_t *node;
     char *cors_origin;
     size_t max_body;
     _Atomic uint64_t requests;
+    /* suspended connections whose answers wait for durability (at most
+     * one a connection: the connection limit bounds them) */
+    pthread_mutex_t wait_lock;
+    req_t *waiters;
+    bool stopping; /* no more suspending: answers wait in place */
+    int subscription;
 };
 
 /* A route: its path and its handlers (NULL: the method is not allowed). */
@@ -61,14 +71,18 @@ static const route_t routes[] = {
 };
 
 /* One request's state, kept in MHD's con_cls across the handler's calls. */
-typedef struct {
+struct req {
     struct timespec start;
     char *body; /* POST body so far, at most max_body bytes */
     size_t len, cap;
     size_t received; /* body bytes seen, kept or dropped */
     bool too_large;  /* past max_body: the rest is dropped, 413 follows */
     bool answered;
-} req_t;
+    bool holding;          /* held: the answer waits for its ticket (hold()) */
+    api_answer_t held;
+    struct MHD_Connection *c; /* while among the server's waiters */
+    req_t *prev, *next;
+};
 
 /* What an answer needs. */
 typedef struct {
@@ -214,6 +228,77 @@ static bool query_arg(void *ctx, const char *key, const char **value, size_t *le
                                          len) == MHD_YES;
 }
 
+/* --- answers that wait for durability --------------------------------------- */
+
+/* Sends a held answer once its ticket is durable (at once but while the
+ * server stops), as api_settle() leaves it. */
+static enum MHD_Result send_held(ctx_t *x)
+{
+    api_answer_t a = x->r->held;
+    x->r->held = (api_answer_t){0};
+    x->r->holding = false;
+    node_wait_durable(x->s->node, a.ticket);
+    err_t e;
+    if (api_settle(x->s->api, &a, &e) < 0)
+        return reply_err(x, &e);
+    return reply_json(x, a.status, a.json);
+}
+
+static void waiter_unlink(http_server_t *s, req_t *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        s->waiters = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    r->prev = r->next = NULL;
+    r->c = NULL;
+}
+
+/* A POST /transactions answer is a promise: it goes out once the record is
+ * durable. Rather than block this pool thread for a group commit (it would
+ * serve one request a commit), the connection is suspended and resumed by
+ * on_durable(), so that one commit answers the requests of every thread. */
+static enum MHD_Result hold(ctx_t *x, const api_answer_t *a)
+{
+    http_server_t *s = x->s;
+    req_t *r = x->r;
+    r->held = *a;
+    r->holding = true;
+    /* durable is read under the lock: on_durable() moves it before taking
+     * the lock, so a waiter added here is never missed */
+    pthread_mutex_lock(&s->wait_lock);
+    bool wait = !s->stopping && node_durable(s->node) < a->ticket;
+    if (wait) {
+        MHD_suspend_connection(x->c);
+        r->c = x->c;
+        r->next = s->waiters;
+        if (s->waiters)
+            s->waiters->prev = r;
+        s->waiters = r;
+    }
+    pthread_mutex_unlock(&s->wait_lock);
+    return wait ? MHD_YES : send_held(x);
+}
+
+/* The journal's callback (its thread): resumes the connections whose
+ * tickets are durable; MHD then calls on_request() for them again. */
+static void on_durable(void *ctx, uint64_t durable)
+{
+    http_server_t *s = ctx;
+    pthread_mutex_lock(&s->wait_lock);
+    for (req_t *r = s->waiters, *next; r; r = next) {
+        next = r->next;
+        if (r->held.ticket > durable)
+            continue;
+        struct MHD_Connection *c = r->c;
+        waiter_unlink(s, r);
+        MHD_resume_connection(c);
+    }
+    pthread_mutex_unlock(&s->wait_lock);
+}
+
 /* Runs the route's handler for a complete request and sends its answer. */
 static enum MHD_Result dispatch(ctx_t *x, const route_t *rt, bool post, const char *arg)
 {
@@ -226,6 +311,8 @@ static enum MHD_Result dispatch(ctx_t *x, const route_t *rt, bool post, const ch
     json_decref(q.body);
     if (rc < 0)
         return reply_err(x, &e);
+    if (a.ticket)
+        return hold(x, &a);
     if (a.content_type)
         return send_body(x, a.status, a.content_type, a.text, a.text_len, MHD_RESPMEM_MUST_FREE,
                          NULL);
@@ -363,6 +450,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    if (r->holding) /* resumed (or stopping): the held answer goes out */
+        return send_held(&x);
     if (*upload_size)
         return take_body(&x, upload, upload_size, post);
     if (!rt)
@@ -384,11 +473,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
+    http_server_t *s = cls;
     (void)c;
     (void)toe;
     req_t *r = *con_cls;
     if (r) {
+        pthread_mutex_lock(&s->wait_lock);
+        if (r->c)
+            waiter_unlink(s, r);
+        pthread_mutex_unlock(&s->wait_lock);
+        json_decref(r->held.json);
         free(r->body);
         free(r);
     }
@@ -479,11 +573,29 @@ static void warn_small_accept_queue(unsigned conns)
     fclose(f);
 }
 
+/* MHD must not stop with a connection suspended: every waiter is resumed,
+ * and answers from now on wait in place (the journal outlives the server). */
+static void resume_all(http_server_t *s)
+{
+    pthread_mutex_lock(&s->wait_lock);
+    s->stopping = true;
+    while (s->waiters) {
+        struct MHD_Connection *c = s->waiters->c;
+        waiter_unlink(s, s->waiters);
+        MHD_resume_connection(c);
+    }
+    pthread_mutex_unlock(&s->wait_lock);
+}
+
 static void server_free(http_server_t *s)
 {
+    resume_all(s);
+    if (s->subscription >= 0)
+        node_unsubscribe_durable(s->node, s->subscription);
     if (s->daemon)
         MHD_stop_daemon(s->daemon); /* waits for requests in progress */
     api_destroy(&s->api);
+    pthread_mutex_destroy(&s->wait_lock);
     free(s->cors_origin);
     free(s);
 }
@@ -503,7 +615,7 @@ static int start_daemon(http_server_t *s, const http_config_t *cfg, struct socka
      * asleep for 5 s with requests readable on some 50 of its connections,
      * until a client's close woke it; poll() is level-triggered, and its cost
      * over the few hundred connections a thread holds is small (bench_api). */
-    unsigned flags = MHD_USE_ERROR_LOG | MHD_USE_POLL_INTERNAL_THREAD;
+    unsigned flags = MHD_USE_ERROR_LOG | MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
     if (v6)
         flags |= MHD_USE_IPv6;
     errno = 0;
@@ -541,10 +653,17 @@ int http_start(http_server_t **out, node_t *node, const http_config_t *cfg, err_
     if (!s)
         return err_set(e, ERR_INTERNAL, "out of memory");
     bool fail = false;
+    s->node = node;
     s->cors_origin = dup_or_null(cfg->cors_origin, &fail);
     s->max_body = cfg->max_body ? cfg->max_body : DEFAULT_MAX_BODY;
     atomic_init(&s->requests, 0);
-    rc = fail ? err_set(e, ERR_INTERNAL, "out of memory") : api_new(&s->api, node, cfg->version, e);
+    pthread_mutex_init(&s->wait_lock, NULL);
+    s->subscription = node_subscribe_durable(node, on_durable, s);
+    if (s->subscription < 0)
+        rc = err_set(e, ERR_INTERNAL, "no room to watch the mempool's durability");
+    else
+        rc = fail ? err_set(e, ERR_INTERNAL, "out of memory")
+                  : api_new(&s->api, node, cfg->version, e);
     if (rc == 0)
         rc = start_daemon(s, cfg, &ss, v6, port, e);
     if (rc < 0) {

@@ -28,7 +28,13 @@
  *                                -> {"hash", "status": tip|side|orphan|known}
  *   POST /transactions           {"transaction": {...}} or {"hex": "..."}
  *                                -> {"transaction_hash"}; one already in the
- *                                mempool answers 200 with "known": true too
+ *                                mempool answers 200 with "known": true too.
+ *                                A 200 goes out only once the transaction's
+ *                                record is durable (docs/PROTOCOL.md,
+ *                                "Durability of the mempool"): the connection
+ *                                is suspended meanwhile, not a thread.
+ *                                503 mempool_full "busy" when the mempool's
+ *                                writes are behind
  *   GET  /transactions/<txid>    the tx with "block_hash", "height",
  *                                "confirmations", or with "in_mempool": true
  *   GET  /utxo/<address>         {"user" (as given), "address" (Base58Check),
@@ -53,7 +59,9 @@
  *                                "chainwork" (64 hex digits), "mempool_size",
  *                                "mempool_bytes", "peers", "hashrate",
  *                                "orphans", "version"}
- *   GET  /mempool                up to 1000 entries by fee rate
+ *   GET  /mempool                up to 1000 entries by fee rate, with
+ *                                "unbroadcast": true on those submitted here
+ *                                that no peer has asked for yet
  *   GET  /metrics                Prometheus text format 0.0.4
  *   GET  /healthz                {"status": "ok"} while the process serves
  *   GET  /readyz                 {"status": "ready", "height"} when the store

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "bytes.h"
 #include "hex.h"
@@ -15,8 +14,10 @@
 struct mempool {
     hmap_t *by_txid;  /* txid -> entry */
     hmap_t *spent;    /* outpoint -> entry spending it */
-    size_t bytes, max_bytes;
+    size_t bytes, max_bytes, n_unbroadcast;
     uint64_t min_fee_rate, seq;
+    void (*evicted)(void *ctx, const mempool_entry_t *x);
+    void *evicted_ctx;
 };
 
 static const char file_magic[8] = "CHAINMP1";
@@ -60,7 +61,15 @@ void mempool_destroy(mempool_t **mp)
     *mp = NULL;
 }
 
+void mempool_set_evict_hook(mempool_t *m, void (*fn)(void *ctx, const mempool_entry_t *x),
+                            void *ctx)
+{
+    m->evicted = fn;
+    m->evicted_ctx = ctx;
+}
+
 size_t mempool_count(const mempool_t *m) { return hmap_count(m->by_txid); }
+size_t mempool_unbroadcast_count(const mempool_t *m) { return m->n_unbroadcast; }
 size_t mempool_bytes(const mempool_t *m) { return m->bytes; }
 uint64_t mempool_min_fee_rate(const mempool_t *m) { return m->min_fee_rate; }
 
@@ -92,6 +101,7 @@ static void unlink_entry(mempool_t *m, mempool_entry_t *x)
     }
     hmap_del(m->by_txid, x->txid.b);
     m->bytes -= x->len;
+    m->n_unbroadcast -= (x->flags & STORE_MEMPOOL_UNBROADCAST) != 0;
     free_entry(x);
 }
 
@@ -137,8 +147,11 @@ static int make_room(mempool_t *m, const mempool_entry_t *x, err_t *e)
     if (m->bytes - freed + x->len > m->max_bytes)
         rc = err_set(e, ERR_MEMPOOL_FULL, "the mempool is full and this fee rate is too low");
     else
-        for (size_t i = 0; i < k; i++)
+        for (size_t i = 0; i < k; i++) {
+            if (m->evicted)
+                m->evicted(m->evicted_ctx, all[i]);
             unlink_entry(m, all[i]);
+        }
     free(all);
     return rc;
 }
@@ -160,8 +173,8 @@ static int spends_nothing_pooled(const mempool_t *m, const tx_t *tx, err_t *e)
 }
 
 int mempool_accept(mempool_t *m, const uint8_t *raw, size_t len, const coin_view_t *view,
-                   uint64_t next_height, uint32_t maturity, sigcache_t *cache, hash32_t *txid,
-                   err_t *e)
+                   uint64_t next_height, uint32_t maturity, sigcache_t *cache,
+                   const mempool_meta_t *meta, hash32_t *txid, err_t *e)
 {
     mempool_entry_t *x = calloc(1, sizeof *x);
     if (!x)
@@ -229,22 +242,84 @@ int mempool_accept(mempool_t *m, const uint8_t *raw, size_t len, const coin_view
     }
     memcpy(x->raw, raw, len);
     x->seq = m->seq++;
+    if (meta) {
+        x->flags = meta->flags;
+        x->arrival = meta->arrival;
+    }
+    m->n_unbroadcast += (x->flags & STORE_MEMPOOL_UNBROADCAST) != 0;
     m->bytes += len;
     return 0;
 }
 
-void mempool_remove_for_block(mempool_t *m, const block_t *b)
+/* fn may unlink the entry it is given: the spenders are looked up afresh
+ * for every input, so a gone one is not found again. */
+static void each_block_spender(const mempool_t *m, const block_t *b,
+                               void (*fn)(void *ctx, const mempool_entry_t *x), void *ctx)
 {
-    for (size_t i = 0; i < b->n_txs; i++) {
-        mempool_remove(m, &b->txids[i]);
+    for (size_t i = 0; i < b->n_txs; i++)
         for (size_t j = 0; j < b->txs[i].n_inputs; j++) {
             const tx_input_t *in = &b->txs[i].inputs[j];
-            mempool_entry_t *conflict =
-                (mempool_entry_t *)mempool_spender(m, &in->prev_txid, in->index);
-            if (conflict)
-                unlink_entry(m, conflict);
+            const mempool_entry_t *x = mempool_spender(m, &in->prev_txid, in->index);
+            if (x)
+                fn(ctx, x);
         }
-    }
+}
+
+void mempool_block_spenders(const mempool_t *m, const block_t *b,
+                            void (*fn)(void *ctx, const mempool_entry_t *x), void *ctx)
+{
+    each_block_spender(m, b, fn, ctx);
+}
+
+static void unlink_cb(void *ctx, const mempool_entry_t *x)
+{
+    unlink_entry(ctx, (mempool_entry_t *)x);
+}
+
+void mempool_remove_for_block(mempool_t *m, const block_t *b)
+{
+    /* a pooled transaction of b spends b's coins too: it goes as a spender */
+    each_block_spender(m, b, unlink_cb, m);
+}
+
+bool mempool_set_flags(mempool_t *m, const hash32_t *txid, uint8_t flags)
+{
+    mempool_entry_t *x = hmap_get(m->by_txid, txid->b);
+    if (!x)
+        return false;
+    m->n_unbroadcast -= (x->flags & STORE_MEMPOOL_UNBROADCAST) != 0;
+    x->flags = flags;
+    m->n_unbroadcast += (x->flags & STORE_MEMPOOL_UNBROADCAST) != 0;
+    return true;
+}
+
+static int by_arrival(const void *a, const void *b)
+{
+    const mempool_entry_t *x = *(const mempool_entry_t *const *)a;
+    const mempool_entry_t *y = *(const mempool_entry_t *const *)b;
+    if (x->arrival != y->arrival)
+        return x->arrival < y->arrival ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+size_t mempool_unbroadcast_list(const mempool_t *m, hash32_t *out, size_t max)
+{
+    const mempool_entry_t **sel = malloc((m->n_unbroadcast ? m->n_unbroadcast : 1) * sizeof *sel);
+    if (!sel)
+        return 0;
+    size_t pos = 0, n = 0;
+    const void *key;
+    void *value;
+    while (n < m->n_unbroadcast && hmap_next(m->by_txid, &pos, &key, &value))
+        if (((const mempool_entry_t *)value)->flags & STORE_MEMPOOL_UNBROADCAST)
+            sel[n++] = value;
+    qsort(sel, n, sizeof *sel, by_arrival);
+    if (n > max)
+        n = max;
+    for (size_t i = 0; i < n; i++)
+        out[i] = sel[i]->txid;
+    free(sel);
+    return n;
 }
 
 static int by_rate_desc(const void *a, const void *b)
@@ -275,33 +350,6 @@ int mempool_select(const mempool_t *m, size_t max_bytes, const mempool_entry_t *
     }
     *out = all;
     *n = kept;
-    return 0;
-}
-
-int mempool_save(const mempool_t *m, const char *path, err_t *e)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return err_set(e, ERR_INTERNAL, "mempool path too long");
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return err_set(e, ERR_INTERNAL, "cannot write %s: %s", tmp, strerror(errno));
-    bool ok = fwrite(file_magic, 1, sizeof file_magic, f) == sizeof file_magic;
-    size_t pos = 0;
-    const void *key;
-    void *value;
-    while (ok && hmap_next(m->by_txid, &pos, &key, &value)) {
-        const mempool_entry_t *x = value;
-        uint8_t len[4];
-        bytes_put_le(len, x->len, 4);
-        ok = fwrite(len, 1, 4, f) == 4 && fwrite(x->raw, 1, x->len, f) == x->len;
-    }
-    ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
-    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return err_set(e, ERR_INTERNAL, "cannot save the mempool to %s: %s", path,
-                       strerror(errno));
-    }
     return 0;
 }
 

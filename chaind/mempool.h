@@ -7,6 +7,10 @@
  * when full a newcomer evicts the lowest fee rates or, paying no more than
  * they do, is refused (ERR_MEMPOOL_FULL).
  *
+ * The pool lives in memory; its durable copy is the store's mempool table,
+ * which the node keeps in step (chaind/journal.h). An entry carries that
+ * record's flags and arrival time.
+ *
  * Not thread-safe: chaind's node layer serialises calls. Entries are owned by
  * the pool; pointers to them stay valid until the next call that changes it. */
 #ifndef CHAIND_MEMPOOL_H
@@ -30,23 +34,44 @@ typedef struct {
     size_t len;
     tx_t tx;
     amount_t fee;
-    uint64_t seq; /* arrival order */
+    uint64_t seq;     /* arrival order in this process */
+    uint64_t arrival; /* unix seconds, kept across restarts */
+    uint8_t flags;    /* STORE_MEMPOOL_UNBROADCAST (store.h) */
 } mempool_entry_t;
+
+/* What an admission records beside the transaction (its store record's). */
+typedef struct {
+    uint8_t flags;
+    uint64_t arrival;
+} mempool_meta_t;
 
 typedef struct mempool mempool_t;
 
 mempool_t *mempool_new(size_t max_bytes, uint64_t min_fee_rate);
 void mempool_destroy(mempool_t **m);
 
+/* fn(ctx, entry) runs for each entry evicted to make room for a newcomer,
+ * just before it goes (so the node can drop its record too). */
+void mempool_set_evict_hook(mempool_t *m, void (*fn)(void *ctx, const mempool_entry_t *x),
+                            void *ctx);
+
 /* Decodes, checks and admits a transaction: the context-free rules, the
  * inputs against view for a spend at next_height, the scripts (through
- * cache), then the pool's policy. *txid is set as soon as the encoding
- * decodes (so a rejection can name it). */
+ * cache), then the pool's policy. meta (NULL: no flags, arrival 0) is kept
+ * in the entry. *txid is set as soon as the encoding decodes (so a
+ * rejection can name it). */
 int mempool_accept(mempool_t *m, const uint8_t *raw, size_t len, const coin_view_t *view,
-                   uint64_t next_height, uint32_t maturity, sigcache_t *cache, hash32_t *txid,
-                   err_t *e) __attribute__((warn_unused_result));
+                   uint64_t next_height, uint32_t maturity, sigcache_t *cache,
+                   const mempool_meta_t *meta, hash32_t *txid, err_t *e)
+    __attribute__((warn_unused_result));
 
-/* Drops what a connected block confirmed, and whatever spent the same coins. */
+/* Calls fn(ctx, entry) for each pooled transaction that spends a coin one of
+ * b's transactions spends: b's own (when pooled) and its conflicts, all that
+ * connecting b takes out. An entry may come twice. */
+void mempool_block_spenders(const mempool_t *m, const block_t *b,
+                            void (*fn)(void *ctx, const mempool_entry_t *x), void *ctx);
+/* Drops what a connected block confirmed, and whatever spent the same coins
+ * (mempool_block_spenders). */
 void mempool_remove_for_block(mempool_t *m, const block_t *b);
 /* Drops one transaction (no-op when absent). */
 void mempool_remove(mempool_t *m, const hash32_t *txid);
@@ -58,18 +83,25 @@ size_t mempool_count(const mempool_t *m);
 size_t mempool_bytes(const mempool_t *m);
 uint64_t mempool_min_fee_rate(const mempool_t *m);
 
+/* Sets an entry's flags: false when txid is not pooled. */
+bool mempool_set_flags(mempool_t *m, const hash32_t *txid, uint8_t flags);
+/* Entries with STORE_MEMPOOL_UNBROADCAST set. */
+size_t mempool_unbroadcast_count(const mempool_t *m);
+/* The txids of those entries, oldest arrival first, at most max into out
+ * (the caller's): how many were written (0 also when memory ran out). */
+size_t mempool_unbroadcast_list(const mempool_t *m, hash32_t *out, size_t max);
+
 /* The entries by fee rate, highest first, that fit together in max_bytes.
  * *out is a malloc'd array (the caller frees it, not the entries); *n its
  * length. -1 when memory runs out. */
 int mempool_select(const mempool_t *m, size_t max_bytes, const mempool_entry_t ***out, size_t *n)
     __attribute__((warn_unused_result));
 
-/* Writes every encoding to path (atomically: a temporary file then rename). */
-int mempool_save(const mempool_t *m, const char *path, err_t *e)
-    __attribute__((warn_unused_result));
-/* Reads a saved pool: calls take(ctx, raw, len) for each transaction so the
- * caller can re-admit it against today's chain. A missing file is not an
- * error; a corrupt one is (ERR_BAD_ENCODING) after the good prefix. */
+/* Reads a pool saved by an older chaind (<datadir>/mempool.dat: "CHAINMP1",
+ * then for each transaction its length, 4 LE, and its encoding): calls
+ * take(ctx, raw, len) for each one so the caller can admit it against
+ * today's chain, up to max_bytes of them. A missing file is not an error; a
+ * corrupt one is (ERR_BAD_ENCODING) after the good prefix. */
 int mempool_load(const char *path, size_t max_bytes,
                  void (*take)(void *ctx, const uint8_t *raw, size_t len), void *ctx, err_t *e)
     __attribute__((warn_unused_result));

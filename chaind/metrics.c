@@ -8,7 +8,7 @@
 
 #include "pow.h"
 
-#define METRICS_CAP 4096 /* the whole text: it is a fixed list */
+#define METRICS_CAP 8192 /* the whole text: it is a fixed list */
 
 /* Appends to a bounded text buffer; false once it is full. */
 static bool appendf(char *buf, size_t cap, size_t *pos, const char *fmt, ...)
@@ -55,6 +55,18 @@ int metrics_render(char **text, size_t *len, const node_status_t *s, const chain
                "Transactions in the mempool.", s->mempool_count) &&
         metric(buf, cap, &pos, "chain_mempool_bytes", "gauge",
                "Encoded bytes of the mempool's transactions.", s->mempool_bytes) &&
+        metric(buf, cap, &pos, "chain_mempool_unbroadcast", "gauge",
+               "Mempool transactions submitted here that no peer has asked for yet.",
+               s->mempool_unbroadcast) &&
+        metric(buf, cap, &pos, "chain_mempool_commits_total", "counter",
+               "Group commits of the stored mempool (one sync each).", s->journal.commits) &&
+        metric(buf, cap, &pos, "chain_mempool_commit_ops_total", "counter",
+               "Changes of the stored mempool those commits made durable.", s->journal.ops) &&
+        metric(buf, cap, &pos, "chain_mempool_commit_failures_total", "counter",
+               "Commits of the stored mempool that failed and were retried.",
+               s->journal.failures) &&
+        metric(buf, cap, &pos, "chain_mempool_journal_waiting", "gauge",
+               "Changes of the stored mempool not yet durable.", s->journal.waiting) &&
         metric(buf, cap, &pos, "chain_peers", "gauge", "Peers in gossipd's last report.",
                s->peers) &&
         metric(buf, cap, &pos, "chain_hashrate", "gauge",

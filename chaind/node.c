@@ -1,11 +1,13 @@
 #include "node.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bytes.h"
 #include "hex.h"
@@ -17,6 +19,7 @@
 #define NODE_MAX_WORKERS 64     /* miners whose rate is remembered */
 #define HASHRATE_TTL 120        /* seconds a rate report counts */
 #define JOB_INTERVAL_MS 1000    /* mempool-driven jobs at most once a second */
+#define DROPS_LOGGED 20         /* start-up drops logged one by one; then counted */
 
 typedef struct {
     char worker[64];
@@ -41,7 +44,11 @@ struct node {
     uint8_t *peers_raw;
     size_t peers_len, peers_count;
     rate_t rates[NODE_MAX_WORKERS];
-    char mempool_path[4096];
+    char mempool_path[4096]; /* the legacy mempool.dat, imported once */
+    journal_t *journal;
+    hash32_t *evicted; /* by the admission under way, for their deletes */
+    size_t n_evicted, cap_evicted;
+    mp_buf_t encoding; /* a disconnected transaction's, for its record */
 };
 
 const chain_params_t *node_params(const node_t *n) { return n->cfg.params; }
@@ -106,6 +113,65 @@ static void on_disconnected(void *ctx, const block_t *b, const chain_entry_t *en
     }
 }
 
+/* Inside a block's write (chain_hooks_t.writing): a connect takes out the
+ * records of what the block confirms and of the pooled transactions it
+ * conflicts with; a disconnect puts its transactions back (the readmission
+ * that follows drops those the new branch makes invalid). So a transaction
+ * is confirmed or pending at every commit, never neither. */
+typedef struct {
+    store_write_t *w;
+    int rc;
+    err_t *e;
+} unrecord_t;
+
+static void unrecord(void *ctx, const mempool_entry_t *x)
+{
+    unrecord_t *u = ctx;
+    if (u->rc == 0)
+        u->rc = store_del_mempool(u->w, &x->txid, NULL, u->e);
+}
+
+static int on_writing(void *ctx, store_write_t *w, const block_t *b, const chain_entry_t *entry,
+                      bool connect, err_t *e)
+{
+    node_t *n = ctx;
+    (void)entry;
+    unrecord_t u = {w, 0, e};
+    for (size_t i = 0; connect && u.rc == 0 && i < b->n_txs; i++)
+        u.rc = store_del_mempool(w, &b->txids[i], NULL, e);
+    if (connect) {
+        mempool_block_spenders(n->mempool, b, unrecord, &u);
+        return u.rc;
+    }
+    store_mempool_rec_t rec = {0, clock_unix(), NULL, 0};
+    for (size_t i = 1; u.rc == 0 && i < b->n_txs; i++) {
+        mp_buf_reset(&n->encoding);
+        if (tx_encode(&b->txs[i], &n->encoding, false) < 0)
+            return err_set(e, ERR_INTERNAL, "out of memory encoding a transaction");
+        rec.raw = n->encoding.data;
+        rec.len = n->encoding.len;
+        u.rc = store_put_mempool(w, &b->txids[i], &rec, e);
+    }
+    return u.rc;
+}
+
+/* An admission evicts: its deletes are queued once it is through. */
+static void on_evicted(void *ctx, const mempool_entry_t *x)
+{
+    node_t *n = ctx;
+    if (n->n_evicted == n->cap_evicted) {
+        size_t cap = n->cap_evicted ? 2 * n->cap_evicted : 64;
+        hash32_t *p = realloc(n->evicted, cap * sizeof *p);
+        if (!p) { /* out of memory: queue it now, at worst costing the newcomer its room */
+            (void)journal_delete(n->journal, &x->txid);
+            return;
+        }
+        n->evicted = p;
+        n->cap_evicted = cap;
+    }
+    n->evicted[n->n_evicted++] = x->txid;
+}
+
 /* --- coins for the mempool ------------------------------------------------ */
 
 /* After an unknown_utxo rejection: says whether the output existed and was
@@ -134,8 +200,10 @@ static int explain_missing(store_read_t *r, const tx_t *tx, err_t *e)
     return -(int)(e ? e->code : ERR_UNKNOWN_UTXO);
 }
 
-static int accept_tx(node_t *n, const uint8_t *raw, size_t len, const char *origin,
-                     hash32_t *txid, err_t *e)
+/* Admits a transaction into the in-memory pool (the lock held, or node_open
+ * alone) with meta. */
+static int admit(node_t *n, const uint8_t *raw, size_t len, const mempool_meta_t *meta,
+                 hash32_t *txid, err_t *e)
 {
     store_read_t *r;
     int rc = store_read_begin(chain_store(n->chain), &r, e);
@@ -145,7 +213,7 @@ static int accept_tx(node_t *n, const uint8_t *raw, size_t len, const char *orig
     validate_store_view(&view, r);
     uint64_t next_height = chain_tip(n->chain)->height + 1;
     rc = mempool_accept(n->mempool, raw, len, &view, next_height,
-                        n->cfg.params->coinbase_maturity, n->cache, txid, e);
+                        n->cfg.params->coinbase_maturity, n->cache, meta, txid, e);
     if (rc == -(int)ERR_UNKNOWN_UTXO) {
         tx_t tx;
         if (tx_decode(&tx, raw, len, NULL) == 0) {
@@ -154,6 +222,35 @@ static int accept_tx(node_t *n, const uint8_t *raw, size_t len, const char *orig
         }
     }
     store_read_end(&r);
+    return rc;
+}
+
+/* admit(), then the journal: the put of its record (unless it has one
+ * already: record false, for what comes back from the store or from a
+ * disconnected block) and the deletes of what it evicted, the last of
+ * which is *ticket; then its event. A full journal refuses it before
+ * anything changes. */
+static int accept_tx(node_t *n, const uint8_t *raw, size_t len, const char *origin,
+                     const mempool_meta_t *meta, bool record, hash32_t *txid, uint64_t *ticket,
+                     err_t *e)
+{
+    *ticket = 0;
+    n->n_evicted = 0;
+    int rc = record ? journal_room(n->journal, len, e) : 0;
+    if (rc == 0)
+        rc = admit(n, raw, len, meta, txid, e);
+    if (rc == 0 && record) {
+        store_mempool_rec_t rec = {meta->flags, meta->arrival, raw, len};
+        rc = journal_put(n->journal, txid, &rec, ticket, e);
+        if (rc < 0) /* out of memory: the pool must not hold what the table lacks */
+            mempool_remove(n->mempool, txid);
+    }
+    for (size_t i = 0; i < n->n_evicted; i++) {
+        uint64_t seq = journal_delete(n->journal, &n->evicted[i]);
+        if (rc == 0)
+            *ticket = seq;
+    }
+    n->n_evicted = 0;
     if (rc < 0)
         return rc;
     n->mempool_changed = true;
@@ -201,8 +298,10 @@ static void drop_unconfirmed_spends(node_t *n)
     }
     store_read_end(&r);
     free(all);
-    for (size_t i = 0; i < n_gone; i++)
+    for (size_t i = 0; i < n_gone; i++) {
         mempool_remove(n->mempool, &gone[i]);
+        (void)journal_delete(n->journal, &gone[i]);
+    }
     free(gone);
     if (n_gone) {
         n->mempool_changed = true;
@@ -221,11 +320,17 @@ static void readmit(node_t *n)
         if (len > n->readd.len - pos - 4)
             break;
         hash32_t txid;
+        uint64_t ticket;
         err_t e;
-        if (accept_tx(n, p + 4, len, "reorg", &txid, &e) == 0)
+        mempool_meta_t meta = {0, clock_unix()};
+        /* its record came back in the disconnect's write */
+        if (accept_tx(n, p + 4, len, "reorg", &meta, false, &txid, &ticket, &e) == 0) {
             back++;
-        else
+        } else {
+            hash_sha256d(&txid, p + 4, len);
+            (void)journal_delete(n->journal, &txid);
             dropped++;
+        }
         pos += 4 + len;
     }
     if (back || dropped)
@@ -354,14 +459,45 @@ static void precheck_sigs(node_t *n, const uint8_t *raw, size_t len)
     tx_free(&tx);
 }
 
-int node_submit_tx(node_t *n, const uint8_t *raw, size_t len, const char *origin, hash32_t *txid,
-                   err_t *e)
+int node_submit_tx(node_t *n, const uint8_t *raw, size_t len, const char *origin, uint8_t flags,
+                   hash32_t *txid, uint64_t *ticket, err_t *e)
 {
     precheck_sigs(n, raw, len);
+    mempool_meta_t meta = {flags, clock_unix()};
     pthread_mutex_lock(&n->lock);
     memset(txid, 0, sizeof *txid);
-    int rc = accept_tx(n, raw, len, origin, txid, e);
+    int rc = accept_tx(n, raw, len, origin, &meta, true, txid, ticket, e);
+    if (rc == -(int)ERR_KNOWN)
+        *ticket = journal_last(n->journal);
     pthread_mutex_unlock(&n->lock);
+    return rc;
+}
+
+uint64_t node_durable(node_t *n) { return journal_durable(n->journal); }
+void node_wait_durable(node_t *n, uint64_t ticket) { journal_wait(n->journal, ticket); }
+
+int node_subscribe_durable(node_t *n, journal_notify_fn fn, void *ctx)
+{
+    return journal_subscribe(n->journal, fn, ctx);
+}
+
+void node_unsubscribe_durable(node_t *n, int handle) { journal_unsubscribe(n->journal, handle); }
+
+int node_settle_tx(node_t *n, const hash32_t *txid, err_t *e)
+{
+    pthread_mutex_lock(&n->lock);
+    bool pooled = mempool_get(n->mempool, txid) != NULL;
+    pthread_mutex_unlock(&n->lock);
+    store_read_t *r;
+    store_tx_loc_t loc;
+    int rc = pooled ? 0 : store_read_begin(chain_store(n->chain), &r, e);
+    if (pooled || rc < 0)
+        return rc;
+    rc = store_find_tx(r, txid, &loc, e);
+    store_read_end(&r);
+    if (rc == -(int)ERR_NOT_FOUND)
+        return err_set(e, ERR_DOUBLE_SPEND, "the transaction left the mempool before it was "
+                       "stored (a block spent one of its coins, or higher fee rates evicted it)");
     return rc;
 }
 
@@ -402,6 +538,7 @@ void node_status(node_t *n, node_status_t *s)
     s->timestamp = tip->header.timestamp;
     s->mempool_count = mempool_count(n->mempool);
     s->mempool_bytes = mempool_bytes(n->mempool);
+    s->mempool_unbroadcast = mempool_unbroadcast_count(n->mempool);
     s->peers = n->peers_count;
     s->orphans = chain_orphan_count(n->chain);
     s->hashrate = 0;
@@ -410,6 +547,7 @@ void node_status(node_t *n, node_status_t *s)
             s->hashrate += n->rates[i].rate;
     pthread_mutex_unlock(&n->lock);
     sigcache_stats(n->cache, &s->sigcache_hits, &s->sigcache_misses, &s->sigcache_entries);
+    journal_stats(n->journal, &s->journal);
 }
 
 int node_headers_after(node_t *n, const hash32_t *locator, size_t n_locator, size_t max,
@@ -450,11 +588,40 @@ size_t node_mempool_list(node_t *n, node_mempool_item_t *items, size_t max)
     size_t count, k = 0;
     if (mempool_select(n->mempool, SIZE_MAX, &sel, &count) == 0) {
         for (; k < count && k < max; k++)
-            items[k] = (node_mempool_item_t){sel[k]->txid, sel[k]->len, sel[k]->fee};
+            items[k] = (node_mempool_item_t){sel[k]->txid, sel[k]->len, sel[k]->fee,
+                                             (sel[k]->flags & STORE_MEMPOOL_UNBROADCAST) != 0};
         free(sel);
     }
     pthread_mutex_unlock(&n->lock);
     return k;
+}
+
+size_t node_unbroadcast(node_t *n, hash32_t *txids, size_t max)
+{
+    pthread_mutex_lock(&n->lock);
+    size_t k = mempool_unbroadcast_list(n->mempool, txids, max);
+    pthread_mutex_unlock(&n->lock);
+    return k;
+}
+
+int node_mark_broadcast(node_t *n, const hash32_t *txids, size_t count, uint64_t *ticket,
+                        err_t *e)
+{
+    if (count > NODE_UNBROADCAST_MAX)
+        return err_set(e, ERR_TOO_LARGE, "at most %d txids at once", NODE_UNBROADCAST_MAX);
+    int rc = 0;
+    *ticket = 0;
+    pthread_mutex_lock(&n->lock);
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        const mempool_entry_t *x = mempool_get(n->mempool, &txids[i]);
+        if (!x || !(x->flags & STORE_MEMPOOL_UNBROADCAST))
+            continue;
+        uint8_t flags = x->flags & ~STORE_MEMPOOL_UNBROADCAST;
+        if ((rc = journal_set_flags(n->journal, &txids[i], flags, ticket, e)) == 0)
+            (void)mempool_set_flags(n->mempool, &txids[i], flags);
+    }
+    pthread_mutex_unlock(&n->lock);
+    return rc;
 }
 
 void node_report_hashrate(node_t *n, const char *worker, uint64_t hashes_per_second, uint64_t now)
@@ -516,13 +683,146 @@ void node_advertise_peer(node_t *n, const char *hostname)
 
 /* --- open and close -------------------------------------------------------- */
 
-static void take_saved(void *ctx, const uint8_t *raw, size_t len)
+/* Start-up drops, logged one by one up to DROPS_LOGGED, then counted by
+ * rule for one summary line. */
+typedef struct {
+    size_t n;
+    size_t by_code[ERR_COUNT_];
+} drops_t;
+
+static void drop_logged(node_t *n, drops_t *d, const char *what, const hash32_t *txid,
+                        const err_t *why)
 {
-    node_t *n = ctx;
-    hash32_t txid;
+    char hex[65];
+    hex_encode(hex, txid->b, 32);
+    if (d->n++ < DROPS_LOGGED)
+        LOGWARN("mempool: %s %s dropped: %s: %s", what, hex, err_str(why->code), why->message);
+    else
+        d->by_code[(unsigned)why->code < ERR_COUNT_ ? why->code : ERR_INTERNAL]++;
+    (void)journal_delete(n->journal, txid);
+}
+
+static void drops_summary(const drops_t *d)
+{
+    if (d->n <= DROPS_LOGGED)
+        return;
+    char rules[512];
+    size_t pos = 0;
+    rules[0] = '\0';
+    for (int c = 0; c < ERR_COUNT_ && pos < sizeof rules; c++)
+        if (d->by_code[c])
+            pos += (size_t)snprintf(rules + pos, sizeof rules - pos, "%s%s %zu", pos ? ", " : "",
+                                    err_str((err_code_t)c), d->by_code[c]);
+    LOGWARN("mempool: %zu more stored transaction(s) dropped, by rule: %s", d->n - DROPS_LOGGED,
+            rules);
+}
+
+/* Start-up writes many records at once: past the journal's bound, each
+ * waits for the commit that makes room. */
+static void wait_room(journal_t *j, size_t len)
+{
+    if (journal_room(j, len, NULL) < 0)
+        journal_wait(j, journal_last(j));
+}
+
+/* A record of the table, admitted again against the tip. */
+static void readmit_record(node_t *n, drops_t *d, const hash32_t *txid,
+                           const store_mempool_rec_t *rec)
+{
+    hash32_t got;
+    uint64_t ticket;
     err_t e;
-    if (accept_tx(n, raw, len, "saved", &txid, &e) < 0)
-        LOGDEBUG("a saved transaction is no longer valid: %s", e.message);
+    mempool_meta_t meta = {rec->flags, rec->arrival};
+    hash_sha256d(&got, rec->raw, rec->len);
+    if (!hash32_eq(&got, txid))
+        drop_logged(n, d, "record", txid,
+                    &(err_t){ERR_BAD_ENCODING, "the record is not its key's transaction"});
+    else if (accept_tx(n, rec->raw, rec->len, "store", &meta, false, &got, &ticket, &e) < 0)
+        drop_logged(n, d, "stored transaction", txid, &e);
+}
+
+/* The mempool table, read back into the pool. A table that cannot be read
+ * is emptied; what was read of it is put back. */
+static void load_records(node_t *n, drops_t *d)
+{
+    store_read_t *r;
+    store_iter_t *it = NULL;
+    hash32_t txid;
+    store_mempool_rec_t rec;
+    err_t e;
+    int rc = store_read_begin(chain_store(n->chain), &r, &e);
+    if (rc == 0)
+        rc = store_iter_mempool(r, &it, &e);
+    while (rc == 0 && (rc = store_next_mempool(it, &txid, &rec, &e)) != 0) {
+        if (rc == 1)
+            readmit_record(n, d, &txid, &rec);
+        else if (rc == -(int)ERR_BAD_ENCODING)
+            drop_logged(n, d, "unreadable record", &txid, &e);
+        else
+            break;
+        rc = 0;
+    }
+    store_iter_end(&it);
+    store_read_end(&r);
+    if (rc == 0)
+        return;
+    LOGERR("mempool: the stored mempool cannot be read, emptying it: %s", e.message);
+    store_write_t *w;
+    if ((rc = store_write_begin(chain_store(n->chain), &w, &e)) == 0)
+        rc = store_write_end(&w, store_clear_mempool(w, &e), &e);
+    if (rc < 0)
+        LOGERR("mempool: the stored mempool could not be emptied: %s", e.message);
+    const mempool_entry_t **all;
+    size_t count;
+    if (mempool_select(n->mempool, SIZE_MAX, &all, &count) < 0)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        store_mempool_rec_t back = {all[i]->flags, all[i]->arrival, all[i]->raw, all[i]->len};
+        uint64_t seq;
+        wait_room(n->journal, all[i]->len);
+        if (journal_put(n->journal, &all[i]->txid, &back, &seq, &e) < 0)
+            LOGERR("mempool: %s", e.message);
+    }
+    free(all);
+}
+
+typedef struct {
+    node_t *n;
+    drops_t *d;
+    size_t taken;
+} legacy_t;
+
+static void take_legacy(void *ctx, const uint8_t *raw, size_t len)
+{
+    legacy_t *l = ctx;
+    journal_t *j = l->n->journal;
+    hash32_t txid;
+    uint64_t ticket;
+    err_t e;
+    mempool_meta_t meta = {0, clock_unix()};
+    wait_room(j, len);
+    if (accept_tx(l->n, raw, len, "saved", &meta, true, &txid, &ticket, &e) == 0)
+        l->taken++;
+    else if (e.code != ERR_KNOWN) /* known: an import that a crash cut short */
+        drop_logged(l->n, l->d, "saved transaction", &txid, &e);
+}
+
+/* A mempool.dat of an older chaind: its transactions admitted durably, then
+ * the file removed, so it is read once. */
+static void import_legacy(node_t *n, drops_t *d)
+{
+    legacy_t l = {n, d, 0};
+    err_t e;
+    if (access(n->mempool_path, F_OK) != 0)
+        return;
+    if (mempool_load(n->mempool_path, n->cfg.mempool_max_bytes, take_legacy, &l, &e) < 0)
+        LOGWARN("mempool: the legacy %s was only partly read: %s", n->mempool_path, e.message);
+    journal_wait(n->journal, journal_last(n->journal));
+    if (unlink(n->mempool_path) != 0)
+        LOGWARN("mempool: cannot remove %s: %s", n->mempool_path, strerror(errno));
+    else
+        LOGINFO("mempool: %zu transaction(s) imported from %s, which is removed", l.taken,
+                n->mempool_path);
 }
 
 int node_open(node_t **out, const node_config_t *cfg, err_t *e)
@@ -535,28 +835,37 @@ int node_open(node_t **out, const node_config_t *cfg, err_t *e)
     jobs_init(&n->jobs);
     pthread_mutex_init(&n->lock, NULL);
     mp_buf_init(&n->readd, (size_t)256 << 20);
+    mp_buf_init(&n->encoding, TX_MAX_SIZE);
     n->cache = sigcache_new(cfg->sigcache_entries);
     n->mempool = mempool_new(cfg->mempool_max_bytes, cfg->min_fee_rate);
     int rc = !n->cache || !n->mempool ? err_set(e, ERR_INTERNAL, "out of memory") : 0;
     if (rc == 0 && snprintf(n->mempool_path, sizeof n->mempool_path, "%s/mempool.dat",
                             cfg->datadir) >= (int)sizeof n->mempool_path)
         rc = err_set(e, ERR_INTERNAL, "data directory path too long");
+    chain_hooks_t hooks = {.connected = on_connected, .disconnected = on_disconnected,
+                           .writing = on_writing, .ctx = n};
+    if (rc == 0) {
+        mempool_set_evict_hook(n->mempool, on_evicted, n);
+        rc = chain_open(&n->chain, cfg->params, cfg->datadir, cfg->map_size,
+                        cfg->verify_threads, n->cache, &hooks, e);
+    }
     if (rc == 0)
-        rc = chain_open(&n->chain, cfg->params, cfg->datadir, cfg->map_size, cfg->verify_threads,
-                        n->cache, e);
+        rc = journal_open(&n->journal, chain_store(n->chain), cfg->journal_max_ops, 0, e);
     if (rc < 0) {
         node_close(&n);
         return rc;
     }
-    chain_hooks_t hooks = {.connected = on_connected, .disconnected = on_disconnected, .ctx = n};
-    chain_set_hooks(n->chain, &hooks);
-    err_t le;
-    size_t before = 0;
-    if (mempool_load(n->mempool_path, cfg->mempool_max_bytes, take_saved, n, &le) < 0)
-        LOGWARN("the saved mempool was only partly read: %s", le.message);
-    before = mempool_count(n->mempool);
-    if (before)
-        LOGINFO("mempool: %zu saved transaction(s) still valid", before);
+    /* blocks a finished reorganisation disconnected: their records are back,
+     * and load_records() admits them with the rest */
+    mp_buf_reset(&n->readd);
+    n->disconnected = false;
+    drops_t d = {0};
+    load_records(n, &d);
+    import_legacy(n, &d);
+    drops_summary(&d);
+    journal_wait(n->journal, journal_last(n->journal)); /* the drops on disk too */
+    if (mempool_count(n->mempool))
+        LOGINFO("mempool: %zu stored transaction(s) still valid", mempool_count(n->mempool));
     *out = n;
     return 0;
 }
@@ -566,18 +875,14 @@ void node_close(node_t **np)
     node_t *n = *np;
     if (!n)
         return;
-    if (n->chain && n->mempool) {
-        err_t e;
-        if (mempool_save(n->mempool, n->mempool_path, &e) < 0)
-            LOGERR("%s", e.message);
-        else
-            LOGINFO("mempool saved: %zu transaction(s)", mempool_count(n->mempool));
-    }
+    journal_close(&n->journal);
     chain_close(&n->chain);
     mempool_destroy(&n->mempool);
     sigcache_destroy(&n->cache);
     jobs_free(&n->jobs);
     mp_buf_free(&n->readd);
+    mp_buf_free(&n->encoding);
+    free(n->evicted);
     free(n->peers_raw);
     pthread_mutex_destroy(&n->lock);
     free(n);

@@ -5,6 +5,17 @@
  * transaction and address indexes) need no lock: open a snapshot on
  * node_store() (store_read_begin).
  *
+ * Durability (DESIGN §4.1). The mempool is kept in memory, the fast index,
+ * and in the store's mempool table, its durable copy (chaind/journal.h): an
+ * admission changes the memory under the lock and queues the table's
+ * change, getting a ticket; a submitter answers ok only once
+ * node_durable() >= its ticket (node_wait_durable(), or a callback from
+ * node_subscribe_durable() for one that must not block), and then asks
+ * node_settle_tx() whether the transaction is still pending or confirmed
+ * (a block may have spent its coins in between). A block's connect or
+ * disconnect moves its transactions out of the table or back in its own
+ * write. At open, every record is revalidated against the tip.
+ *
  * Events (DESIGN §2), published through the publisher set with
  * node_set_publisher(), one msgpack map per event, "seq" first:
  *   block     {hash: bin32, height: uint, origin: str}  a block joined the main chain
@@ -21,6 +32,7 @@
 #include "chain.h"
 #include "err.h"
 #include "jobs.h"
+#include "journal.h"
 #include "mempool.h"
 #include "mp.h"
 #include "params.h"
@@ -34,6 +46,7 @@ typedef struct {
     size_t mempool_max_bytes;
     uint64_t min_fee_rate;    /* units a byte */
     size_t sigcache_entries;
+    size_t journal_max_ops;   /* the mempool journal's bound (0: JOURNAL_DEFAULT_MAX_OPS) */
 } node_config_t;
 
 typedef struct node node_t;
@@ -42,9 +55,15 @@ typedef struct node node_t;
  * body is a complete msgpack map (with "seq"). */
 typedef void (*node_publish_fn)(void *ctx, const char *topic, const uint8_t *body, size_t len);
 
-/* Opens the chain in cfg->datadir and reloads the mempool saved there. */
+/* Opens the chain in cfg->datadir and the mempool recorded there: every
+ * record is admitted again against the tip (origin "store"); one no longer
+ * valid is dropped, with one log line naming the rule (after 20, a count
+ * for the rest), and so is one that does not decode; a table that cannot be
+ * read is emptied. A legacy <datadir>/mempool.dat is imported once (origin
+ * "saved", durably) and removed. None of these stop the node from opening. */
 int node_open(node_t **n, const node_config_t *cfg, err_t *e) __attribute__((warn_unused_result));
-/* Saves the mempool, closes the store, frees everything; *n becomes NULL. */
+/* Makes what is queued durable, closes the store, frees everything; *n
+ * becomes NULL. No one may be waiting on it. */
 void node_close(node_t **n);
 void node_set_publisher(node_t *n, node_publish_fn fn, void *ctx);
 
@@ -58,6 +77,8 @@ typedef struct {
     uint32_t bits;
     uint64_t timestamp;
     size_t mempool_count, mempool_bytes;
+    size_t mempool_unbroadcast;
+    journal_stats_t journal; /* the mempool table's group commits */
     size_t peers;
     uint64_t hashrate; /* hashes a second, summed over reporting miners */
     size_t orphans;
@@ -67,9 +88,28 @@ typedef struct {
 
 void node_status(node_t *n, node_status_t *s);
 
-/* A transaction from HTTP ("http"), a peer ("peer:<addr>") or a file. */
-int node_submit_tx(node_t *n, const uint8_t *raw, size_t len, const char *origin, hash32_t *txid,
-                   err_t *e) __attribute__((warn_unused_result));
+/* A transaction from HTTP ("http"), a peer ("peer:<addr>") or a file, with
+ * its record's flags (STORE_MEMPOOL_UNBROADCAST for what a user submitted
+ * here). 0 when admitted: *ticket covers its record (and the drops of what
+ * it evicted), to wait for before saying ok. ERR_KNOWN when already pending: *ticket is set too, since the first
+ * submission's record may still be on its way. ERR_MEMPOOL_FULL also when
+ * the journal is full (busy: retry). Other rejections set *ticket to 0. */
+int node_submit_tx(node_t *n, const uint8_t *raw, size_t len, const char *origin, uint8_t flags,
+                   hash32_t *txid, uint64_t *ticket, err_t *e) __attribute__((warn_unused_result));
+/* Every ticket up to this one is durable. */
+uint64_t node_durable(node_t *n);
+/* Waits until node_durable(n) >= ticket (about one group commit). */
+void node_wait_durable(node_t *n, uint64_t ticket);
+/* fn(ctx, durable) runs on the journal's thread each time durable moves
+ * (it must not block nor call back into the node): a handle for
+ * node_unsubscribe_durable(), or -1 when no slot is free. */
+int node_subscribe_durable(node_t *n, journal_notify_fn fn, void *ctx);
+void node_unsubscribe_durable(node_t *n, int handle);
+/* After the wait: 0 when txid is pending or confirmed, the answer a
+ * submitter may give; ERR_DOUBLE_SPEND when it left the mempool before its
+ * record was durable (a block spent one of its coins, or higher fee rates
+ * evicted it). */
+int node_settle_tx(node_t *n, const hash32_t *txid, err_t *e) __attribute__((warn_unused_result));
 /* Starts checking the signatures of a block that is to be submitted soon
  * (chain_prefetch()); 0 when taken, a negative code (no verdict) if not. */
 int node_prefetch_block(node_t *n, const uint8_t *raw, size_t len, const hash32_t *after,
@@ -91,12 +131,27 @@ typedef struct {
     hash32_t txid;
     size_t size; /* bytes of its encoding */
     amount_t fee;
+    bool unbroadcast;
 } node_mempool_item_t;
 /* The mempool by fee rate, highest first, into items (the caller's, max of
  * them): returns how many were written (0 also when memory ran out). */
 size_t node_mempool_list(node_t *n, node_mempool_item_t *items, size_t max);
 /* Whether a mempool transaction spends txid:index. */
 bool node_mempool_spends(node_t *n, const hash32_t *txid, uint32_t index);
+
+/* The unbroadcast set (as Bitcoin Core's): transactions submitted here that
+ * no peer has asked for yet, kept in their records across restarts; they
+ * leave it when announced, confirmed or evicted. node_unbroadcast writes at
+ * most max (NODE_UNBROADCAST_MAX is what a caller should ask for at most)
+ * txids into the caller's txids, oldest first, and returns how many.
+ * node_mark_broadcast takes txids (at most NODE_UNBROADCAST_MAX) out of the
+ * set, through the journal: 0 with *ticket (of the last change queued; 0
+ * when none was needed), or ERR_MEMPOOL_FULL (busy) with the first ones
+ * done. A txid not pooled or not in the set is no error. */
+#define NODE_UNBROADCAST_MAX 1000
+size_t node_unbroadcast(node_t *n, hash32_t *txids, size_t max);
+int node_mark_broadcast(node_t *n, const hash32_t *txids, size_t count, uint64_t *ticket,
+                        err_t *e) __attribute__((warn_unused_result));
 
 /* Mining (DESIGN §4.4). node_job_body appends the current job as
  * NODE_JOB_FIELDS key/value pairs into a map the caller has opened (the same

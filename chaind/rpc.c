@@ -23,6 +23,20 @@ typedef struct {
     int n;
 } request_t;
 
+/* An accepted submit_tx: its ok waits for the ticket (see "durable
+ * acknowledgements" below). */
+typedef struct {
+    uint64_t ticket, id;
+    hash32_t txid;
+} ack_t;
+
+/* A held ok: the route to send it on (the request's frames but the payload). */
+typedef struct {
+    ack_t ack;
+    zmq_msg_t route[RPC_MAX_FRAMES - 1];
+    int n_route;
+} held_t;
+
 struct rpc {
     void *ctx, *router, *pub;
     node_t *node;
@@ -38,6 +52,8 @@ struct rpc {
     size_t w_head, w_len;
     hash32_t last_prefetched;
     bool have_last;
+    held_t held[RPC_BATCH]; /* this batch's submit_tx oks */
+    size_t n_held;
 };
 
 static void close_request(request_t *q)
@@ -243,17 +259,22 @@ static bool reply_hash(mp_buf_t *reply, const proto_request_t *req, int rc, cons
     return true;
 }
 
-static void handle_submit_tx(node_t *node, const proto_request_t *req, mp_buf_t *reply)
+/* An accepted transaction's ok is written now and sent once *ack's ticket
+ * is durable (see "durable acknowledgements"). */
+static void handle_submit_tx(node_t *node, const proto_request_t *req, mp_buf_t *reply,
+                             ack_t *ack)
 {
     const uint8_t *data;
     size_t len;
     char origin[129];
     hash32_t txid;
+    uint64_t ticket = 0;
     err_t e;
     (void)proto_get_bin(&req->body, "tx", &data, &len); /* schema: present */
     (void)proto_get_str(&req->body, "origin", origin, sizeof origin);
-    int rc = node_submit_tx(node, data, len, origin, &txid, &e);
-    reply_hash(reply, req, rc, &e, "txid", &txid);
+    int rc = node_submit_tx(node, data, len, origin, 0, &txid, &ticket, &e);
+    if (reply_hash(reply, req, rc, &e, "txid", &txid))
+        *ack = (ack_t){ticket, req->id, txid};
 }
 
 static void handle_submit_block(node_t *node, const proto_request_t *req, mp_buf_t *reply)
@@ -335,29 +356,35 @@ static void handle_peers(node_t *node, const proto_request_t *req, mp_buf_t *rep
 
 typedef void (*handler_fn)(node_t *node, const proto_request_t *req, mp_buf_t *reply);
 
-/* How each request type is served. read_ahead (NULL: nothing) starts work on
- * a request the loop read ahead of its turn; its answer still comes in turn. */
+/* How each request type is served: handle answers at once; acked (instead)
+ * writes an ok that waits for durability. read_ahead (NULL: nothing) starts
+ * work on a request the loop read ahead of its turn; its answer still comes
+ * in turn. */
 typedef struct {
     handler_fn handle;
+    void (*acked)(node_t *node, const proto_request_t *req, mp_buf_t *reply, ack_t *ack);
     void (*read_ahead)(rpc_t *r, const proto_request_t *req);
 } route_t;
 
 static void prefetch_block(rpc_t *r, const proto_request_t *req);
 
 static const route_t routes[PROTO_REQ_COUNT] = {
-    [PROTO_REQ_GET_TIP] = {handle_get_tip, NULL},
-    [PROTO_REQ_SUBMIT_TX] = {handle_submit_tx, NULL},
-    [PROTO_REQ_SUBMIT_BLOCK] = {handle_submit_block, prefetch_block},
-    [PROTO_REQ_GET_HEADERS] = {handle_get_headers, NULL},
-    [PROTO_REQ_GET_BLOCK] = {handle_get_block, NULL},
-    [PROTO_REQ_GET_TX] = {handle_get_tx, NULL},
-    [PROTO_REQ_GET_JOB] = {handle_get_job, NULL},
-    [PROTO_REQ_SUBMIT_WORK] = {handle_submit_work, NULL},
-    [PROTO_REQ_HASHRATE] = {handle_hashrate, NULL},
-    [PROTO_REQ_PEERS] = {handle_peers, NULL},
+    [PROTO_REQ_GET_TIP] = {handle_get_tip, NULL, NULL},
+    [PROTO_REQ_SUBMIT_TX] = {NULL, handle_submit_tx, NULL},
+    [PROTO_REQ_SUBMIT_BLOCK] = {handle_submit_block, NULL, prefetch_block},
+    [PROTO_REQ_GET_HEADERS] = {handle_get_headers, NULL, NULL},
+    [PROTO_REQ_GET_BLOCK] = {handle_get_block, NULL, NULL},
+    [PROTO_REQ_GET_TX] = {handle_get_tx, NULL, NULL},
+    [PROTO_REQ_GET_JOB] = {handle_get_job, NULL, NULL},
+    [PROTO_REQ_SUBMIT_WORK] = {handle_submit_work, NULL, NULL},
+    [PROTO_REQ_HASHRATE] = {handle_hashrate, NULL, NULL},
+    [PROTO_REQ_PEERS] = {handle_peers, NULL, NULL},
 };
 
-void rpc_handle(node_t *node, const uint8_t *request, size_t len, mp_buf_t *reply)
+/* rpc_handle() but for durability: an accepted submit_tx fills *ack (whose
+ * ticket is 0 otherwise), leaving its ok in reply. */
+static void dispatch(node_t *node, const uint8_t *request, size_t len, mp_buf_t *reply,
+                     ack_t *ack)
 {
     proto_request_t req;
     err_t e;
@@ -366,7 +393,11 @@ void rpc_handle(node_t *node, const uint8_t *request, size_t len, mp_buf_t *repl
         reply_error(reply, req.id, &e);
         return;
     }
-    routes[req.type].handle(node, &req, reply);
+    const route_t *route = &routes[req.type];
+    if (route->acked)
+        route->acked(node, &req, reply, ack);
+    else
+        route->handle(node, &req, reply);
     if (!mp_buf_ok(reply)) {
         err_set(&e, ERR_TOO_LARGE, "the reply does not fit in a message");
         reply_error(reply, req.id, &e);
@@ -441,20 +472,94 @@ static bool fill_window(rpc_t *r)
     return r->w_len > 0;
 }
 
-/* Serves the oldest request of the window and replies on its route. */
+/* Sends reply on a route: the identity (and a REQ client's empty delimiter). */
+static void send_reply(rpc_t *r, zmq_msg_t *route, int n_route, const mp_buf_t *reply)
+{
+    for (int i = 0; i < n_route; i++)
+        zmq_send(r->router, zmq_msg_data(&route[i]), zmq_msg_size(&route[i]),
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (zmq_send(r->router, reply->data, reply->len, ZMQ_DONTWAIT) < 0)
+        LOGDEBUG("reply not sent: %s", zmq_strerror(zmq_errno()));
+}
+
+/* --- durable acknowledgements ----------------------------------------------- */
+/* An accepted submit_tx is answered ok only once its record is durable
+ * (node.h: the ticket). Served alone (rpc_handle) it waits for that itself;
+ * the loop holds the oks of a batch and sends them after ONE wait for the
+ * batch's highest ticket, so that a relay burst costs one group commit.
+ * Each still goes to its own route; clients match replies by id, so other
+ * requests' replies may pass it. */
+
+/* The final reply of an accepted submit_tx once its ticket is durable: the
+ * ok, or the error node_settle_tx() gives. */
+static void settle_reply(node_t *node, const ack_t *ack, mp_buf_t *reply)
+{
+    err_t e;
+    mp_buf_reset(reply);
+    if (node_settle_tx(node, &ack->txid, &e) < 0) {
+        proto_error(reply, ack->id, e.code, e.message);
+        return;
+    }
+    proto_open_ok(reply, PROTO_REQ_SUBMIT_TX, ack->id);
+    mp_put_cstr(reply, "txid");
+    mp_put_bin(reply, ack->txid.b, 32);
+}
+
+void rpc_handle(node_t *node, const uint8_t *request, size_t len, mp_buf_t *reply)
+{
+    ack_t ack = {0};
+    dispatch(node, request, len, reply, &ack);
+    if (ack.ticket) {
+        node_wait_durable(node, ack.ticket);
+        settle_reply(node, &ack, reply);
+    }
+}
+
+/* Keeps q's route (its frames move) for an ok sent by flush_held(). */
+static void hold(rpc_t *r, request_t *q, const ack_t *ack)
+{
+    held_t *h = &r->held[r->n_held++];
+    h->ack = *ack;
+    h->n_route = q->n - 1;
+    for (int i = 0; i < h->n_route; i++) {
+        zmq_msg_init(&h->route[i]);
+        zmq_msg_move(&h->route[i], &q->frames[i]);
+    }
+}
+
+static void flush_held(rpc_t *r)
+{
+    uint64_t top = 0;
+    for (size_t i = 0; i < r->n_held; i++)
+        top = r->held[i].ack.ticket > top ? r->held[i].ack.ticket : top;
+    if (r->n_held)
+        node_wait_durable(r->node, top);
+    for (size_t i = 0; i < r->n_held; i++) {
+        held_t *h = &r->held[i];
+        settle_reply(r->node, &h->ack, &r->reply);
+        send_reply(r, h->route, h->n_route, &r->reply);
+        for (int k = 0; k < h->n_route; k++)
+            zmq_msg_close(&h->route[k]);
+    }
+    r->n_held = 0;
+}
+
+/* --- serving ---------------------------------------------------------------------- */
+
+/* Serves the oldest request of the window and replies on its route (or
+ * holds the reply of a submit_tx until its ticket is durable). */
 static void serve_one(rpc_t *r)
 {
     size_t cap = sizeof r->window / sizeof r->window[0];
     request_t *q = &r->window[r->w_head];
     if (q->n >= 2) {
         zmq_msg_t *payload = &q->frames[q->n - 1];
-        rpc_handle(r->node, zmq_msg_data(payload), zmq_msg_size(payload), &r->reply);
-        /* route back: the identity (and a REQ client's empty delimiter) */
-        for (int i = 0; i < q->n - 1; i++)
-            zmq_send(r->router, zmq_msg_data(&q->frames[i]), zmq_msg_size(&q->frames[i]),
-                     ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        if (zmq_send(r->router, r->reply.data, r->reply.len, ZMQ_DONTWAIT) < 0)
-            LOGDEBUG("reply not sent: %s", zmq_strerror(zmq_errno()));
+        ack_t ack = {0};
+        dispatch(r->node, zmq_msg_data(payload), zmq_msg_size(payload), &r->reply, &ack);
+        if (ack.ticket)
+            hold(r, q, &ack);
+        else
+            send_reply(r, q->frames, q->n - 1, &r->reply);
     }
     close_request(q);
     r->w_head = (r->w_head + 1) % cap;
@@ -472,6 +577,7 @@ static void serve(void *arg)
     rpc_t *r = arg;
     for (int i = 0; i < RPC_BATCH && fill_window(r); i++)
         serve_one(r);
+    flush_held(r);
     if (r->w_len > 0 && r->serve_timer < 0)
         r->serve_timer = reactor_timer(r->reactor, 0, 0, on_serve_timer, r);
 }

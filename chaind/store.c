@@ -20,10 +20,12 @@
 #define ADDR_KEY_LEN (20 + STORE_OUTPOINT_LEN)
 #define UNDO_MAX ((size_t)1 << 30) /* far above what a 1 MB block can spend */
 #define MAX_READERS 256
+#define MEMPOOL_VERSION 1
+#define MEMPOOL_HEAD_LEN 10 /* version, flags, arrival: then the transaction */
 
 struct store {
     MDB_env *env;
-    MDB_dbi meta, index, blocks, chain, utxo, undo, txindex, addr;
+    MDB_dbi meta, index, blocks, chain, utxo, undo, txindex, addr, mempool;
 };
 
 struct store_read {
@@ -36,13 +38,13 @@ struct store_write {
     mp_buf_t undo;  /* coins spent since the last store_connect() */
 };
 
-typedef enum { ITER_ADDRESS, ITER_UTXO, ITER_UNDO, ITER_INDEX } iter_kind_t;
+typedef enum { ITER_ADDRESS, ITER_UTXO, ITER_UNDO, ITER_INDEX, ITER_MEMPOOL } iter_kind_t;
 
 struct store_iter {
     iter_kind_t kind;
     store_read_t *r;
     MDB_cursor *cur; /* NULL for an undo iterator */
-    bool started;
+    bool started, broken; /* broken: ITER_MEMPOOL met a table it cannot read */
     hash20_t pkh;               /* ITER_ADDRESS */
     const uint8_t *undo;        /* ITER_UNDO: the record, borrowed */
     size_t undo_len, undo_pos;
@@ -135,6 +137,30 @@ static int coin_decode(store_coin_t *c, const void *data, size_t len, err_t *e)
     return 0;
 }
 
+static void mempool_encode(uint8_t *out, const store_mempool_rec_t *rec)
+{
+    out[0] = MEMPOOL_VERSION;
+    out[1] = rec->flags;
+    bytes_put_le(out + 2, rec->arrival, 8);
+    memcpy(out + MEMPOOL_HEAD_LEN, rec->raw, rec->len);
+}
+
+static int mempool_decode(store_mempool_rec_t *rec, const MDB_val *v, err_t *e)
+{
+    const uint8_t *p = v->mv_data;
+    if (v->mv_size <= MEMPOOL_HEAD_LEN || v->mv_size - MEMPOOL_HEAD_LEN > TX_MAX_SIZE)
+        return err_set(e, ERR_BAD_ENCODING, "store: corrupt mempool record (%zu bytes)",
+                       v->mv_size);
+    if (p[0] != MEMPOOL_VERSION || (p[1] & ~STORE_MEMPOOL_FLAGS))
+        return err_set(e, ERR_BAD_ENCODING, "store: corrupt mempool record (version %u, "
+                       "flags 0x%02x)", p[0], p[1]);
+    rec->flags = p[1];
+    rec->arrival = bytes_get_le(p + 2, 8);
+    rec->raw = p + MEMPOOL_HEAD_LEN;
+    rec->len = v->mv_size - MEMPOOL_HEAD_LEN;
+    return 0;
+}
+
 static int get_hash(const MDB_val *v, hash32_t *h, err_t *e, const char *what)
 {
     if (v->mv_size != 32)
@@ -203,7 +229,7 @@ static int open_env(store_t *s, const char *dir, size_t map_size, err_t *e)
 {
     int rc = mdb_env_create(&s->env);
     if (rc == 0)
-        rc = mdb_env_set_maxdbs(s->env, 8);
+        rc = mdb_env_set_maxdbs(s->env, 9);
     if (rc == 0)
         rc = mdb_env_set_mapsize(s->env, map_size);
     if (rc == 0)
@@ -236,7 +262,7 @@ static int open_tables(store_t *s, const char *dir, const char *network, err_t *
     struct { const char *name; MDB_dbi *dbi; } dbs[] = {
         {"meta", &s->meta},   {"index", &s->index},     {"blocks", &s->blocks},
         {"chain", &s->chain}, {"utxo", &s->utxo},       {"undo", &s->undo},
-        {"txindex", &s->txindex}, {"addr", &s->addr},
+        {"txindex", &s->txindex}, {"addr", &s->addr}, {"mempool", &s->mempool},
     };
     for (size_t i = 0; rc == 0 && i < sizeof dbs / sizeof dbs[0]; i++)
         rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
@@ -293,6 +319,12 @@ void store_close(store_t **sp)
     mdb_env_close(s->env);
     free(s);
     *sp = NULL;
+}
+
+int store_sync(store_t *s, err_t *e)
+{
+    int rc = mdb_env_sync(s->env, 1);
+    return rc ? lmdb_fail(e, "syncing", rc) : 0;
 }
 
 /* --- snapshots and writes ------------------------------------------------ */
@@ -519,6 +551,14 @@ int store_find_tx(store_read_t *r, const hash32_t *txid, store_tx_loc_t *loc, er
     return 0;
 }
 
+int store_get_mempool(store_read_t *r, const hash32_t *txid, store_mempool_rec_t *rec, err_t *e)
+{
+    MDB_val v;
+    int rc = get(r, r->s->mempool, txid->b, 32, &v, "reading the mempool", e,
+                 "no mempool record");
+    return rc ? rc : mempool_decode(rec, &v, e);
+}
+
 /* --- iterators ----------------------------------------------------------- */
 
 static int iter_new(store_read_t *r, iter_kind_t kind, MDB_dbi dbi, store_iter_t **out,
@@ -555,6 +595,11 @@ int store_iter_utxo(store_read_t *r, store_iter_t **it, err_t *e)
 int store_iter_index(store_read_t *r, store_iter_t **it, err_t *e)
 {
     return iter_new(r, ITER_INDEX, r->s->index, it, e);
+}
+
+int store_iter_mempool(store_read_t *r, store_iter_t **it, err_t *e)
+{
+    return iter_new(r, ITER_MEMPOOL, r->s->mempool, it, e);
 }
 
 int store_iter_undo(store_read_t *r, const hash32_t *block, store_iter_t **it, err_t *e)
@@ -652,6 +697,24 @@ int store_next_index(store_iter_t *it, hash32_t *hash, store_index_rec_t *rec, e
     if (get_hash(&k, hash, e, "block index key") < 0 || index_decode(rec, &v, e) < 0)
         return -(int)ERR_INTERNAL;
     return 1;
+}
+
+int store_next_mempool(store_iter_t *it, hash32_t *txid, store_mempool_rec_t *rec, err_t *e)
+{
+    assert(it->kind == ITER_MEMPOOL);
+    if (it->broken)
+        return err_set(e, ERR_INTERNAL, "store: the mempool table cannot be read");
+    MDB_val k, v;
+    int rc = cursor_next(it, &k, &v, e);
+    if (rc == 1 && get_hash(&k, txid, e, "mempool key (the table is damaged)") < 0)
+        rc = -(int)ERR_INTERNAL;
+    if (rc < 0) {
+        it->broken = true;
+        return rc;
+    }
+    if (rc == 1 && mempool_decode(rec, &v, e) < 0)
+        return -(int)ERR_BAD_ENCODING;
+    return rc;
 }
 
 /* --- writes ---------------------------------------------------------------- */
@@ -838,6 +901,55 @@ int store_disconnect(store_write_t *w, const block_t *b, const hash32_t *hash, u
     return rc;
 }
 
+/* --- the mempool's table -------------------------------------------------- */
+
+int store_put_mempool(store_write_t *w, const hash32_t *txid, const store_mempool_rec_t *rec,
+                      err_t *e)
+{
+    if ((rec->flags & ~STORE_MEMPOOL_FLAGS) || rec->len == 0 || rec->len > TX_MAX_SIZE)
+        return err_set(e, ERR_BAD_ENCODING, "store: a mempool record needs known flags and "
+                       "1 to %d bytes of transaction", TX_MAX_SIZE);
+    MDB_val k = val(txid->b, 32), v = {MEMPOOL_HEAD_LEN + rec->len, NULL};
+    int rc = mdb_put(w->r.txn, w->r.s->mempool, &k, &v, MDB_RESERVE);
+    if (rc)
+        return lmdb_fail(e, "writing a mempool record", rc);
+    mempool_encode(v.mv_data, rec);
+    return 0;
+}
+
+int store_set_mempool_flags(store_write_t *w, const hash32_t *txid, uint8_t flags, err_t *e)
+{
+    store_mempool_rec_t rec;
+    int rc = store_get_mempool(&w->r, txid, &rec, e);
+    if (rc < 0 || rec.flags == flags)
+        return rc;
+    /* a copy: the record lives in the page the put replaces */
+    uint8_t *raw = malloc(rec.len);
+    if (!raw)
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    memcpy(raw, rec.raw, rec.len);
+    rec.raw = raw;
+    rec.flags = flags;
+    rc = store_put_mempool(w, txid, &rec, e);
+    free(raw);
+    return rc;
+}
+
+int store_del_mempool(store_write_t *w, const hash32_t *txid, bool *deleted, err_t *e)
+{
+    bool missing = false;
+    int rc = del(w, w->r.s->mempool, txid->b, 32, &missing, "deleting a mempool record", e);
+    if (rc == 0 && deleted)
+        *deleted = !missing;
+    return rc;
+}
+
+int store_clear_mempool(store_write_t *w, err_t *e)
+{
+    int rc = mdb_drop(w->r.txn, w->r.s->mempool, 0);
+    return rc ? lmdb_fail(e, "emptying the mempool table", rc) : 0;
+}
+
 /* --- whole-store checks ---------------------------------------------------- */
 
 #define DIGEST_BATCH ((size_t)64 << 10)
@@ -955,7 +1067,8 @@ static int check_chain(store_read_t *r, store_counts_t *c, err_t *e)
     uint64_t height;
     int rc = store_get_tip(r, &tip, &height, e);
     if (rc == -(int)ERR_NOT_FOUND) /* no chain yet: then nothing at all */
-        return c->index || c->blocks || c->chain || c->coins || c->addr || c->txs || c->undo
+        return c->index || c->blocks || c->chain || c->coins || c->addr || c->txs || c->undo ||
+                       c->mempool
                    ? err_set(e, ERR_INTERNAL, "store check: records but no tip")
                    : 0;
     if (rc == 0 && c->chain != height + 1)
@@ -1012,6 +1125,41 @@ static int check_records(store_read_t *r, const store_counts_t *c, err_t *e)
     return rc;
 }
 
+/* A mempool record is keyed by its txid and pending: a main-chain
+ * transaction has left the table in its block's write. */
+static int check_pending(store_read_t *r, const hash32_t *txid, const store_mempool_rec_t *rec,
+                         err_t *e)
+{
+    hash32_t h;
+    MDB_val v;
+    hash_sha256d(&h, rec->raw, rec->len);
+    if (!hash32_eq(&h, txid))
+        return err_set(e, ERR_INTERNAL, "store check: a mempool record is not keyed by its "
+                       "transaction's txid");
+    int rc = get(r, r->s->txindex, txid->b, 32, &v, "reading the transaction index", e, "");
+    if (rc == 0)
+        return err_set(e, ERR_INTERNAL, "store check: a mempool record holds a confirmed "
+                       "transaction");
+    return rc == -(int)ERR_NOT_FOUND ? 0 : rc;
+}
+
+static int check_mempool(store_read_t *r, err_t *e)
+{
+    store_iter_t *it;
+    hash32_t txid;
+    store_mempool_rec_t rec;
+    int rc = store_iter_mempool(r, &it, e);
+    while (rc == 0 && (rc = store_next_mempool(it, &txid, &rec, e)) == 1)
+        rc = check_pending(r, &txid, &rec, e);
+    store_iter_end(&it);
+    if (rc == -(int)ERR_BAD_ENCODING) { /* droppable alone, yet inconsistent */
+        if (e)
+            e->code = ERR_INTERNAL;
+        rc = -(int)ERR_INTERNAL;
+    }
+    return rc;
+}
+
 int store_check(store_read_t *r, store_counts_t *counts, err_t *e)
 {
     store_counts_t c;
@@ -1030,7 +1178,11 @@ int store_check(store_read_t *r, store_counts_t *counts, err_t *e)
     if (rc == 0)
         rc = entries(r, s->undo, &c.undo, e);
     if (rc == 0)
+        rc = entries(r, s->mempool, &c.mempool, e);
+    if (rc == 0)
         rc = check_records(r, &c, e);
+    if (rc == 0)
+        rc = check_mempool(r, e);
     if (rc == 0)
         rc = check_chain(r, &c, e);
     if (rc == 0 && counts)

@@ -14,6 +14,11 @@
  *            outpoint (36) ‖ record length (4) ‖ utxo record
  *   txindex  txid -> hash of the main-chain block holding it
  *   addr     pubkey hash ‖ outpoint -> "" (the P2PKH coins of an address)
+ *   mempool  txid -> format version (1: 1) ‖ flags (1) ‖ arrival (8, unix
+ *            seconds) ‖ the transaction's canonical encoding: a pending
+ *            transaction (DESIGN §4.1). Version 1 knows one flag,
+ *            STORE_MEMPOOL_UNBROADCAST; a record with another version or
+ *            flag does not decode.
  * Big-endian keys sort as numbers: the chain by height, a transaction's
  * outputs by index, an address's coins together.
  *
@@ -24,8 +29,9 @@
  * of it or none (kill -9 included): chain.c makes each block connect or
  * disconnect one write, so the store holds the old tip or the new one.
  * Writes are serialised: store_write_begin waits while another is open.
- * Tables added later (the mempool's) get typed reads and writes of their
- * own on the same two types, so they commit in the same write as a block.
+ * The mempool's table has typed reads and writes of its own on the same two
+ * types, so that a block's write moves its transactions out of it (or back)
+ * in the same commit.
  *
  * Threads: store_open/close once; store_read_begin and store_write_begin from
  * any thread; each snapshot and iterator is used by one thread at a time,
@@ -39,7 +45,9 @@
  * Errors: each function returns 0 or a negative err code with e set (e may
  * be NULL): -ERR_NOT_FOUND when the record asked for is absent (the message
  * names it), -ERR_INTERNAL when the store failed or holds a record that
- * does not decode (the message names the table and the failure). */
+ * does not decode (the message names the table and the failure). A mempool
+ * record that does not decode is -ERR_BAD_ENCODING instead: unlike the
+ * chain's records, one can be dropped on its own. */
 #ifndef CHAIND_STORE_H
 #define CHAIND_STORE_H
 
@@ -103,9 +111,24 @@ typedef struct {
     hash32_t digest; /* SHA-256 over the coins' records in key order */
 } store_utxo_stats_t;
 
+/* Mempool record flags (format version 1). */
+enum {
+    STORE_MEMPOOL_UNBROADCAST = 1, /* submitted here, not yet announced to a peer */
+};
+#define STORE_MEMPOOL_FLAGS STORE_MEMPOOL_UNBROADCAST /* every flag version 1 knows */
+
+/* A mempool record. raw is borrowed (see above) when read; a caller's when
+ * written. */
+typedef struct {
+    uint8_t flags;    /* STORE_MEMPOOL_* */
+    uint64_t arrival; /* unix seconds */
+    const uint8_t *raw; /* the transaction's canonical encoding, 1..TX_MAX_SIZE bytes */
+    size_t len;
+} store_mempool_rec_t;
+
 /* Records in each table, as store_check() found them consistent. */
 typedef struct {
-    uint64_t index, blocks, chain, coins, addr, txs, undo;
+    uint64_t index, blocks, chain, coins, addr, txs, undo, mempool;
 } store_counts_t;
 
 /* The 36-byte key of an outpoint: txid ‖ index big-endian (the utxo table's
@@ -124,6 +147,12 @@ int store_open(store_t **s, const char *dir, size_t map_size, const char *networ
 /* Syncs and closes; *s becomes NULL. Safe on NULL. No snapshot or write may
  * be open. */
 void store_close(store_t **s);
+/* Puts every commit so far on disk, the meta page that makes the last one
+ * current included: a commit alone leaves that page to the next commit's
+ * sync (docs/PROTOCOL.md, "Durability"), so what must survive a power cut
+ * by itself (an acknowledged transaction) calls this after its commit. Any
+ * thread; INTERNAL when the sync failed. */
+int store_sync(store_t *s, err_t *e) __attribute__((warn_unused_result));
 
 /* --- snapshots ----------------------------------------------------------- */
 
@@ -164,6 +193,10 @@ int store_get_coin(store_read_t *r, const hash32_t *txid, uint32_t index, store_
  * is missing or lacks it. */
 int store_find_tx(store_read_t *r, const hash32_t *txid, store_tx_loc_t *loc, err_t *e)
     __attribute__((warn_unused_result));
+/* A mempool record; raw borrowed. NOT_FOUND: none for txid; BAD_ENCODING:
+ * the record does not decode. */
+int store_get_mempool(store_read_t *r, const hash32_t *txid, store_mempool_rec_t *rec, err_t *e)
+    __attribute__((warn_unused_result));
 
 /* --- iterators ----------------------------------------------------------- */
 /* An iterator borrows its snapshot: end it (store_iter_end) before the
@@ -190,6 +223,16 @@ int store_next_coin(store_iter_t *it, store_outpoint_t *op, store_coin_t *coin, 
 /* Next record of an index iterator. */
 int store_next_index(store_iter_t *it, hash32_t *hash, store_index_rec_t *rec, err_t *e)
     __attribute__((warn_unused_result));
+/* Every mempool record, by txid. */
+int store_iter_mempool(store_read_t *r, store_iter_t **it, err_t *e)
+    __attribute__((warn_unused_result));
+/* Next record of a mempool iterator; raw borrowed. BAD_ENCODING: this
+ * record does not decode; *txid names it and the iterator has moved past
+ * it, so the caller may drop it (store_del_mempool) and go on. INTERNAL: the
+ * table itself cannot be read (a key that is no txid, an LMDB failure);
+ * every further call fails too. */
+int store_next_mempool(store_iter_t *it, hash32_t *txid, store_mempool_rec_t *rec, err_t *e)
+    __attribute__((warn_unused_result));
 /* *it becomes NULL; safe on NULL. */
 void store_iter_end(store_iter_t **it);
 
@@ -207,7 +250,9 @@ int store_utxo_stats(store_read_t *r, store_utxo_stats_t *stats, err_t *e)
  * genesis has its undo record and no other block has one; the txindex holds
  * exactly the main chain's transactions, each to its block; the addr index
  * holds exactly the P2PKH coins; index and blocks count the same blocks;
- * every coin and index record decodes. An empty store (no tip) must be
+ * every coin and index record decodes; every mempool record decodes, is
+ * keyed by its transaction's txid and holds no main-chain transaction (a
+ * block's write takes out what it confirms). An empty store (no tip) must be
  * empty throughout. Reads every main-chain block: for tests and operators,
  * not for a hot path. 0 with *counts (may be NULL), or INTERNAL naming the
  * first inconsistency found. */
@@ -261,5 +306,20 @@ int store_connect(store_write_t *w, const hash32_t *block, uint64_t height, err_
  * missing or corrupt. */
 int store_disconnect(store_write_t *w, const block_t *b, const hash32_t *hash, uint64_t height,
                      err_t *e) __attribute__((warn_unused_result));
+
+/* Writes (replacing) the mempool record of txid. Nothing here checks the
+ * transaction: the mempool's rules are the caller's. BAD_ENCODING when rec
+ * has a flag version 1 does not know or no encoding (nothing written). */
+int store_put_mempool(store_write_t *w, const hash32_t *txid, const store_mempool_rec_t *rec,
+                      err_t *e) __attribute__((warn_unused_result));
+/* Sets the flags of txid's record. NOT_FOUND: no record; BAD_ENCODING: it
+ * does not decode, or flags has a bit version 1 does not know. */
+int store_set_mempool_flags(store_write_t *w, const hash32_t *txid, uint8_t flags, err_t *e)
+    __attribute__((warn_unused_result));
+/* Deletes txid's record; *deleted (may be NULL) says whether there was one. */
+int store_del_mempool(store_write_t *w, const hash32_t *txid, bool *deleted, err_t *e)
+    __attribute__((warn_unused_result));
+/* Deletes every mempool record (a table that cannot be read is emptied). */
+int store_clear_mempool(store_write_t *w, err_t *e) __attribute__((warn_unused_result));
 
 #endif

@@ -111,6 +111,8 @@ json_t *views_mempool(const node_mempool_item_t *items, size_t n)
         o = with(o, "size", json_integer(jint(items[i].size)));
         o = with(o, "fee", json_integer(jint(items[i].fee)));
         o = with(o, "fee_rate", json_real((double)items[i].fee / (double)items[i].size));
+        if (items[i].unbroadcast) /* submitted here, no peer has asked for it yet */
+            o = with(o, "unbroadcast", json_true());
         if (json_array_append_new(list, o) < 0 || !o) {
             json_decref(list);
             list = NULL;

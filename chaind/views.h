@@ -44,7 +44,8 @@ json_t *views_utxo(const char *user, const char *address, amount_t total, json_t
                    bool truncated);
 /* {"height", "tip", "count", "total", "digest"} of a UTXO set at a tip. */
 json_t *views_utxo_set(uint64_t height, const hash32_t *tip, const store_utxo_stats_t *st);
-/* [{"transaction_hash", "size", "fee", "fee_rate"}...] in the given order. */
+/* [{"transaction_hash", "size", "fee", "fee_rate"}...] in the given order,
+ * with "unbroadcast": true on those in the unbroadcast set. */
 json_t *views_mempool(const node_mempool_item_t *items, size_t n);
 /* gossipd's peer report (a msgpack array of maps, as node_peers_copy gives
  * it; len 0 for none) as [{"hostname", "height", "inbound"}...]; maps

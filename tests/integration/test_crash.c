@@ -141,19 +141,6 @@ static void stream_blocks(const char *base_url, const mp_buf_t *blocks, long fro
     _exit(0);
 }
 
-static long height_of(const tb_chaind_t *d, char tip_hex[65])
-{
-    char url[128];
-    tb_http_t r;
-    snprintf(url, sizeof url, "%s/status", d->http_url);
-    tb_http(&r, "GET", url, NULL, 0, NULL);
-    cr_assert_eq(r.status, 200);
-    long h = (long)json_integer_value(json_object_get(r.json, "height"));
-    snprintf(tip_hex, 65, "%s", json_string_value(json_object_get(r.json, "tip")));
-    tb_http_free(&r);
-    return h;
-}
-
 Test(crash, kill9_while_connecting_keeps_a_consistent_store, .timeout = 600)
 {
     static mp_buf_t blocks[N_BLOCKS];
@@ -174,7 +161,7 @@ Test(crash, kill9_while_connecting_keeps_a_consistent_store, .timeout = 600)
         tb_chaind_t d;
         tb_chaind_start(&d, datadir, NULL);
         char tip[65];
-        long h = height_of(&d, tip);
+        long h = tb_chaind_height(&d, tip);
         cr_assert_geq(h, last_height, "a restart lost connected blocks (%ld < %ld)", h,
                       last_height);
         last_height = h;
@@ -194,7 +181,7 @@ Test(crash, kill9_while_connecting_keeps_a_consistent_store, .timeout = 600)
 
         /* restart: the store opens, its tip is one of ours, coins match */
         tb_chaind_start(&d, datadir, NULL);
-        h = height_of(&d, tip);
+        h = tb_chaind_height(&d, tip);
         cr_assert_geq(h, last_height);
         if (h > last_height && h < N_BLOCKS) {
             kills_mid_stream++;

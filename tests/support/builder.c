@@ -297,6 +297,59 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 
 void tb_rmdir(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
+char *tb_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot read %s: %s", path, strerror(errno));
+    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    cr_assert_geq(size, 0);
+    rewind(f);
+    char *data = malloc((size_t)size + 1);
+    cr_assert_not_null(data);
+    cr_assert_eq(fread(data, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    data[size] = '\0';
+    if (len)
+        *len = (size_t)size;
+    return data;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "cannot write %s: %s", path, strerror(errno));
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    cr_assert_eq(fclose(f), 0);
+}
+
+int tb_poke(const char *path, const uint8_t *marker, size_t mlen, long at, uint8_t value)
+{
+    size_t size;
+    uint8_t *data = (uint8_t *)tb_read_file(path, &size);
+    int found = 0;
+    for (size_t i = 0; i + mlen <= size; i++)
+        if (memcmp(data + i, marker, mlen) == 0) {
+            cr_assert((long)i + at >= 0 && (size_t)((long)i + at) < size);
+            data[(long)i + at] = value;
+            found++;
+        }
+    write_file(path, data, size);
+    free(data);
+    return found;
+}
+
+void tb_copy_store(const char *from_dir, const char *to_dir)
+{
+    char from[300], to[300];
+    size_t len;
+    snprintf(from, sizeof from, "%s/data.mdb", from_dir);
+    snprintf(to, sizeof to, "%s/data.mdb", to_dir);
+    char *data = tb_read_file(from, &len);
+    write_file(to, data, len);
+    free(data);
+}
+
 void tb_binary(char out[512], const char *relative)
 {
     snprintf(out, 512, "%s/%s", CHAIN_BINARY_DIR, relative);
@@ -352,6 +405,20 @@ void tb_http_free(tb_http_t *r)
     free(r->body);
     json_decref(r->json);
     memset(r, 0, sizeof *r);
+}
+
+long tb_chaind_height(const tb_chaind_t *d, char tip_hex[65])
+{
+    char url[128];
+    tb_http_t r;
+    snprintf(url, sizeof url, "%s/status", d->http_url);
+    tb_http(&r, "GET", url, NULL, 0, NULL);
+    cr_assert_eq(r.status, 200, "GET /status: %ld", r.status);
+    long h = (long)json_integer_value(json_object_get(r.json, "height"));
+    if (tip_hex)
+        snprintf(tip_hex, 65, "%s", json_string_value(json_object_get(r.json, "tip")));
+    tb_http_free(&r);
+    return h;
 }
 
 long tb_post_hex(const char *base_url, const char *route, const uint8_t *data, size_t len,

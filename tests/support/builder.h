@@ -84,6 +84,15 @@ int tb_free_port(void);
 /* A new empty directory under /tmp; the caller removes it (tb_rmdir). */
 void tb_tmpdir(char out[256]);
 void tb_rmdir(const char *dir);
+/* A whole file, NUL-terminated (malloc'd: the caller frees); *len (may be
+ * NULL) its size. */
+char *tb_read_file(const char *path, size_t *len);
+/* Rewrites path with the byte at offset `at` from each copy of marker set
+ * to value (corrupting a record on purpose); returns how many copies. */
+int tb_poke(const char *path, const uint8_t *marker, size_t mlen, long at, uint8_t value);
+/* Copies a store's data file (from_dir/data.mdb) into to_dir: what a kill
+ * -9 at this moment would leave, when no write is under way. */
+void tb_copy_store(const char *from_dir, const char *to_dir);
 /* The path of a built binary: CHAIN_BINARY_DIR "/chaind/chaind" etc. */
 void tb_binary(char out[512], const char *relative);
 
@@ -106,6 +115,8 @@ void tb_chaind_start(tb_chaind_t *d, const char *datadir, const char *const *ext
 int tb_chaind_stop(tb_chaind_t *d);
 /* SIGKILL and reap. */
 void tb_chaind_kill(tb_chaind_t *d);
+/* GET /status: the tip's height, and its hash into tip_hex (may be NULL). */
+long tb_chaind_height(const tb_chaind_t *d, char tip_hex[65]);
 
 /* --- HTTP ------------------------------------------------------------------ */
 typedef struct {

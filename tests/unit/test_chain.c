@@ -41,7 +41,7 @@ static void *keep(void *p)
 static void open_chain(void)
 {
     err_t e;
-    cr_assert_eq(chain_open(&C, P, dir, (size_t)1 << 30, 2, cache, &e), 0, "%s", e.message);
+    cr_assert_eq(chain_open(&C, P, dir, (size_t)1 << 30, 2, cache, NULL, &e), 0, "%s", e.message);
 }
 
 static void setup(void)

@@ -30,7 +30,7 @@ static void setup(void)
     tb_tmpdir(dir);
     cache = sigcache_new(100);
     err_t e;
-    cr_assert_eq(chain_open(&C, P, dir, (size_t)1 << 30, 1, cache, &e), 0, "%s", e.message);
+    cr_assert_eq(chain_open(&C, P, dir, (size_t)1 << 30, 1, cache, NULL, &e), 0, "%s", e.message);
     M = mempool_new(1 << 20, 10);
     cr_assert_not_null(M);
     jobs_init(&J);
@@ -69,7 +69,7 @@ static rtx_t admit(uint32_t index, amount_t value, const tb_wallet_t *from, amou
     validate_store_view(&view, r);
     hash32_t txid;
     cr_assert_eq(mempool_accept(M, t.raw.data, t.raw.len, &view, 1, P->coinbase_maturity, cache,
-                                &txid, &e), 0, "%s", e.message);
+                                NULL, &txid, &e), 0, "%s", e.message);
     store_read_end(&r);
     return t;
 }

@@ -1,8 +1,16 @@
 /* The mempool through node.h in process: admission and every rejection code,
  * mining jobs and node_submit_work, re-admission after a reorganisation,
- * eviction by fee rate, and the saved mempool across a restart. */
+ * eviction by fee rate, and durability (DESIGN §4.1): every acknowledged
+ * transaction in the store's mempool table, blocks moving records in their
+ * own writes (crash snapshots between a reorganisation's steps), the
+ * revalidation at start with its rules logged, the legacy mempool.dat, the
+ * unbroadcast set, a full journal, rpc submit_tx. */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,6 +18,7 @@
 
 #include "builder.h"
 #include "chain.h"
+#include "hex.h"
 #include "log.h"
 #include "merkle.h"
 #include "node.h"
@@ -41,21 +50,26 @@ static void *keep(void *p)
     return kept[n_kept++] = p;
 }
 
-static void open_node(size_t mempool_max_bytes)
+static size_t journal_ops; /* the next open_node's journal bound (0: default) */
+
+static void open_node_in(node_t **n, const char *datadir, size_t mempool_max_bytes)
 {
     node_config_t cfg = {
         .params = P,
-        .datadir = dir,
+        .datadir = datadir,
         .map_size = (size_t)1 << 30,
         .verify_threads = 2,
         .mempool_max_bytes = mempool_max_bytes,
         .min_fee_rate = RATE,
         .sigcache_entries = 1000,
+        .journal_max_ops = journal_ops,
     };
     err_t e;
-    cr_assert_eq(node_open(&N, &cfg, &e), 0, "%s", e.message);
-    cr_assert_not_null(N);
+    cr_assert_eq(node_open(n, &cfg, &e), 0, "%s", e.message);
+    cr_assert_not_null(*n);
 }
+
+static void open_node(size_t mempool_max_bytes) { open_node_in(&N, dir, mempool_max_bytes); }
 
 static void setup(void)
 {
@@ -76,6 +90,7 @@ static void setup(void)
 static void teardown(void)
 {
     node_close(&N);
+    journal_ops = 0;
     for (size_t i = 0; i < n_kept; i++)
         free(kept[i]);
     n_kept = 0;
@@ -153,14 +168,45 @@ static amount_t fee_of(const rtx_t *t, amount_t in_sum)
 
 /* --- node helpers ------------------------------------------------------------ */
 
-static void submit_tx_ok(const rtx_t *t)
+/* Whether the store's mempool table holds txid's record (with the bytes of
+ * t when given) and its flags. */
+static bool recorded(const hash32_t *txid, const rtx_t *t, uint8_t *flags)
+{
+    store_read_t *r;
+    store_mempool_rec_t rec;
+    err_t e;
+    cr_assert_eq(store_read_begin(node_store(N), &r, &e), 0, "%s", e.message);
+    int rc = store_get_mempool(r, txid, &rec, &e);
+    cr_assert(rc == 0 || rc == -(int)ERR_NOT_FOUND, "%s", e.message);
+    if (rc == 0 && t)
+        cr_assert(rec.len == t->len && memcmp(rec.raw, t->raw, t->len) == 0,
+                  "the record holds other bytes");
+    if (rc == 0 && flags)
+        *flags = rec.flags;
+    store_read_end(&r);
+    return rc == 0;
+}
+
+/* Submits with flags, waits for the ticket as a submitter does, and checks
+ * the promise: settled, and on disk. */
+static void submit_flagged_ok(const rtx_t *t, uint8_t flags)
 {
     hash32_t txid;
+    uint64_t ticket = 0;
     err_t e = {0};
-    int rc = node_submit_tx(N, t->raw, t->len, "test", &txid, &e);
+    int rc = node_submit_tx(N, t->raw, t->len, "test", flags, &txid, &ticket, &e);
     cr_assert_eq(rc, 0, "tx rejected: %s (%s)", err_str(e.code), e.message);
     cr_assert(hash32_eq(&txid, &t->txid), "another txid");
+    cr_assert_gt(ticket, 0, "an admission without a ticket");
+    node_wait_durable(N, ticket);
+    cr_assert_geq(node_durable(N), ticket);
+    cr_assert_eq(node_settle_tx(N, &txid, &e), 0, "%s", e.message);
+    uint8_t got;
+    cr_assert(recorded(&txid, t, &got), "acknowledged, yet not in the store");
+    cr_assert_eq(got, flags);
 }
+
+static void submit_tx_ok(const rtx_t *t) { submit_flagged_ok(t, 0); }
 
 static bool in_pool(const rtx_t *t)
 {
@@ -213,8 +259,11 @@ static err_t submit_raw_fail(const uint8_t *raw, size_t len, err_code_t code, co
 {
     view_t before = view_now();
     hash32_t txid;
+    uint64_t ticket = 7;
     err_t e = {0};
-    int rc = node_submit_tx(N, raw, len, "test", &txid, &e);
+    int rc = node_submit_tx(N, raw, len, "test", 0, &txid, &ticket, &e);
+    if (code != ERR_KNOWN)
+        cr_assert_eq(ticket, 0, "%s: a rejection with a ticket", what);
     cr_assert_eq(rc, -(int)code, "%s: rc %d (%s: %s), expected %s", what, rc,
                  rc < 0 ? err_str(e.code) : "accepted", rc < 0 ? e.message : "", err_str(code));
     cr_assert_eq(e.code, code);
@@ -731,10 +780,11 @@ Test(mempool, eviction_by_fee_rate)
     submit_tx_ok(&a);
     submit_tx_ok(&b);
     cr_assert_eq(pool_count(), 2);
-    /* c pays more than a: a goes */
+    /* c pays more than a: a goes, its record with it */
     submit_tx_ok(&c);
     cr_assert_eq(pool_count(), 2);
     cr_assert_not(in_pool(&a));
+    cr_assert_not(recorded(&a.txid, NULL, NULL), "an evicted transaction kept its record");
     cr_assert(in_pool(&b));
     cr_assert(in_pool(&c));
     node_status_t s;
@@ -781,60 +831,426 @@ Test(mempool, eviction_by_fee_rate)
     cr_assert_eq(pool_count(), 1);
 }
 
-Test(mempool, saved_and_revalidated_across_restarts)
+/* --- durability ------------------------------------------------------------------ */
+
+/* Writes a record straight into the store of a closed node at datadir. */
+static void put_record(const char *datadir, const hash32_t *txid, const uint8_t *raw, size_t len,
+                       uint8_t flags)
+{
+    store_t *st;
+    store_write_t *w;
+    err_t e;
+    cr_assert_eq(store_open(&st, datadir, (size_t)1 << 30, "regtest", &e), 0, "%s", e.message);
+    cr_assert_eq(store_write_begin(st, &w, &e), 0, "%s", e.message);
+    store_mempool_rec_t rec = {flags, 1700000000, raw, len};
+    cr_assert_eq(store_put_mempool(w, txid, &rec, &e), 0, "%s", e.message);
+    cr_assert_eq(store_write_commit(&w, &e), 0, "%s", e.message);
+    store_close(&st);
+}
+
+/* The node's store is consistent (store_check: no record of a confirmed
+ * transaction among them) and holds n_records records. */
+static void store_ok(node_t *n, uint64_t n_records)
+{
+    store_read_t *r;
+    store_counts_t c;
+    err_t e;
+    cr_assert_eq(store_read_begin(node_store(n), &r, &e), 0, "%s", e.message);
+    cr_assert_eq(store_check(r, &c, &e), 0, "%s", e.message);
+    cr_assert_eq(c.mempool, n_records, "%llu records, expected %llu",
+                 (unsigned long long)c.mempool, (unsigned long long)n_records);
+    store_read_end(&r);
+}
+
+/* The log (stderr) into a file of the test's directory, from now on. */
+static void log_to(char path[300])
+{
+    snprintf(path, 300, "%s/test.log", dir);
+    cr_assert_not_null(freopen(path, "w", stderr));
+    setvbuf(stderr, NULL, _IONBF, 0);
+    log_init("test", LOG_INFO);
+}
+
+static size_t count_of(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+Test(mempool, acknowledged_transactions_are_stored_and_revalidated_across_restarts)
 {
     rtx_t t1 = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 2 * COIN, 10000);
     rtx_t t2 = pay(&GTX, 1, 30 * COIN, &bertrand, &camille.pkh, 3 * COIN, 10000);
     submit_tx_ok(&t1);
     submit_tx_ok(&t2);
+    store_ok(N, 2);
     node_status_t s;
     node_status(N, &s);
     size_t bytes = s.mempool_bytes;
+    cr_assert_geq(s.journal.commits, 1);
 
     char path[512];
     snprintf(path, sizeof path, "%s/mempool.dat", dir);
     node_close(&N);
-    cr_assert_null(N);
     struct stat sb;
-    cr_assert_eq(stat(path, &sb), 0, "no mempool.dat after a clean close");
-    cr_assert_geq((size_t)sb.st_size, t1.len + t2.len);
+    cr_assert_neq(stat(path, &sb), 0, "a mempool.dat was written: the table is the copy");
     open_node((size_t)1 << 20);
     node_status(N, &s);
     cr_assert_eq(s.mempool_count, 2);
     cr_assert_eq(s.mempool_bytes, bytes);
-    cr_assert(in_pool(&t1));
-    cr_assert(in_pool(&t2));
+    cr_assert(in_pool(&t1) && in_pool(&t2));
+    cr_assert(node_mempool_spends(N, &GTX, 0), "spent_in_mempool lost across a restart");
 
-    /* meanwhile (node down), a block spends t1's input another way */
+    /* meanwhile (node down, no hooks), a block spends t1's input another way */
     node_close(&N);
     chain_t *c;
     err_t e;
-    cr_assert_eq(chain_open(&c, P, dir, (size_t)1 << 30, 1, NULL, &e), 0, "%s", e.message);
+    cr_assert_eq(chain_open(&c, P, dir, (size_t)1 << 30, 1, NULL, NULL, &e), 0, "%s", e.message);
     rtx_t t1b = pay(&GTX, 0, 40 * COIN, &albert, &camille.pkh, 5 * COIN, 10000);
     blk_t b1 = mkblock(&G, 1, GT + 60, &t1b, 1, 10000, 1);
     chain_status_t st;
     hash32_t h;
     cr_assert_eq(chain_submit_block(c, b1.data, b1.len, (uint64_t)time(NULL), &st, &h, &e), 0,
                  "%s", e.message);
-    cr_assert_eq(st, CHAIN_TIP);
     chain_close(&c);
 
+    char log[300];
+    log_to(log);
     open_node((size_t)1 << 20);
     node_status(N, &s);
     cr_assert_eq(s.height, 1);
     cr_assert_eq(s.mempool_count, 1);
-    cr_assert_eq(s.mempool_bytes, t2.len);
-    cr_assert_not(in_pool(&t1), "a saved tx whose input was spent came back");
+    cr_assert_not(in_pool(&t1), "a stored tx whose input was spent came back");
+    cr_assert_not(recorded(&t1.txid, NULL, NULL), "its record stayed");
     cr_assert(in_pool(&t2));
+    store_ok(N, 1);
+    char *text = tb_read_file(log, NULL);
+    char hex[65], want[128];
+    hex_encode(hex, t1.txid.b, 32);
+    snprintf(want, sizeof want, "stored transaction %s dropped: double_spend", hex);
+    cr_assert_eq(count_of(text, want), 1, "no one line naming the rule: %s", text);
+    free(text);
+}
 
-    /* a corrupt file: the node still opens */
+/* A transaction spending a coin that never was (the rule: unknown_utxo). */
+static rtx_t phantom(uint8_t k)
+{
+    hash32_t nowhere = {{0xee, k}};
+    return pay(&nowhere, 0, COIN, &albert, &bertrand.pkh, COIN / 2, 10000);
+}
+
+Test(mempool, startup_drops_each_invalid_record_with_its_rule_then_counts)
+{
+    rtx_t good = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 2 * COIN, 10000);
+    submit_tx_ok(&good);
     node_close(&N);
+    for (uint8_t k = 0; k < 25; k++) {
+        rtx_t t = phantom(k);
+        put_record(dir, &t.txid, t.raw, t.len, 0);
+    }
+    static const char junk[] = "bytes that are no transaction";
+    hash32_t junk_id, wrong = {{0x12}};
+    hash_sha256d(&junk_id, junk, sizeof junk - 1);
+    put_record(dir, &junk_id, (const uint8_t *)junk, sizeof junk - 1, 0);
+    put_record(dir, &wrong, good.raw, good.len, 0); /* keyed by another txid */
+    /* and one that does not decode: its version byte corrupted */
+    static const char marker[] = "a record marker that no transaction holds, 50 bytes";
+    hash32_t marker_id;
+    hash_sha256d(&marker_id, marker, sizeof marker - 1);
+    put_record(dir, &marker_id, (const uint8_t *)marker, sizeof marker - 1, 0);
+    char data[300];
+    snprintf(data, sizeof data, "%s/data.mdb", dir);
+    cr_assert_gt(tb_poke(data, (const uint8_t *)marker, sizeof marker - 1, -10, 7), 0);
+
+    char log[300];
+    log_to(log);
+    open_node((size_t)1 << 20);
+    cr_assert_eq(pool_count(), 1);
+    cr_assert(in_pool(&good));
+    store_ok(N, 1);
+    char *text = tb_read_file(log, NULL);
+    cr_assert_eq(count_of(text, " dropped: "), 20, "not 20 lines, one a drop: %s", text);
+    cr_assert_eq(count_of(text, "more stored transaction(s) dropped"), 1, "%s", text);
+    /* 28 drops: 20 lines, then the rest counted by rule */
+    cr_assert(strstr(text, "8 more stored transaction(s) dropped"), "%s", text);
+    cr_assert(strstr(text, "unknown_utxo"), "%s", text);
+    free(text);
+    /* the next start finds nothing more to drop */
+    node_close(&N);
+    log_to(log);
+    open_node((size_t)1 << 20);
+    text = tb_read_file(log, NULL);
+    cr_assert_eq(count_of(text, "dropped"), 0, "%s", text);
+    free(text);
+    cr_assert(in_pool(&good));
+}
+
+Test(mempool, a_legacy_mempool_dat_is_imported_once)
+{
+    rtx_t t1 = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 2 * COIN, 10000);
+    rtx_t bad = phantom(1);
+    node_close(&N);
+    char path[512];
+    snprintf(path, sizeof path, "%s/mempool.dat", dir);
     FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    fwrite("CHAINMP1", 1, 8, f);
+    const rtx_t *txs[2] = {&t1, &bad};
+    for (int i = 0; i < 2; i++) {
+        uint8_t len[4] = {(uint8_t)txs[i]->len, (uint8_t)(txs[i]->len >> 8), 0, 0};
+        fwrite(len, 1, 4, f);
+        fwrite(txs[i]->raw, 1, txs[i]->len, f);
+    }
+    fclose(f);
+    open_node((size_t)1 << 20);
+    struct stat sb;
+    cr_assert_neq(stat(path, &sb), 0, "the legacy file stayed");
+    cr_assert(in_pool(&t1));
+    cr_assert(recorded(&t1.txid, &t1, NULL), "imported but not stored");
+    cr_assert_not(in_pool(&bad));
+    store_ok(N, 1);
+    node_close(&N);
+    open_node((size_t)1 << 20);
+    cr_assert(in_pool(&t1), "lost at the second start");
+
+    /* a corrupt file: the node still opens, and the file goes */
+    node_close(&N);
+    f = fopen(path, "wb");
     cr_assert_not_null(f);
     fputs("not a mempool", f);
     fclose(f);
     open_node((size_t)1 << 20);
-    cr_assert_eq(pool_count(), 0);
+    cr_assert_neq(stat(path, &sb), 0);
+    cr_assert_eq(pool_count(), 1);
+}
+
+/* Crash snapshots: on each block event while armed, the store as a kill -9
+ * would leave it then (the committer is idle: every ticket was waited for,
+ * and a reorganisation queues nothing before it ends). */
+static char snaps[4][256];
+static int n_snaps;
+static bool armed;
+
+static void snapshot_on_block(void *ctx, const char *topic, const uint8_t *body, size_t len)
+{
+    (void)ctx, (void)body, (void)len;
+    if (!armed || strcmp(topic, "block") != 0)
+        return;
+    cr_assert_lt(n_snaps, 4);
+    tb_tmpdir(snaps[n_snaps]);
+    tb_copy_store(dir, snaps[n_snaps++]);
+}
+
+/* In a crash snapshot: each tx is confirmed or has a record, and never both
+ * (store_check). */
+static void confirmed_or_pending(const char *snapdir, const rtx_t *const *txs, size_t n)
+{
+    store_t *st;
+    store_read_t *r;
+    err_t e;
+    cr_assert_eq(store_open(&st, snapdir, (size_t)1 << 30, "regtest", &e), 0, "%s", e.message);
+    cr_assert_eq(store_read_begin(st, &r, &e), 0, "%s", e.message);
+    cr_assert_eq(store_check(r, NULL, &e), 0, "%s: %s", snapdir, e.message);
+    for (size_t i = 0; i < n; i++) {
+        store_tx_loc_t loc;
+        store_mempool_rec_t rec;
+        bool confirmed = store_find_tx(r, &txs[i]->txid, &loc, NULL) == 0;
+        bool pending = store_get_mempool(r, &txs[i]->txid, &rec, NULL) == 0;
+        cr_assert(confirmed || pending, "%s: transaction %zu is neither confirmed nor pending",
+                  snapdir, i);
+    }
+    store_read_end(&r);
+    store_close(&st);
+}
+
+Test(mempool, blocks_move_records_in_their_own_write_through_a_reorganisation)
+{
+    rtx_t t1 = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 2 * COIN, 10000);
+    rtx_t t2 = pay(&GTX, 1, 30 * COIN, &bertrand, &camille.pkh, 3 * COIN, 10000);
+    rtx_t t4 = pay(&GTX, 2, 10 * COIN, &camille, &albert.pkh, COIN, 10000);
+    submit_tx_ok(&t1);
+    submit_tx_ok(&t2);
+    submit_tx_ok(&t4);
+    /* a1 confirms t1 and conflicts t2 (t2b spends its coin): both records
+     * go in a1's own write */
+    rtx_t t2b = pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, 4 * COIN, 10000);
+    rtx_t a1_txs[2] = {t1, t2b};
+    blk_t a1 = mkblock(&G, 1, GT + 60, a1_txs, 2, 20000, 1);
+    submit_block_ok(&a1, CHAIN_TIP);
+    cr_assert_not(recorded(&t1.txid, NULL, NULL) || recorded(&t2.txid, NULL, NULL));
+    store_ok(N, 1);
+
+    /* a heavier branch: b1 spends t2b's coin another way (t2c), b2 confirms
+     * t1 again; a1's disconnect puts t1 and t2b back, each connect takes out
+     * what it confirms */
+    rtx_t t2c = pay(&GTX, 1, 30 * COIN, &bertrand, &stranger.pkh, 5 * COIN, 10000);
+    blk_t b1 = mkblock(&G, 1, GT + 61, &t2c, 1, 10000, 2);
+    blk_t b2 = mkblock(&b1.hash, 2, GT + 120, &t1, 1, 10000, 3);
+    submit_block_ok(&b1, CHAIN_SIDE);
+    node_set_publisher(N, snapshot_on_block, NULL);
+    armed = true;
+    submit_block_ok(&b2, CHAIN_TIP);
+    armed = false;
+    cr_assert_eq(n_snaps, 2, "one snapshot a connect");
+    /* the new chain: t1 and t2c confirmed, t4 pending, t2b dropped by readmission */
+    cr_assert(in_pool(&t4) && !in_pool(&t1) && !in_pool(&t2b) && !in_pool(&t2));
+    const rtx_t *acked[4] = {&t1, &t4, &t2b, &t2c};
+    /* after b1 (mid-reorganisation) and after b2: nothing of t1, t4 lost */
+    confirmed_or_pending(snaps[0], acked, 2);
+    confirmed_or_pending(snaps[1], acked, 2);
+    /* t2b: back with a1's disconnect until readmission drops it */
+    confirmed_or_pending(snaps[0], acked + 2, 1);
+
+    /* a restart from the mid-reorganisation snapshot finishes the job: the
+     * same pool, the same table */
+    node_close(&N);
+    node_t *m;
+    char log[300];
+    log_to(log);
+    open_node_in(&m, snaps[0], (size_t)1 << 20);
+    node_status_t s;
+    node_status(m, &s);
+    cr_assert_eq(s.height, 2);
+    cr_assert(hash32_eq(&s.hash, &b2.hash));
+    cr_assert_eq(s.mempool_count, 1);
+    cr_assert(node_mempool_spends(m, &GTX, 2), "t4 is not pending after the restart");
+    store_ok(m, 1);
+    char *text = tb_read_file(log, NULL);
+    char hex[65];
+    hex_encode(hex, t2b.txid.b, 32);
+    cr_assert(strstr(text, hex) && strstr(text, "double_spend"), "%s", text);
+    free(text);
+    node_close(&m);
+    for (int i = 0; i < n_snaps; i++)
+        tb_rmdir(snaps[i]);
+    open_node((size_t)1 << 20);
+}
+
+Test(mempool, the_unbroadcast_set_persists_and_leaves_with_its_record)
+{
+    rtx_t t1 = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 2 * COIN, 10000);
+    rtx_t t2 = pay(&GTX, 1, 30 * COIN, &bertrand, &camille.pkh, 3 * COIN, 10000);
+    rtx_t t3 = pay(&GTX, 2, 10 * COIN, &camille, &albert.pkh, COIN, 10000);
+    submit_flagged_ok(&t1, STORE_MEMPOOL_UNBROADCAST);
+    submit_tx_ok(&t2);
+    submit_flagged_ok(&t3, STORE_MEMPOOL_UNBROADCAST);
+    hash32_t got[NODE_UNBROADCAST_MAX];
+    cr_assert_eq(node_unbroadcast(N, got, NODE_UNBROADCAST_MAX), 2);
+    cr_assert(hash32_eq(&got[0], &t1.txid) && hash32_eq(&got[1], &t3.txid), "not oldest first");
+    cr_assert_eq(node_unbroadcast(N, got, 1), 1);
+    node_status_t s;
+    node_status(N, &s);
+    cr_assert_eq(s.mempool_unbroadcast, 2);
+    node_mempool_item_t items[8];
+    size_t n = node_mempool_list(N, items, 8);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(items[i].unbroadcast, !hash32_eq(&items[i].txid, &t2.txid));
+
+    /* announced: out of the set, in memory and in the record */
+    hash32_t mark[2] = {t1.txid, {{0x5a}}};
+    uint64_t ticket;
+    err_t e;
+    cr_assert_eq(node_mark_broadcast(N, mark, 2, &ticket, &e), 0, "%s", e.message);
+    cr_assert_gt(ticket, 0);
+    node_wait_durable(N, ticket);
+    uint8_t flags = 0xff;
+    cr_assert(recorded(&t1.txid, &t1, &flags) && flags == 0, "the record kept the flag");
+    cr_assert_eq(node_unbroadcast(N, got, NODE_UNBROADCAST_MAX), 1);
+    cr_assert(hash32_eq(&got[0], &t3.txid));
+    cr_assert_eq(node_mark_broadcast(N, mark, 2, &ticket, &e), 0);
+    cr_assert_eq(ticket, 0, "nothing to change, yet a change");
+    cr_assert_eq(node_mark_broadcast(N, mark, NODE_UNBROADCAST_MAX + 1, &ticket, &e),
+                 -(int)ERR_TOO_LARGE);
+
+    /* kept across a restart */
+    node_close(&N);
+    open_node((size_t)1 << 20);
+    cr_assert_eq(node_unbroadcast(N, got, NODE_UNBROADCAST_MAX), 1);
+    cr_assert(hash32_eq(&got[0], &t3.txid));
+    /* confirmed: gone with its record */
+    blk_t b1 = mkblock(&G, 1, GT + 60, &t3, 1, 10000, 1);
+    submit_block_ok(&b1, CHAIN_TIP);
+    cr_assert_eq(node_unbroadcast(N, got, NODE_UNBROADCAST_MAX), 0);
+    node_status(N, &s);
+    cr_assert_eq(s.mempool_unbroadcast, 0);
+    store_ok(N, 2);
+}
+
+/* Holds a store write for 200 ms (a write stays on the thread that began
+ * it), so that the journal's committer waits behind it. */
+static _Atomic int holding;
+
+static void *hold_a_write(void *arg)
+{
+    (void)arg;
+    store_write_t *w;
+    err_t e;
+    cr_assert_eq(store_write_begin(node_store(N), &w, &e), 0, "%s", e.message);
+    atomic_store(&holding, 1);
+    struct timespec ts = {0, 200 * 1000000L};
+    nanosleep(&ts, NULL);
+    store_write_abort(&w);
+    return NULL;
+}
+
+Test(mempool, a_full_journal_answers_busy_and_changes_nothing)
+{
+    node_close(&N);
+    journal_ops = 2;
+    /* a pool with room for two payments and a half, so that c would evict a */
+    rtx_t a = pay_at_rate(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10, 0);
+    rtx_t b = pay_at_rate(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, 30, 0);
+    rtx_t c = pay_at_rate(&GTX, 2, 10 * COIN, &camille, &albert.pkh, COIN, 20, 0);
+    open_node(2 * a.len + a.len / 2);
+    /* the committer held back behind a write of ours */
+    store_write_t *w;
+    err_t e;
+    cr_assert_eq(store_write_begin(node_store(N), &w, &e), 0, "%s", e.message);
+    hash32_t txid;
+    uint64_t ka, kb;
+    cr_assert_eq(node_submit_tx(N, a.raw, a.len, "test", 0, &txid, &ka, &e), 0, "%s", e.message);
+    cr_assert_eq(node_submit_tx(N, b.raw, b.len, "test", 0, &txid, &kb, &e), 0, "%s", e.message);
+    err_t busy = submit_tx_fail(&c, ERR_MEMPOOL_FULL, "a full journal");
+    cr_assert(strstr(busy.message, "busy"), "%s", busy.message);
+    cr_assert(in_pool(&a), "a refusal evicted");
+    cr_assert_lt(node_durable(N), ka, "durable behind a held write");
+    store_write_abort(&w);
+    node_wait_durable(N, kb);
+    cr_assert(recorded(&a.txid, &a, NULL) && recorded(&b.txid, &b, NULL));
+    submit_tx_ok(&c); /* room again: now it evicts a, record and all */
+    cr_assert_not(in_pool(&a));
+    cr_assert_not(recorded(&a.txid, NULL, NULL));
+}
+
+/* rpc submit_tx answers ok only once the record is on disk: the committer
+ * is held back for 200 ms, and the ok must not come before. */
+Test(mempool, rpc_submit_tx_answers_ok_only_once_durable)
+{
+    rtx_t t = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 3 * COIN, 10000);
+    err_t e;
+    pthread_t th;
+    atomic_store(&holding, 0);
+    cr_assert_eq(pthread_create(&th, NULL, hold_a_write, NULL), 0);
+    while (!atomic_load(&holding))
+        sched_yield();
+    mp_buf_t req, rep;
+    mp_buf_init(&req, TX_MAX_SIZE);
+    mp_buf_init(&rep, PROTO_MAX_MSG);
+    proto_begin_request(&req, "submit_tx", 9, 2);
+    mp_put_cstr(&req, "tx");
+    mp_put_bin(&req, t.raw, t.len);
+    mp_put_cstr(&req, "origin");
+    mp_put_cstr(&req, "peer:test");
+    rpc_handle(N, req.data, req.len, &rep);
+    cr_assert(recorded(&t.txid, &t, NULL), "ok before the record was durable");
+    pthread_join(th, NULL);
+    proto_reply_t r;
+    cr_assert_eq(proto_decode_reply(&r, rep.data, rep.len, &e), 0, "%s", e.message);
+    cr_assert(r.ok, "%s", r.message);
+    mp_buf_free(&req);
+    mp_buf_free(&rep);
 }
 
 /* --- rpc reads of the store ------------------------------------------------------ */

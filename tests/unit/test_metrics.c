@@ -13,7 +13,8 @@ Test(metrics, every_metric_with_help_type_and_value)
     node_status_t s = {.height = 12, .bits = 0x1e00ffff, .timestamp = 1700000000,
                        .mempool_count = 3, .mempool_bytes = 456, .peers = 2, .hashrate = 99,
                        .orphans = 1, .sigcache_hits = 10, .sigcache_misses = 4,
-                       .sigcache_entries = 7};
+                       .sigcache_entries = 7, .mempool_unbroadcast = 5,
+                       .journal = {.commits = 20, .ops = 300, .failures = 1, .waiting = 6}};
     char *text;
     size_t len;
     err_t e;
@@ -27,6 +28,11 @@ Test(metrics, every_metric_with_help_type_and_value)
         {"chain_difficulty", "gauge", "256"},
         {"chain_mempool_transactions", "gauge", "3"},
         {"chain_mempool_bytes", "gauge", "456"},
+        {"chain_mempool_unbroadcast", "gauge", "5"},
+        {"chain_mempool_commits_total", "counter", "20"},
+        {"chain_mempool_commit_ops_total", "counter", "300"},
+        {"chain_mempool_commit_failures_total", "counter", "1"},
+        {"chain_mempool_journal_waiting", "gauge", "6"},
         {"chain_peers", "gauge", "2"},
         {"chain_hashrate", "gauge", "99"},
         {"chain_orphans", "gauge", "1"},

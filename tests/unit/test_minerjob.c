@@ -402,7 +402,9 @@ Test(minerjob, chaind_accepts_the_block_of_our_work)
     mp_buf_t tx;
     mp_buf_init(&tx, 1 << 20);
     tb_tx(&tx, &txid, &gtx, 0, 40 * AMOUNT_COIN, &albert, &stranger.pkh, AMOUNT_COIN, 5000);
-    cr_assert_eq(node_submit_tx(node, tx.data, tx.len, "test", &got, &e), 0, "%s", e.message);
+    uint64_t ticket;
+    cr_assert_eq(node_submit_tx(node, tx.data, tx.len, "test", 0, &got, &ticket, &e), 0, "%s",
+                 e.message);
 
     mp_buf_t body;
     mp_buf_init(&body, 1 << 20);

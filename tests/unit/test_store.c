@@ -246,7 +246,13 @@ Test(store, an_empty_store_has_nothing_and_is_consistent)
     store_iter_end(&it); /* safe on NULL */
     store_counts_t n;
     OK(store_check(r, &n, &e_));
-    cr_assert_eq(n.index + n.blocks + n.chain + n.coins + n.addr + n.txs + n.undo, 0);
+    cr_assert_eq(n.index + n.blocks + n.chain + n.coins + n.addr + n.txs + n.undo + n.mempool, 0);
+    store_mempool_rec_t mrec;
+    hash32_t txid;
+    FAILS(ERR_NOT_FOUND, store_get_mempool(r, &h, &mrec, &e));
+    OK(store_iter_mempool(r, &it, &e_));
+    OK(store_next_mempool(it, &txid, &mrec, &e_));
+    store_iter_end(&it);
     store_utxo_stats_t st;
     OK(store_utxo_stats(r, &st, &e_));
     cr_assert_eq(st.count, 0);
@@ -541,25 +547,7 @@ static void poke_file(const uint8_t *marker, size_t mlen, long at, uint8_t value
     store_close(&S);
     char path[300];
     snprintf(path, sizeof path, "%s/data.mdb", dir);
-    FILE *f = fopen(path, "r+b");
-    cr_assert_not_null(f);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    uint8_t *data = malloc((size_t)size);
-    cr_assert_not_null(data);
-    rewind(f);
-    cr_assert_eq(fread(data, 1, (size_t)size, f), (size_t)size);
-    int found = 0;
-    for (long i = 0; i + (long)mlen <= size; i++)
-        if (memcmp(data + i, marker, mlen) == 0) {
-            data[i + at] = value;
-            found++;
-        }
-    cr_assert_gt(found, 0, "the marker is not in the file");
-    rewind(f);
-    cr_assert_eq(fwrite(data, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    free(data);
+    cr_assert_gt(tb_poke(path, marker, mlen, at, value), 0, "the marker is not in the file");
     err_t e;
     cr_assert_eq(store_open(&S, dir, MAP, "regtest", &e), 0, "%s", e.message);
 }
@@ -608,6 +596,198 @@ Test(store, a_corrupt_index_record)
     internal(store_next_index(it, &h, &rec, &e), &e, "corrupt block index record");
     store_iter_end(&it);
     store_read_end(&r);
+    blk_free(&g);
+}
+
+/* --- the mempool's table --------------------------------------------------------- */
+
+/* A record of bytes that hash to its key (store_check wants that). */
+typedef struct {
+    hash32_t txid;
+    store_mempool_rec_t rec;
+} mrec_t;
+
+static mrec_t mrec(const char *text, uint8_t flags, uint64_t arrival)
+{
+    mrec_t m = {{{0}}, {flags, arrival, (const uint8_t *)text, strlen(text)}};
+    hash_sha256d(&m.txid, text, strlen(text));
+    return m;
+}
+
+static void mput(const mrec_t *m)
+{
+    store_write_t *w = wbegin();
+    OK(store_put_mempool(w, &m->txid, &m->rec, &e_));
+    commit(&w);
+}
+
+static void same_rec(const store_mempool_rec_t *got, const store_mempool_rec_t *want)
+{
+    cr_assert_eq(got->flags, want->flags);
+    cr_assert_eq(got->arrival, want->arrival);
+    cr_assert(got->len == want->len && memcmp(got->raw, want->raw, got->len) == 0,
+              "other bytes");
+}
+
+/* The records of a snapshot in key order: how many, into out (txid order). */
+static size_t mlist(store_read_t *r, hash32_t *out, size_t max)
+{
+    store_iter_t *it;
+    hash32_t txid;
+    store_mempool_rec_t rec;
+    size_t n = 0;
+    OK(store_iter_mempool(r, &it, &e_));
+    int rc;
+    err_t e;
+    while ((rc = store_next_mempool(it, &txid, &rec, &e)) == 1) {
+        cr_assert_lt(n, max);
+        out[n++] = txid;
+    }
+    cr_assert_eq(rc, 0, "%s", e.message);
+    store_iter_end(&it);
+    return n;
+}
+
+Test(store, mempool_records_put_read_iterate_flag_delete)
+{
+    blk_t g;
+    genesis(&g);
+    connect(&g);
+    mrec_t a = mrec("transaction a", STORE_MEMPOOL_UNBROADCAST, 1700000000),
+           b = mrec("transaction b", 0, 1700000001), c = mrec("transaction c", 0, 5);
+    store_read_t *before = snap();
+    mput(&a);
+    mput(&b);
+    mput(&c);
+    OK(store_sync(S, &e_));
+    store_read_t *r = snap();
+    store_mempool_rec_t got;
+    OK(store_get_mempool(r, &a.txid, &got, &e_));
+    same_rec(&got, &a.rec);
+    OK(store_get_mempool(r, &b.txid, &got, &e_));
+    same_rec(&got, &b.rec);
+    FAILS(ERR_NOT_FOUND, store_get_mempool(before, &a.txid, &got, &e)); /* its moment */
+    hash32_t order[4];
+    cr_assert_eq(mlist(before, order, 4), 0);
+    cr_assert_eq(mlist(r, order, 4), 3);
+    for (int i = 0; i < 2; i++)
+        cr_assert_lt(memcmp(order[i].b, order[i + 1].b, 32), 0, "not in key order");
+    cr_assert_eq(check_ok().mempool, 3);
+    store_read_end(&r);
+    store_read_end(&before);
+
+    /* flags change in place; a record that is not there is NOT_FOUND */
+    store_write_t *w = wbegin();
+    OK(store_set_mempool_flags(w, &a.txid, 0, &e_));
+    OK(store_set_mempool_flags(w, &b.txid, STORE_MEMPOOL_UNBROADCAST, &e_));
+    hash32_t none = {{0x77}};
+    FAILS(ERR_NOT_FOUND, store_set_mempool_flags(w, &none, 0, &e));
+    FAILS(ERR_BAD_ENCODING, store_set_mempool_flags(w, &a.txid, 0x80, &e));
+    mrec_t bad = mrec("unknown flag", 0x02, 0);
+    FAILS(ERR_BAD_ENCODING, store_put_mempool(w, &bad.txid, &bad.rec, &e));
+    bad.rec = (store_mempool_rec_t){0, 0, NULL, 0};
+    FAILS(ERR_BAD_ENCODING, store_put_mempool(w, &bad.txid, &bad.rec, &e));
+    commit(&w);
+    r = snap();
+    OK(store_get_mempool(r, &a.txid, &got, &e_));
+    cr_assert_eq(got.flags, 0);
+    cr_assert_eq(got.arrival, a.rec.arrival);
+    OK(store_get_mempool(r, &b.txid, &got, &e_));
+    cr_assert_eq(got.flags, STORE_MEMPOOL_UNBROADCAST);
+    store_read_end(&r);
+
+    /* delete says whether there was one; clearing empties the table */
+    bool deleted = false;
+    w = wbegin();
+    OK(store_del_mempool(w, &a.txid, &deleted, &e_));
+    cr_assert(deleted);
+    OK(store_del_mempool(w, &a.txid, &deleted, &e_));
+    cr_assert_not(deleted);
+    commit(&w);
+    cr_assert_eq(check_ok().mempool, 2);
+    w = wbegin();
+    OK(store_clear_mempool(w, &e_));
+    commit(&w);
+    r = snap();
+    cr_assert_eq(mlist(r, order, 4), 0);
+    store_read_end(&r);
+    cr_assert_eq(check_ok().mempool, 0);
+    blk_free(&g);
+}
+
+Test(store, a_corrupt_mempool_record)
+{
+    blk_t g;
+    genesis(&g);
+    connect(&g);
+    static const char marker[] = "a transaction encoding no other record holds, as a marker";
+    mrec_t bad = mrec(marker, 0, 42), good = mrec("a good one", 0, 43);
+    mput(&bad);
+    mput(&good);
+    /* the version byte: ten bytes before the transaction */
+    poke_file((const uint8_t *)marker, sizeof marker - 1, -10, 9);
+    store_read_t *r = snap();
+    store_mempool_rec_t got;
+    err_t e;
+    cr_assert_eq(store_get_mempool(r, &bad.txid, &got, &e), -(int)ERR_BAD_ENCODING);
+    cr_assert(strstr(e.message, "corrupt mempool record"), "%s", e.message);
+    /* the iterator names it and goes on past it */
+    store_iter_t *it;
+    hash32_t txid;
+    int seen_bad = 0, seen_good = 0, rc;
+    OK(store_iter_mempool(r, &it, &e_));
+    while ((rc = store_next_mempool(it, &txid, &got, &e)) != 0) {
+        if (rc == -(int)ERR_BAD_ENCODING) {
+            cr_assert(hash32_eq(&txid, &bad.txid));
+            seen_bad++;
+        } else {
+            cr_assert_eq(rc, 1, "%s", e.message);
+            cr_assert(hash32_eq(&txid, &good.txid));
+            same_rec(&got, &good.rec);
+            seen_good++;
+        }
+    }
+    store_iter_end(&it);
+    cr_assert(seen_bad == 1 && seen_good == 1);
+    internal(store_check(r, NULL, &e), &e, "corrupt mempool record");
+    store_read_end(&r);
+    /* unknown flags are corrupt too; dropping the record mends the table */
+    poke_file((const uint8_t *)marker, sizeof marker - 1, -10, 1);
+    poke_file((const uint8_t *)marker, sizeof marker - 1, -9, 0x40);
+    r = snap();
+    cr_assert_eq(store_get_mempool(r, &bad.txid, &got, &e), -(int)ERR_BAD_ENCODING);
+    store_read_end(&r);
+    store_write_t *w = wbegin();
+    OK(store_del_mempool(w, &bad.txid, NULL, &e_));
+    commit(&w);
+    cr_assert_eq(check_ok().mempool, 1);
+    blk_free(&g);
+}
+
+Test(store, check_finds_a_mempool_record_that_is_no_pending_transaction)
+{
+    blk_t g, k;
+    hash32_t t1, t2;
+    genesis(&g);
+    connect(&g);
+    block1(&k, &g, &t1, &t2);
+    connect(&k);
+    mp_buf_t raw;
+    mp_buf_init(&raw, TX_MAX_SIZE);
+    cr_assert_eq(tx_encode(&k.b.txs[1], &raw, false), 0);
+    store_mempool_rec_t rec = {0, 1, raw.data, raw.len};
+    store_write_t *w = wbegin();
+    OK(store_put_mempool(w, &t1, &rec, &e_));
+    commit(&w);
+    check_fails("a mempool record holds a confirmed transaction");
+    hash32_t other = {{0x55}};
+    w = wbegin();
+    OK(store_del_mempool(w, &t1, NULL, &e_));
+    OK(store_put_mempool(w, &other, &rec, &e_));
+    commit(&w);
+    check_fails("a mempool record is not keyed by its transaction's txid");
+    mp_buf_free(&raw);
+    blk_free(&k);
     blk_free(&g);
 }
 

@@ -150,7 +150,7 @@ Test(views, coins_and_utxo_answers)
 
 Test(views, mempool_list)
 {
-    node_mempool_item_t items[2] = {{{{1}}, 200, 4000}, {{{2}}, 100, 1000}};
+    node_mempool_item_t items[2] = {{{{1}}, 200, 4000, true}, {{{2}}, 100, 1000, false}};
     json_t *j = views_mempool(items, 2);
     cr_assert_eq(json_array_size(j), 2);
     json_t *a = json_array_get(j, 0), *b = json_array_get(j, 1);
@@ -158,8 +158,10 @@ Test(views, mempool_list)
     cr_assert_eq(num(a, "size"), 200);
     cr_assert_eq(num(a, "fee"), 4000);
     cr_assert_eq(json_real_value(json_object_get(a, "fee_rate")), 20.0);
+    cr_assert(flag(a, "unbroadcast"));
     hash_is(b, "transaction_hash", &items[1].txid);
     cr_assert_eq(json_real_value(json_object_get(b, "fee_rate")), 10.0);
+    cr_assert_null(json_object_get(b, "unbroadcast"), "a broadcast entry says so");
     json_decref(j);
     j = views_mempool(NULL, 0);
     cr_assert(json_is_array(j) && json_array_size(j) == 0);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "bytes.h"
+#include "clock.h"
 #include "hex.h"
 #include "hmap.h"
 #include "store.h"
@@ -229,6 +230,7 @@ int mempool_accept(mempool_t *m, const uint8_t *raw, size_t len, const coin_view
     }
     memcpy(x->raw, raw, len);
     x->seq = m->seq++;
+    x->time = clock_unix();
     m->bytes += len;
     return 0;
 }
@@ -333,4 +335,11 @@ int mempool_load(const char *path, size_t max_bytes,
     free(buf);
     fclose(f);
     return rc;
+}
+
+const mempool_entry_t *mempool_next(const mempool_t *m, size_t *pos)
+{
+    const void *key;
+    void *value;
+    return hmap_next(m->by_txid, pos, &key, &value) ? value : NULL;
 }

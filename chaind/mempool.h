@@ -31,6 +31,7 @@ typedef struct {
     tx_t tx;
     amount_t fee;
     uint64_t seq; /* arrival order */
+    uint64_t time; /* unix seconds of its admission (a restart re-admits saved ones) */
 } mempool_entry_t;
 
 typedef struct mempool mempool_t;
@@ -63,6 +64,10 @@ uint64_t mempool_min_fee_rate(const mempool_t *m);
  * length. -1 when memory runs out. */
 int mempool_select(const mempool_t *m, size_t max_bytes, const mempool_entry_t ***out, size_t *n)
     __attribute__((warn_unused_result));
+
+/* Every entry, in no order: *pos starts at 0; NULL after the last. The
+ * pool must not change between the calls. */
+const mempool_entry_t *mempool_next(const mempool_t *m, size_t *pos);
 
 /* Writes every encoding to path (atomically: a temporary file then rename). */
 int mempool_save(const mempool_t *m, const char *path, err_t *e)

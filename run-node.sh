@@ -1,21 +1,12 @@
 #!/usr/bin/env bash
 # Builds and starts a local node: demo network, data in ./data, HTTP API on
-# 127.0.0.1:8080. Installs missing Debian packages first (.ci/packages).
+# 127.0.0.1:8080 (the block explorer at http://127.0.0.1:8080/). Installs
+# missing Debian packages first (.ci/install-packages, as test.sh does).
 # Ctrl-C stops every daemon it started.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-missing=()
-while read -r pkg; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-done < <(grep -v '^#' .ci/packages)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+.ci/install-packages
 
 echo "building (build-release/)..."
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTS=OFF >/dev/null
@@ -44,7 +35,8 @@ done
 
 cat <<MSG
 
-A local node is starting (demo network, data in ./data). Look at it with:
+A local node is starting (demo network, data in ./data). Open the block
+explorer at http://127.0.0.1:8080/ in a browser, or look at it with:
   curl localhost:8080/block            the chain, newest first
   curl localhost:8080/status           height, tip, mempool, peers, hash rate
   build-release/cli/chain-cli address deploy/demo-keys/camille.pem    camille's address

@@ -4,20 +4,13 @@
 # systemd units and Kubernetes manifests; the pod test; every fuzz target for
 # FUZZ_SECONDS (default 30); then a chaos soak of SOAK_SECONDS (default 60;
 # seed SOAK_SEED, or a random one) with real daemons (docs/RELIABILITY.md).
-# Needs the Debian packages in .ci/packages (.ci/run installs them).
+# Installs the Debian packages it needs first, as run-node.sh does
+# (.ci/install-packages: the list in .ci/packages, with sudo unless root).
 set -euo pipefail
 cd "$(dirname "$0")"
 jobs=$(nproc)
 
-missing=()
-while read -r pkg; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-done < <(grep -v '^#' .ci/packages)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "missing Debian packages: ${missing[*]}" >&2
-  echo "install them with: sudo apt-get install ${missing[*]}  (or run .ci/run)" >&2
-  exit 1
-fi
+.ci/install-packages
 for v in vectors.json:CHAIN_VECTORS vectors-ed25519.json:CHAIN_VECTORS_ED25519; do
   file=${v%%:*} var=${v#*:}
   if [ ! -f "../shared/$file" ] && [ -z "${!var:-}" ]; then

@@ -10,7 +10,10 @@
  * through chain_submit_block(), the path a block from a peer or a miner takes:
  * once a block at a time (a block posted or mined), once streamed with
  * chain_prefetch() reading CHAIN_PREFETCH_WINDOW blocks ahead (a sync, as
- * chaind's rpc loop reads the requests gossipd keeps in flight).
+ * chaind's rpc loop reads the requests gossipd keeps in flight). Each way
+ * runs twice more with the store's explorer indexes (address history,
+ * spent-by) turned off, so that the table shows what writing them costs a
+ * connect, measured in the same run.
  *
  *   bench_validate [BLOCKS [TXS [THREADS]]]     defaults: 200 500 all CPUs */
 #include <inttypes.h>
@@ -24,12 +27,32 @@
 #include "chain.h"
 #include "params.h"
 
+/* Bytes this process has had written to storage so far (Linux's
+ * /proc/self/io; 0 where it cannot be read). */
+static double written_bytes(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    char line[128];
+    double v = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "write_bytes:", 12) == 0)
+            v = strtod(line + 12, NULL);
+    if (f)
+        fclose(f);
+    return v;
+}
+
 /* Connects blocks[0..n) from scratch into a new data directory with a
  * signature cache of chaind's default size, as chaind does; lookahead > 0
  * prefetches that many blocks ahead of each submission, as chaind's rpc loop
- * does with the blocks a sync has queued. Returns the seconds taken. */
+ * does with the blocks a sync has queued; indexes false leaves out the
+ * store's explorer indexes (store_set_indexing), and then *build (if not
+ * NULL) gets the seconds a reopening takes to build them, as for a store
+ * made before them. Returns the seconds the connects took; *mb the
+ * megabytes they had written to storage (the commits' pages). */
 static double connect_all(const chain_params_t *p, const mp_buf_t *blocks, size_t n,
-                          unsigned threads, size_t lookahead)
+                          unsigned threads, size_t lookahead, bool indexes, double *build,
+                          double *mb)
 {
     char dir[64];
     bench_tmpdir(dir, sizeof dir, "bench-validate");
@@ -38,7 +61,8 @@ static double connect_all(const chain_params_t *p, const mp_buf_t *blocks, size_
     chain_t *c;
     if (!cache || chain_open(&c, p, dir, (size_t)8 << 30, threads, cache, NULL, &e) < 0)
         bench_die("%s", cache ? e.message : "out of memory");
-    double t0 = bench_now();
+    store_set_indexing(chain_store(c), indexes);
+    double t0 = bench_now(), w0 = written_bytes();
     hash32_t last;
     size_t offered = 0; /* blocks[0..offered) were read ahead */
     for (size_t i = 0; i < n; i++) {
@@ -54,6 +78,14 @@ static double connect_all(const chain_params_t *p, const mp_buf_t *blocks, size_
     }
     double t = bench_now() - t0;
     chain_close(&c);
+    *mb = (written_bytes() - w0) / 1e6;
+    if (!indexes && build) {
+        double t1 = bench_now();
+        if (chain_open(&c, p, dir, (size_t)8 << 30, threads, cache, NULL, &e) < 0)
+            bench_die("%s", e.message);
+        *build = bench_now() - t1;
+        chain_close(&c);
+    }
     sigcache_destroy(&cache);
     bench_rmdir(dir);
     return t;
@@ -148,8 +180,16 @@ int main(int argc, char **argv)
     bench_bound_t sodium, openssl;
     sodium.before = bench_verify_rate(BENCH_LIBSODIUM, threads, per_block, 2.0);
     openssl.before = bench_verify_rate(BENCH_OPENSSL, threads, per_block, 2.0);
-    double t_single = connect_all(p, blocks, total_blocks, threads, 0);
-    double t_stream = connect_all(p, blocks, total_blocks, threads, CHAIN_PREFETCH_WINDOW);
+    /* each with and without the indexes side by side, so that a neighbour
+     * moves both */
+    double t_build, mb[4];
+    double t_single = connect_all(p, blocks, total_blocks, threads, 0, true, NULL, &mb[0]);
+    double t_single_bare =
+        connect_all(p, blocks, total_blocks, threads, 0, false, &t_build, &mb[1]);
+    double t_stream =
+        connect_all(p, blocks, total_blocks, threads, CHAIN_PREFETCH_WINDOW, true, NULL, &mb[2]);
+    double t_stream_bare = connect_all(p, blocks, total_blocks, threads, CHAIN_PREFETCH_WINDOW,
+                                       false, NULL, &mb[3]);
     sodium.after = bench_verify_rate(BENCH_LIBSODIUM, threads, per_block, 2.0);
     openssl.after = bench_verify_rate(BENCH_OPENSSL, threads, per_block, 2.0);
     size_t n_tx = n_blocks * per_block + 1, n_sig = n_tx, bytes = 0;
@@ -169,9 +209,10 @@ int main(int argc, char **argv)
            openssl.after, bound / beside);
     const struct {
         const char *how;
-        double seconds;
-    } runs[] = {{"one block at a time (as POST /block)", t_single},
-                {"streamed, read ahead (as a sync over rpc)", t_stream}};
+        double seconds, bare, mb, mb_bare;
+    } runs[] = {{"one block at a time (as POST /block)", t_single, t_single_bare, mb[0], mb[1]},
+                {"streamed, read ahead (as a sync over rpc)", t_stream, t_stream_bare, mb[2],
+                 mb[3]}};
     for (size_t r = 0; r < 2; r++) {
         double sig_rate = (double)n_sig / runs[r].seconds;
         printf("| %s: connect from scratch | %.2f s |\n", runs[r].how, runs[r].seconds);
@@ -179,7 +220,15 @@ int main(int argc, char **argv)
         printf("| %s: signature checks/s | %.0f |\n", runs[r].how, sig_rate);
         printf("| %s: ratio (checks/s ÷ libsodium bound) | %.2f |\n", runs[r].how,
                sig_rate / bound);
+        printf("| %s: without the explorer indexes | %.2f s (they cost %.1f %%, %.2f µs a "
+               "transaction) |\n", runs[r].how, runs[r].bare,
+               100 * (runs[r].seconds - runs[r].bare) / runs[r].seconds,
+               1e6 * (runs[r].seconds - runs[r].bare) / (double)n_tx);
+        printf("| %s: written to storage, with and without the indexes | %.0f MB, %.0f MB |\n",
+               runs[r].how, runs[r].mb, runs[r].mb_bare);
     }
+    printf("| the explorer indexes built at open (a store made before them) | %.2f s |\n",
+           t_build);
     for (size_t i = 0; i < total_blocks; i++)
         mp_buf_free(&blocks[i]);
     free(blocks);

@@ -77,6 +77,14 @@ static int query_u64(const api_request_t *q, const char *key, uint64_t *v, err_t
 
 /* --- blocks ---------------------------------------------------------------- */
 
+static int block_meta(store_read_t *r, uint64_t height, bool main_chain, size_t size,
+                      views_block_meta_t *m, err_t *e);
+static int block_tx_view(api_t *a, store_read_t *r, const block_t *b, const hash32_t *hash,
+                         bool main_chain, size_t i, json_t **out, err_t *e);
+static int mempool_tx_view(api_t *a, const tx_t *tx, const hash32_t *txid, size_t size,
+                           json_t **out, err_t *e);
+static int parse_address(api_t *a, const char *text, hash20_t *pkh, err_t *e);
+
 /* The main chain from height `from` down, at most limit blocks and
  * BLOCKS_MAX_BYTES of their encodings (but always one), into list. */
 static int list_blocks(store_read_t *r, uint64_t from, uint64_t limit, json_t *list, err_t *e)
@@ -182,8 +190,10 @@ int api_get_block(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e)
         rc = name_block(r, q->arg, &hash, &height, &main_chain, e);
     if (rc == 0 && hex && (rc = store_get_block(r, &hash, &raw, &len, e)) == 0)
         j = views_block_hex(&hash, height, main_chain, raw, len);
-    if (rc == 0 && !hex && (rc = store_load_block(r, &hash, &b, NULL, e)) == 0) {
-        j = views_block(&b, height, main_chain);
+    views_block_meta_t m;
+    if (rc == 0 && !hex && (rc = store_load_block(r, &hash, &b, &len, e)) == 0) {
+        if ((rc = block_meta(r, height, main_chain, len, &m, e)) == 0)
+            j = views_block(&b, &m);
         block_free(&b);
     }
     store_read_end(&r);
@@ -198,18 +208,15 @@ static int chain_tx(api_t *a, const hash32_t *txid, json_t **j, err_t *e)
     store_read_t *r;
     store_tx_loc_t loc;
     uint64_t tip;
-    tx_t tx;
-    err_t de;
+    block_t b;
     int rc = store_read_begin(node_store(a->node), &r, e);
     if (rc == 0 && (rc = store_find_tx(r, txid, &loc, e)) == 0 &&
-        (rc = store_get_tip(r, NULL, &tip, e)) == 0) {
-        if (tx_decode(&tx, loc.raw, loc.len, &de) < 0) {
-            rc = err_set(e, ERR_INTERNAL, "store: a stored transaction does not decode: %s",
-                         de.message);
-        } else {
-            *j = views_chain_tx(&tx, txid, &loc, tip);
-            tx_free(&tx);
-        }
+        (rc = store_get_tip(r, NULL, &tip, e)) == 0 &&
+        (rc = store_load_block(r, &loc.block, &b, NULL, e)) == 0) {
+        json_t *t = NULL;
+        rc = block_tx_view(a, r, &b, &loc.block, true, loc.position, &t, e);
+        *j = rc == 0 ? views_chain_tx(t, &loc, tip) : NULL;
+        block_free(&b);
     }
     store_read_end(&r);
     return rc;
@@ -235,9 +242,9 @@ int api_get_tx(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e)
     if (rc < 0)
         return err_set(e, ERR_INTERNAL, "a mempool transaction does not decode: %s",
                        de.message);
-    j = views_mempool_tx(&tx, &txid);
+    rc = mempool_tx_view(a, &tx, &txid, len, &j, e);
     tx_free(&tx);
-    return answer(out, j);
+    return rc < 0 ? rc : answer(out, views_mempool_tx(j));
 }
 
 /* --- coins ------------------------------------------------------------------ */
@@ -271,12 +278,9 @@ static int address_coins(api_t *a, store_read_t *r, const hash20_t *pkh, json_t 
 
 int api_get_utxo(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e)
 {
-    if (strlen(q->arg) > ADDRESS_TEXT_MAX)
-        return err_set(e, ERR_BAD_ADDRESS, "an address has at most %d characters",
-                       ADDRESS_TEXT_MAX);
     uint8_t version = node_params(a->node)->address_version;
     hash20_t pkh;
-    int rc = address_decode(&pkh, version, q->arg, e);
+    int rc = parse_address(a, q->arg, &pkh, e);
     if (rc < 0)
         return rc;
     json_t *list = json_array();
@@ -562,4 +566,562 @@ int api_post_advert(api_t *a, const api_request_t *q, api_answer_t *out, err_t *
         return rc;
     node_advertise_peer(a->node, host);
     return answer(out, json_pack("{s:s}", "hostname", host));
+}
+
+/* --- the explorer's routes ------------------------------------------------- */
+
+#define SUMMARIES_DEFAULT 10
+#define PAGE_MAX 100 /* /blocks, /block/<id>/txs, /address/<a>/txs, /mempool/recent */
+#define BLOCK_TXS_DEFAULT 25
+#define ADDRESS_TXS_DEFAULT 25
+#define RECENT_DEFAULT 20
+#define CURSOR_MAX 48 /* "m" or "c", two decimal numbers and a dot */
+
+/* The fee-rate edges of /mempool/histogram, units a byte (docs/openapi.json). */
+static const uint64_t histogram_edges[] = {0, 10, 20, 50, 100, 200, 500, 1000};
+#define N_EDGES (sizeof histogram_edges / sizeof histogram_edges[0])
+
+/* A count parameter from 1 to max, def when absent. */
+static int query_count(const api_request_t *q, const char *key, uint64_t def, uint64_t max,
+                       uint64_t *v, err_t *e)
+{
+    *v = def;
+    int rc = query_u64(q, key, v, e);
+    if (rc < 0)
+        return rc;
+    if (*v < 1 || *v > max)
+        return err_set(e, ERR_BAD_REQUEST, "\"%s\" must be from 1 to %" PRIu64, key, max);
+    return 0;
+}
+
+/* A text parameter: 1 when absent, 0 with value (len bytes), or an
+ * ERR_BAD_REQUEST when empty or over max bytes. */
+static int query_text(const api_request_t *q, const char *key, size_t max, const char **value,
+                      size_t *len, err_t *e)
+{
+    if (!q->query || !q->query(q->query_ctx, key, value, len))
+        return 1;
+    if (!*value || *len == 0 || *len > max)
+        return err_set(e, ERR_BAD_REQUEST, "\"%s\" must be 1 to %zu characters", key, max);
+    return 0;
+}
+
+/* A block's height, main_chain and size into m, with the main chain's next
+ * block when it is on it. */
+static int block_meta(store_read_t *r, uint64_t height, bool main_chain, size_t size,
+                      views_block_meta_t *m, err_t *e)
+{
+    *m = (views_block_meta_t){.height = height, .main_chain = main_chain, .size = size};
+    int rc = main_chain ? store_get_chain_hash(r, height + 1, &m->next, e) : -(int)ERR_NOT_FOUND;
+    m->has_next = rc == 0;
+    return rc == -(int)ERR_NOT_FOUND ? 0 : rc;
+}
+
+/* The coins transaction i of main-chain block b (hash) spent, in its
+ * inputs' order, from the block's undo record (scripts borrowed from r). */
+static int spent_coins(store_read_t *r, const block_t *b, const hash32_t *hash, size_t i,
+                       store_coin_t *coins, err_t *e)
+{
+    size_t skip = 0, take = i > 0 ? b->txs[i].n_inputs : 0;
+    for (size_t k = 1; k < i; k++)
+        skip += b->txs[k].n_inputs;
+    if (take == 0)
+        return 0;
+    store_iter_t *it;
+    store_outpoint_t op;
+    int rc = store_iter_undo(r, hash, &it, e);
+    if (rc == -(int)ERR_NOT_FOUND)
+        return err_set(e, ERR_INTERNAL, "store: a main-chain block has no undo record");
+    for (size_t k = 0; rc == 0 && k < skip + take; k++) {
+        store_coin_t c;
+        if ((rc = store_next_coin(it, &op, &c, e)) == 1)
+            rc = 0;
+        else if (rc == 0)
+            rc = err_set(e, ERR_INTERNAL, "store: an undo record lacks coins its block spent");
+        if (rc == 0 && k >= skip)
+            coins[k - skip] = c;
+    }
+    store_iter_end(&it);
+    return rc;
+}
+
+/* Who spends each of txid's n outputs: a main-chain transaction, else a
+ * mempool one, else nobody. */
+static int output_spenders(api_t *a, store_read_t *r, const hash32_t *txid, size_t n,
+                           views_spender_t *out, err_t *e)
+{
+    for (size_t j = 0; j < n; j++) {
+        store_spender_t sp;
+        views_spender_t *v = &out[j];
+        int rc = store_get_spender(r, txid, (uint32_t)j, &sp, e);
+        *v = (views_spender_t){.spent = rc == 0, .txid = sp.txid, .input = sp.input};
+        if (rc == -(int)ERR_NOT_FOUND) {
+            v->spent = node_mempool_spender(a->node, txid, (uint32_t)j, &v->txid, &v->input) == 0;
+            v->in_mempool = v->spent;
+        } else if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static size_t tx_size(const tx_t *tx)
+{
+    mp_buf_t b;
+    mp_buf_init(&b, TX_MAX_SIZE);
+    size_t n = tx_encode(tx, &b, false) == 0 ? b.len : 0;
+    mp_buf_free(&b);
+    return n;
+}
+
+/* The views_tx of coins (NULL: unknown) and the spenders it looks up. */
+static int tx_view(api_t *a, store_read_t *r, const tx_t *tx, const hash32_t *txid, size_t size,
+                   const store_coin_t *coins, json_t **out, err_t *e)
+{
+    views_spender_t *sp = malloc((tx->n_outputs ? tx->n_outputs : 1) * sizeof *sp);
+    int rc = sp ? output_spenders(a, r, txid, tx->n_outputs, sp, e)
+                : err_set(e, ERR_INTERNAL, "out of memory");
+    if (rc == 0 && !(*out = views_tx(tx, txid, size, coins, sp,
+                                     node_params(a->node)->address_version)))
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+    free(sp);
+    return rc;
+}
+
+/* Transaction i of block b (hash): its view, with the coins it spent when
+ * the block is on the main chain (its undo record holds them). */
+static int block_tx_view(api_t *a, store_read_t *r, const block_t *b, const hash32_t *hash,
+                         bool main_chain, size_t i, json_t **out, err_t *e)
+{
+    const tx_t *tx = &b->txs[i];
+    store_coin_t *coins = malloc((tx->n_inputs ? tx->n_inputs : 1) * sizeof *coins);
+    int rc = coins ? 0 : err_set(e, ERR_INTERNAL, "out of memory");
+    if (rc == 0 && main_chain)
+        rc = spent_coins(r, b, hash, i, coins, e);
+    if (rc == 0)
+        rc = tx_view(a, r, tx, &b->txids[i], tx_size(tx), main_chain ? coins : NULL, out, e);
+    free(coins);
+    return rc;
+}
+
+/* A mempool transaction's view: the confirmed coins it spends (the mempool
+ * spends no other) from a snapshot of now; unknown when one is gone (a
+ * block took it meanwhile). */
+static int mempool_tx_view(api_t *a, const tx_t *tx, const hash32_t *txid, size_t size,
+                           json_t **out, err_t *e)
+{
+    store_read_t *r;
+    store_coin_t *coins = malloc((tx->n_inputs ? tx->n_inputs : 1) * sizeof *coins);
+    int rc = coins ? store_read_begin(node_store(a->node), &r, e)
+                   : err_set(e, ERR_INTERNAL, "out of memory");
+    if (rc < 0) {
+        free(coins);
+        return rc;
+    }
+    bool known = true;
+    for (size_t i = 0; known && i < tx->n_inputs; i++)
+        known = store_get_coin(r, &tx->inputs[i].prev_txid, tx->inputs[i].index, &coins[i],
+                               NULL) == 0;
+    rc = tx_view(a, r, tx, txid, size, known ? coins : NULL, out, e);
+    store_read_end(&r);
+    free(coins);
+    return rc;
+}
+
+/* /blocks: summaries from height from down, into list; *next_height the
+ * height below the last (has_next false past the genesis). */
+static int list_summaries(api_t *a, store_read_t *r, uint64_t from, uint64_t limit,
+                          json_t *list, bool *has_next, uint64_t *next_height, err_t *e)
+{
+    int rc = 0;
+    uint64_t h = from;
+    for (uint64_t n = 0; rc == 0 && n < limit; n++, h--) {
+        hash32_t hash;
+        store_index_rec_t rec;
+        store_block_info_t info;
+        if ((rc = store_get_chain_hash(r, h, &hash, e)) < 0 ||
+            (rc = store_get_index(r, &hash, &rec, e)) < 0 ||
+            (rc = store_get_block_info(r, &hash, &info, e)) < 0)
+            break;
+        if (json_array_append_new(list, views_block_summary(&rec.header, &hash, h, &info,
+                                                            node_params(a->node))) < 0)
+            rc = err_set(e, ERR_INTERNAL, "out of memory");
+        if (h == 0) {
+            *has_next = false;
+            return rc;
+        }
+    }
+    *has_next = true;
+    *next_height = h;
+    return rc;
+}
+
+int api_get_summaries(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e)
+{
+    uint64_t limit, from = 0, tip, next = 0;
+    int rc = query_count(q, "limit", SUMMARIES_DEFAULT, PAGE_MAX, &limit, e);
+    int fq = rc < 0 ? rc : query_u64(q, "from", &from, e);
+    if (rc < 0 || fq < 0)
+        return rc < 0 ? rc : fq;
+    store_read_t *r;
+    json_t *list = json_array();
+    bool has_next = false;
+    rc = list ? store_read_begin(node_store(a->node), &r, e)
+              : err_set(e, ERR_INTERNAL, "out of memory");
+    if (rc < 0) {
+        json_decref(list);
+        return rc;
+    }
+    if ((rc = store_get_tip(r, NULL, &tip, e)) == 0)
+        rc = list_summaries(a, r, fq == 1 || from > tip ? tip : from, limit, list, &has_next,
+                            &next, e);
+    store_read_end(&r);
+    if (rc < 0) {
+        json_decref(list);
+        return rc;
+    }
+    return answer(out, views_blocks_page(list, has_next, next));
+}
+
+/* Transactions [offset, offset + n) of block b (hash) into list. */
+static int list_block_txs(api_t *a, store_read_t *r, const block_t *b, const hash32_t *hash,
+                          bool main_chain, size_t offset, size_t n, json_t *list, err_t *e)
+{
+    int rc = 0;
+    for (size_t i = offset; rc == 0 && i < offset + n && i < b->n_txs; i++) {
+        json_t *t = NULL;
+        if ((rc = block_tx_view(a, r, b, hash, main_chain, i, &t, e)) == 0 &&
+            json_array_append_new(list, t) < 0)
+            rc = err_set(e, ERR_INTERNAL, "out of memory");
+    }
+    return rc;
+}
+
+int api_get_block_txs(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e)
+{
+    uint64_t offset = 0, limit;
+    int rc = query_count(q, "limit", BLOCK_TXS_DEFAULT, PAGE_MAX, &limit, e);
+    if (rc == 0 && query_u64(q, "offset", &offset, e) < 0)
+        return -(int)ERR_BAD_REQUEST;
+    if (rc < 0)
+        return rc;
+    store_read_t *r;
+    hash32_t hash;
+    uint64_t height;
+    bool main_chain;
+    size_t size;
+    block_t b;
+    views_block_meta_t m;
+    json_t *list = json_array(), *j = NULL;
+    rc = list ? store_read_begin(node_store(a->node), &r, e)
+              : err_set(e, ERR_INTERNAL, "out of memory");
+    if (rc < 0) {
+        json_decref(list);
+        return rc;
+    }
+    if ((rc = name_block(r, q->arg, &hash, &height, &main_chain, e)) == 0 &&
+        (rc = store_load_block(r, &hash, &b, &size, e)) == 0) {
+        /* past the last transaction: an empty page, as past any list's end */
+        if ((rc = block_meta(r, height, main_chain, size, &m, e)) == 0 && offset < b.n_txs)
+            rc = list_block_txs(a, r, &b, &hash, main_chain, (size_t)offset, (size_t)limit,
+                                list, e);
+        if (rc == 0)
+            j = views_block_txs(&b.header, &hash, b.n_txs, &m, (size_t)offset, list);
+        list = rc == 0 ? NULL : list;
+        block_free(&b);
+    }
+    store_read_end(&r);
+    json_decref(list);
+    return rc < 0 ? rc : answer(out, j);
+}
+
+/* --- an address's history -------------------------------------------------- */
+
+/* An address in either form (DESIGN §3.5) into *pkh. */
+static int parse_address(api_t *a, const char *text, hash20_t *pkh, err_t *e)
+{
+    if (strlen(text) > ADDRESS_TEXT_MAX)
+        return err_set(e, ERR_BAD_ADDRESS, "an address has at most %d characters",
+                       ADDRESS_TEXT_MAX);
+    return address_decode(pkh, node_params(a->node)->address_version, text, e);
+}
+
+/* Where a page of /address/<a>/txs starts: in the mempool, before arrival
+ * seq (the confirmed part then runs from height anchor down), or among
+ * confirmed entries below (height, position). */
+typedef struct {
+    bool mempool;
+    uint64_t seq, anchor;
+    store_history_t below;
+} cursor_t;
+
+/* The opaque cursor: "m<seq>.<anchor>" or "c<height>.<position>". */
+static void cursor_text(char out[CURSOR_MAX], const cursor_t *c)
+{
+    if (c->mempool)
+        snprintf(out, CURSOR_MAX, "m%" PRIu64 ".%" PRIu64, c->seq, c->anchor);
+    else
+        snprintf(out, CURSOR_MAX, "c%" PRIu64 ".%" PRIu32, c->below.height, c->below.position);
+}
+
+static int cursor_parse(const char *text, size_t len, cursor_t *c, err_t *e)
+{
+    const char *dot = len > 1 ? memchr(text, '.', len) : NULL;
+    uint64_t x, y;
+    if (!dot || (text[0] != 'm' && text[0] != 'c') || dec_u64(text + 1, (size_t)(dot - text - 1),
+                                                               &x) < 0 ||
+        dec_u64(dot + 1, len - (size_t)(dot - text) - 1, &y) < 0 ||
+        (text[0] == 'c' && y > UINT32_MAX))
+        return err_set(e, ERR_BAD_REQUEST, "\"cursor\" must be a next_cursor this route gave");
+    *c = (cursor_t){.mempool = text[0] == 'm', .seq = x, .anchor = y};
+    c->below = (store_history_t){.height = x, .position = (uint32_t)y};
+    return 0;
+}
+
+/* The address's confirmed coins (at most UTXO_MAX, as /utxo) and their
+ * amounts, for the mempool's spends of them; *n of them. */
+static int coins_of(store_read_t *r, const hash20_t *pkh, store_outpoint_t **ops,
+                    amount_t **amounts, size_t *n, err_t *e)
+{
+    store_iter_t *it;
+    store_coin_t coin;
+    size_t cap = 0;
+    *n = 0;
+    int rc = store_iter_address(r, pkh, &it, e);
+    while (rc == 0 && *n < UTXO_MAX) {
+        store_outpoint_t op;
+        if ((rc = store_next_coin(it, &op, &coin, e)) != 1)
+            break;
+        rc = 0;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            store_outpoint_t *o = realloc(*ops, cap * sizeof *o);
+            amount_t *m = o ? realloc(*amounts, cap * sizeof *m) : NULL;
+            *ops = o ? o : *ops;
+            *amounts = m ? m : *amounts;
+            if (!o || !m)
+                rc = err_set(e, ERR_INTERNAL, "out of memory");
+        }
+        if (rc == 0) {
+            (*ops)[*n] = op;
+            (*amounts)[(*n)++] = coin.amount;
+        }
+    }
+    store_iter_end(&it);
+    return rc;
+}
+
+/* The mempool part of a page: at most limit entries before c->seq into
+ * list; *c becomes the next page's cursor (*done: the mempool part ended). */
+static int mempool_part(api_t *a, store_read_t *r, const hash20_t *pkh, size_t limit,
+                        cursor_t *c, json_t *list, bool *done, err_t *e)
+{
+    store_outpoint_t *ops = NULL;
+    amount_t *amounts = NULL;
+    size_t n_coins = 0;
+    node_address_tx_t *txs = malloc(limit * sizeof *txs);
+    int rc = txs ? coins_of(r, pkh, &ops, &amounts, &n_coins, e)
+                 : err_set(e, ERR_INTERNAL, "out of memory");
+    bool more = false;
+    size_t n = rc == 0 ? node_mempool_address(a->node, pkh, ops, amounts, n_coins, c->seq, txs,
+                                              limit, &more)
+                       : 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (json_array_append_new(list, views_address_tx(&txs[i].txid, txs[i].received,
+                                                         txs[i].sent, NULL, 0, 0)) < 0)
+            rc = err_set(e, ERR_INTERNAL, "out of memory");
+    if (n)
+        c->seq = txs[n - 1].seq;
+    *done = !more;
+    free(txs);
+    free(ops);
+    free(amounts);
+    return rc;
+}
+
+/* The confirmed part: at most limit entries below c->below into list;
+ * *more when others follow (c->below is then the last one listed). */
+static int confirmed_part(store_read_t *r, const hash20_t *pkh, size_t limit, cursor_t *c,
+                          json_t *list, bool *more, err_t *e)
+{
+    store_iter_t *it;
+    store_history_t h;
+    size_t n = 0;
+    *more = false;
+    int rc = store_iter_history(r, pkh, &c->below, &it, e);
+    while (rc == 0 && (rc = store_next_history(it, &h, e)) == 1) {
+        hash32_t block;
+        store_index_rec_t rec;
+        rc = 0;
+        if (n == limit) {
+            *more = true;
+            break;
+        }
+        if ((rc = store_get_chain_hash(r, h.height, &block, e)) < 0 ||
+            (rc = store_get_index(r, &block, &rec, e)) < 0)
+            break;
+        if (json_array_append_new(list, views_address_tx(&h.txid, h.received, h.sent, &block,
+                                                         h.height, rec.header.timestamp)) < 0)
+            rc = err_set(e, ERR_INTERNAL, "out of memory");
+        c->below = h;
+        n++;
+    }
+    store_iter_end(&it);
+    return rc;
+}
+
+/* One page from *c into list; *next_cursor gets the next page's cursor text
+ * ("" on the last page). */
+static int address_page(api_t *a, store_read_t *r, const hash20_t *pkh, size_t limit,
+                        cursor_t *c, json_t *list, char next_cursor[CURSOR_MAX], err_t *e)
+{
+    bool done = true, more = false;
+    int rc = 0;
+    next_cursor[0] = '\0';
+    if (c->mempool && (rc = mempool_part(a, r, pkh, limit, c, list, &done, e)) == 0 && !done) {
+        cursor_text(next_cursor, c);
+        return 0;
+    }
+    if (c->mempool) /* then the confirmed part, from the tip the first page saw */
+        *c = (cursor_t){.below = {.height = c->anchor + 1, .position = 0}};
+    /* with no room left, this only asks whether a confirmed entry follows */
+    size_t left = limit - json_array_size(list);
+    if (rc == 0 && (rc = confirmed_part(r, pkh, left, c, list, &more, e)) == 0 && more)
+        cursor_text(next_cursor, c);
+    return rc;
+}
+
+int api_get_address_txs(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e)
+{
+    hash20_t pkh;
+    uint64_t limit;
+    const char *ctext;
+    size_t clen;
+    cursor_t c = {.mempool = true, .seq = UINT64_MAX};
+    int rc = parse_address(a, q->arg, &pkh, e);
+    if (rc == 0)
+        rc = query_count(q, "limit", ADDRESS_TXS_DEFAULT, PAGE_MAX, &limit, e);
+    int cq = rc < 0 ? rc : query_text(q, "cursor", CURSOR_MAX - 1, &ctext, &clen, e);
+    if (cq == 0)
+        cq = cursor_parse(ctext, clen, &c, e);
+    if (rc < 0 || cq < 0)
+        return rc < 0 ? rc : cq;
+    store_read_t *r;
+    json_t *list = json_array();
+    char next[CURSOR_MAX];
+    rc = list ? store_read_begin(node_store(a->node), &r, e)
+              : err_set(e, ERR_INTERNAL, "out of memory");
+    if (rc < 0) {
+        json_decref(list);
+        return rc;
+    }
+    if (cq == 1)
+        rc = store_get_tip(r, NULL, &c.anchor, e);
+    if (rc == 0)
+        rc = address_page(a, r, &pkh, (size_t)limit, &c, list, next, e);
+    store_read_end(&r);
+    if (rc < 0) {
+        json_decref(list);
+        return rc;
+    }
+    char canonical[ADDRESS_MAX];
+    address_encode(canonical, node_params(a->node)->address_version, &pkh);
+    return answer(out, views_address_page(canonical, list, next[0] ? next : NULL));
+}
+
+/* --- the mempool, and search ------------------------------------------------ */
+
+int api_get_histogram(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e)
+{
+    (void)q, (void)e;
+    uint64_t count[N_EDGES], bytes[N_EDGES];
+    node_mempool_histogram(a->node, histogram_edges, N_EDGES, count, bytes);
+    return answer(out, views_histogram(histogram_edges, N_EDGES, count, bytes));
+}
+
+int api_get_recent(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e)
+{
+    uint64_t limit;
+    int rc = query_count(q, "limit", RECENT_DEFAULT, PAGE_MAX, &limit, e);
+    if (rc < 0)
+        return rc;
+    node_mempool_item_t items[PAGE_MAX];
+    size_t n = node_mempool_recent(a->node, items, (size_t)limit);
+    return answer(out, views_recent(items, n));
+}
+
+/* A 64-hex search: a transaction (main chain or mempool), else a block
+ * (any the node knows). */
+static int search_hash(api_t *a, const hash32_t *h, const char **kind, bool *has_height,
+                       uint64_t *height, err_t *e)
+{
+    store_read_t *r;
+    store_tx_loc_t loc;
+    store_index_rec_t rec;
+    uint8_t *raw;
+    size_t len;
+    int rc = store_read_begin(node_store(a->node), &r, e);
+    if (rc == 0 && (rc = store_find_tx(r, h, &loc, e)) == -(int)ERR_NOT_FOUND &&
+        node_mempool_tx(a->node, h, &raw, &len) == 0) {
+        free(raw);
+        rc = 0;
+    }
+    if (rc == 0)
+        *kind = "transaction";
+    if (rc == -(int)ERR_NOT_FOUND && (rc = store_get_index(r, h, &rec, e)) == 0) {
+        *kind = "block";
+        *has_height = true;
+        *height = rec.height;
+    }
+    store_read_end(&r);
+    return rc == -(int)ERR_NOT_FOUND ? 0 : rc;
+}
+
+/* A height search: the main-chain block there. */
+static int search_height(api_t *a, uint64_t height, const char **kind, hash32_t *hash,
+                         err_t *e)
+{
+    store_read_t *r;
+    int rc = store_read_begin(node_store(a->node), &r, e);
+    if (rc == 0 && (rc = store_get_chain_hash(r, height, hash, e)) == 0)
+        *kind = "block";
+    store_read_end(&r);
+    return rc == -(int)ERR_NOT_FOUND ? 0 : rc;
+}
+
+int api_get_search(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e)
+{
+    const char *text, *kind = NULL;
+    size_t len;
+    int rc = query_text(q, "q", ADDRESS_TEXT_MAX, &text, &len, e);
+    if (rc == 1)
+        return err_set(e, ERR_BAD_REQUEST, "give \"q\": a height, a block hash, a transaction "
+                       "id or an address");
+    if (rc < 0 || memchr(text, '\0', len))
+        return rc < 0 ? rc : err_set(e, ERR_BAD_REQUEST, "\"q\" holds a NUL");
+    json_t *utf8 = json_stringn(text, len);
+    if (!utf8)
+        return err_set(e, ERR_BAD_REQUEST, "\"q\" must be UTF-8 text");
+    json_decref(utf8);
+    char query[ADDRESS_TEXT_MAX + 1], id[ADDRESS_MAX > 65 ? ADDRESS_MAX : 65] = "";
+    memcpy(query, text, len);
+    query[len] = '\0';
+    hash32_t h;
+    hash20_t pkh;
+    uint64_t height = 0;
+    bool has_height = false;
+    if (len <= 20 && dec_u64(query, len, &height) == 0) {
+        rc = search_height(a, height, &kind, &h, e);
+        has_height = kind != NULL;
+    } else if (len == 64 && hex_decode_exact(h.b, 32, query) == 0) {
+        rc = search_hash(a, &h, &kind, &has_height, &height, e);
+    } else if (address_decode(&pkh, node_params(a->node)->address_version, query, NULL) == 0) {
+        kind = "address";
+        address_encode(id, node_params(a->node)->address_version, &pkh);
+    }
+    if (rc < 0)
+        return rc;
+    if (kind && strcmp(kind, "address") != 0)
+        jsonfmt_hash_hex(id, &h);
+    return answer(out, views_search(query, kind, kind ? id : NULL, has_height ? &height : NULL));
 }

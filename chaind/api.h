@@ -75,6 +75,13 @@ int api_get_readyz(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e
  * (the transaction left the mempool meanwhile: node_settle_tx) an error to
  * answer instead, with out->json released. */
 int api_settle(api_t *a, api_answer_t *out, err_t *e);
+/* The explorer's routes (http.h lists their answers). */
+int api_get_summaries(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e);
+int api_get_block_txs(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e);
+int api_get_address_txs(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e);
+int api_get_histogram(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e);
+int api_get_recent(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e);
+int api_get_search(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e);
 /* POST handlers: q->body is set. */
 int api_post_block(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e);
 int api_post_tx(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e);

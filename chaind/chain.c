@@ -270,6 +270,8 @@ static int connect_tip(chain_t *c, chain_entry_t *entry, const block_t *decoded,
     if (rc == 0)
         rc = store_connect(w, &entry->hash, entry->height, e);
     if (rc == 0)
+        rc = store_index_block(w, b, &entry->hash, entry->height, true, e);
+    if (rc == 0)
         rc = put_index(w, entry, e);
     if (rc == 0)
         rc = hook_writing(c, w, b, entry, true, e);
@@ -297,7 +299,9 @@ static int disconnect_tip(chain_t *c, err_t *e)
         store_write_abort(&w);
         return rc;
     }
-    rc = store_disconnect(w, &b, &entry->hash, entry->height, e);
+    rc = store_index_block(w, &b, &entry->hash, entry->height, false, e);
+    if (rc == 0)
+        rc = store_disconnect(w, &b, &entry->hash, entry->height, e);
     if (rc == 0)
         rc = hook_writing(c, w, &b, entry, false, e);
     rc = store_write_end(&w, rc, e);
@@ -662,7 +666,9 @@ static int write_genesis(store_write_t *w, const block_t *b, const mp_buf_t *raw
     }
     if (rc == 0)
         rc = store_put_tx(w, &b->txids[0], &entry->hash, e);
-    return rc == 0 ? store_connect(w, &entry->hash, 0, e) : rc;
+    if (rc == 0)
+        rc = store_connect(w, &entry->hash, 0, e);
+    return rc == 0 ? store_index_block(w, b, &entry->hash, 0, true, e) : rc;
 }
 
 static int create_genesis(chain_t *c, err_t *e)

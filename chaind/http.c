@@ -16,8 +16,10 @@
 #include <time.h>
 
 #include "api.h"
+#include "assets.h"
 #include "dec.h"
 #include "log.h"
+#include "sse.h"
 
 #define DEFAULT_THREADS 4
 #define MAX_THREADS 64 /* each thread holds at most one of the store's 256 snapshots */
@@ -27,6 +29,19 @@
 #define LOG_TEXT_MAX 160     /* bytes of a client's URL or method shown in a log line */
 
 #define JSON_TYPE "application/json"
+#define EVENTS_TYPE "text/event-stream"
+#define EVENTS_BLOCK 4096 /* bytes MHD asks of an event stream at a time */
+/* The kernel's send buffer of an event stream: left to autotuning, a stream
+ * whose reader stalls would pin megabytes of it before its own queue fills. */
+#define EVENTS_SNDBUF (64 << 10)
+/* On every answer: nothing but the explorer's own files runs or loads in a
+ * page of this origin, and no type is guessed. */
+#define CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
+            "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+/* The API's answers are never cached; the explorer's files are, revalidated
+ * by their ETag each time (they change with the binary). */
+#define CACHE_API "no-store"
+#define CACHE_ASSET "no-cache"
 /* The answer when even the error's JSON cannot be built. */
 #define OOM_BODY "{\"error\":\"internal\",\"message\":\"out of memory\"}"
 
@@ -36,6 +51,8 @@ struct http_server {
     struct MHD_Daemon *daemon;
     api_t *api;
     node_t *node;
+    sse_t *sse;
+    bool explorer;
     char *cors_origin;
     size_t max_body;
     _Atomic uint64_t requests;
@@ -47,27 +64,43 @@ struct http_server {
     int subscription;
 };
 
-/* A route: its path and its handlers (NULL: the method is not allowed). */
+/* What answers a route besides api.c's handlers. */
+typedef enum { SERVE_API, SERVE_PAGE, SERVE_OPENAPI, SERVE_EVENTS } serve_t;
+
+/* A route: its path, where "*" stands for one non-empty segment (the
+ * argument), and its handlers (NULL: the method is not allowed; both NULL
+ * for the GET routes http.c answers itself). */
 typedef struct {
     const char *path;
-    bool prefix; /* path is followed by one non-empty segment, the argument */
     api_handler_t get, post;
+    serve_t serve;
 } route_t;
 
 static const route_t routes[] = {
-    {"/block", false, api_get_blocks, api_post_block},
-    {"/block/", true, api_get_block, NULL},
-    {"/transactions", false, NULL, api_post_tx},
-    {"/transactions/", true, api_get_tx, NULL},
-    {"/utxo/", true, api_get_utxo, NULL},
-    {"/utxo-set", false, api_get_utxo_set, NULL},
-    {"/new_node_advertisement", false, NULL, api_post_advert},
-    {"/known_node_request", false, api_get_peers, NULL},
-    {"/status", false, api_get_status, NULL},
-    {"/mempool", false, api_get_mempool, NULL},
-    {"/metrics", false, api_get_metrics, NULL},
-    {"/healthz", false, api_get_healthz, NULL},
-    {"/readyz", false, api_get_readyz, NULL},
+    {"/block", api_get_blocks, api_post_block, SERVE_API},
+    {"/blocks", api_get_summaries, NULL, SERVE_API},
+    {"/block/*", api_get_block, NULL, SERVE_API},
+    {"/block/*/txs", api_get_block_txs, NULL, SERVE_API},
+    {"/transactions", NULL, api_post_tx, SERVE_API},
+    {"/transactions/*", api_get_tx, NULL, SERVE_API},
+    {"/utxo/*", api_get_utxo, NULL, SERVE_API},
+    {"/utxo-set", api_get_utxo_set, NULL, SERVE_API},
+    {"/address/*/txs", api_get_address_txs, NULL, SERVE_API},
+    {"/new_node_advertisement", NULL, api_post_advert, SERVE_API},
+    {"/known_node_request", api_get_peers, NULL, SERVE_API},
+    {"/status", api_get_status, NULL, SERVE_API},
+    {"/mempool", api_get_mempool, NULL, SERVE_API},
+    {"/mempool/histogram", api_get_histogram, NULL, SERVE_API},
+    {"/mempool/recent", api_get_recent, NULL, SERVE_API},
+    {"/search", api_get_search, NULL, SERVE_API},
+    {"/metrics", api_get_metrics, NULL, SERVE_API},
+    {"/healthz", api_get_healthz, NULL, SERVE_API},
+    {"/readyz", api_get_readyz, NULL, SERVE_API},
+    {"/events", NULL, NULL, SERVE_EVENTS},
+    {"/", NULL, NULL, SERVE_PAGE},
+    {"/index.html", NULL, NULL, SERVE_PAGE},
+    {"/explorer/*", NULL, NULL, SERVE_PAGE},
+    {"/openapi.json", NULL, NULL, SERVE_OPENAPI},
 };
 
 /* One request's state, kept in MHD's con_cls across the handler's calls. */
@@ -116,23 +149,30 @@ static double elapsed_ms(const req_t *r)
            (double)(now.tv_nsec - r->start.tv_nsec) / 1e6;
 }
 
-/* Queues body (freed by MHD when mode is MHD_RESPMEM_MUST_FREE) with the
- * headers every answer carries. type: the Content-Type, or NULL for no body;
- * allow: the Allow header, or NULL. */
-static enum MHD_Result send_body(ctx_t *x, unsigned status, const char *type, void *body,
-                                 size_t len, enum MHD_ResponseMemoryMode mode, const char *allow)
+/* The headers of an answer besides those every answer carries (each NULL
+ * when absent). */
+typedef struct {
+    const char *type;  /* Content-Type; NULL: no body */
+    const char *cache; /* Cache-Control */
+    const char *allow;
+    const char *etag;
+} head_t;
+
+/* Queues resp (taken) with h and the headers every answer carries. */
+static enum MHD_Result queue(ctx_t *x, unsigned status, struct MHD_Response *resp,
+                             const head_t *h)
 {
     x->r->answered = true;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, mode);
-    if (!resp) {
-        if (mode == MHD_RESPMEM_MUST_FREE)
-            free(body);
-        return MHD_NO;
-    }
-    const char *cors = x->s->cors_origin;
-    bool ok = (!type || MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type) ==
-                            MHD_YES) &&
-              MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
+    const char *cors = x->s->cors_origin, *allow = h->allow;
+    bool ok = (!h->type || MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, h->type) ==
+                               MHD_YES) &&
+              MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, h->cache) == MHD_YES &&
+              MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_SECURITY_POLICY, CSP) ==
+                  MHD_YES &&
+              MHD_add_response_header(resp, MHD_HTTP_HEADER_X_CONTENT_TYPE_OPTIONS, "nosniff") ==
+                  MHD_YES;
+    if (ok && h->etag)
+        ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, h->etag) == MHD_YES;
     if (ok && allow)
         ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow) == MHD_YES;
     if (ok && cors)
@@ -152,6 +192,22 @@ static enum MHD_Result send_body(ctx_t *x, unsigned status, const char *type, vo
     printable(url, sizeof url, x->url);
     LOGDEBUG("http: %s %s %u %.1f ms", method, url, status, elapsed_ms(x->r));
     return rc;
+}
+
+/* Queues body (freed by MHD when mode is MHD_RESPMEM_MUST_FREE) as an API
+ * answer. type: the Content-Type, or NULL for no body; allow: the Allow
+ * header, or NULL. */
+static enum MHD_Result send_body(ctx_t *x, unsigned status, const char *type, void *body,
+                                 size_t len, enum MHD_ResponseMemoryMode mode, const char *allow)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, mode);
+    if (!resp) {
+        x->r->answered = true;
+        if (mode == MHD_RESPMEM_MUST_FREE)
+            free(body);
+        return MHD_NO;
+    }
+    return queue(x, status, resp, &(head_t){type, CACHE_API, allow, NULL});
 }
 
 static enum MHD_Result reply_fail(ctx_t *x, unsigned status, err_code_t code, const char *allow,
@@ -299,16 +355,24 @@ static void on_durable(void *ctx, uint64_t durable)
     pthread_mutex_unlock(&s->wait_lock);
 }
 
-/* Runs the route's handler for a complete request and sends its answer. */
-static enum MHD_Result dispatch(ctx_t *x, const route_t *rt, bool post, const char *arg)
+/* Runs the route's handler for a complete request and sends its answer;
+ * arg: the path's argument, arg_len bytes. */
+static enum MHD_Result dispatch(ctx_t *x, const route_t *rt, bool post, const char *arg,
+                                size_t arg_len)
 {
-    api_request_t q = {arg, NULL, query_arg, x->c, http_requests_total(x->s)};
+    char *copy = arg ? strndup(arg, arg_len) : NULL;
+    if (arg && !copy)
+        return reply_error(x, ERR_INTERNAL, "out of memory");
+    api_request_t q = {copy, NULL, query_arg, x->c, http_requests_total(x->s)};
     api_answer_t a = {0};
     err_t e;
-    if (post && !(q.body = body_json(x, &e)))
+    if (post && !(q.body = body_json(x, &e))) {
+        free(copy);
         return reply_err(x, &e);
+    }
     int rc = (post ? rt->post : rt->get)(x->s->api, &q, &a, &e);
     json_decref(q.body);
+    free(copy);
     if (rc < 0)
         return reply_err(x, &e);
     if (a.ticket)
@@ -319,21 +383,118 @@ static enum MHD_Result dispatch(ctx_t *x, const route_t *rt, bool post, const ch
     return reply_json(x, a.status, a.json);
 }
 
+/* --- the explorer's files and the event stream ----------------------------- */
+
+/* Whether an If-None-Match header (a list of entity tags, or "*") names etag;
+ * the weak comparison, as the header asks (RFC 9110 §13.1.2). */
+static bool etag_matches(const char *header, const char *etag)
+{
+    size_t n = strlen(etag);
+    for (const char *p = header; p && *p;) {
+        p += strspn(p, " \t,");
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2;
+        size_t len = strcspn(p, ",");
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if ((len == 1 && *p == '*') || (len == n && memcmp(p, etag, n) == 0))
+            return true;
+        p += strcspn(p, ",");
+    }
+    return false;
+}
+
+/* An embedded file (assets.h), or 304 when the client's copy is current. */
+static enum MHD_Result serve_asset(ctx_t *x, const route_t *rt)
+{
+    assets_file_t f;
+    if (rt->serve == SERVE_PAGE && !x->s->explorer)
+        return reply_error(x, ERR_NOT_FOUND, "the explorer is off (chaind --explorer off)");
+    if (assets_find(x->url, &f) < 0)
+        return reply_error(x, ERR_NOT_FOUND, "no such file");
+    const char *inm =
+        MHD_lookup_connection_value(x->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    bool current = etag_matches(inm, f.etag);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        current ? 0 : f.len, current ? (void *)"" : (void *)f.data, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    return queue(x, current ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp,
+                 &(head_t){current ? NULL : f.content_type, CACHE_ASSET, NULL, f.etag});
+}
+
+static void conn_suspend(void *c) { MHD_suspend_connection(c); }
+static void conn_resume(void *c) { MHD_resume_connection(c); }
+
+static ssize_t events_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    ssize_t n = sse_read(cls, buf, max);
+    return n >= 0 ? n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void events_free(void *cls)
+{
+    sse_client_t *c = cls;
+    sse_leave(&c);
+}
+
+/* GET /events: a stream that holds no thread (sse.h: the connection is
+ * suspended while nothing is queued), or 503 when every slot is taken. */
+static enum MHD_Result serve_events(ctx_t *x)
+{
+    sse_client_t *c;
+    err_t e;
+    sse_io_t io = {conn_suspend, conn_resume, x->c};
+    if (sse_join(x->s->sse, &io, &c, &e) < 0)
+        return reply_err(x, &e);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(x->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int sndbuf = EVENTS_SNDBUF;
+    if (!ci || setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) != 0)
+        LOGDEBUG("http: an event stream keeps the kernel's send buffer size");
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, EVENTS_BLOCK,
+                                                                  events_read, c, events_free);
+    if (!resp) {
+        sse_leave(&c);
+        return reply_error(x, ERR_INTERNAL, "out of memory");
+    }
+    /* proxies that buffer (nginx) would hold the events back */
+    if (MHD_add_response_header(resp, "X-Accel-Buffering", "no") != MHD_YES) {
+        MHD_destroy_response(resp);
+        return MHD_NO;
+    }
+    return queue(x, MHD_HTTP_OK, resp, &(head_t){EVENTS_TYPE, CACHE_API, NULL, NULL});
+}
+
 /* --- request flow --------------------------------------------------------- */
 
-static const route_t *route_find(const char *url, const char **arg)
+/* Whether url fits pattern; *arg and *arg_len the segment its "*" matched. */
+static bool path_matches(const char *pattern, const char *url, const char **arg, size_t *arg_len)
+{
+    while (*pattern && *url) {
+        if (*pattern == '*') {
+            size_t n = strcspn(url, "/");
+            if (n == 0)
+                return false;
+            *arg = url;
+            *arg_len = n;
+            url += n;
+            pattern++;
+        } else if (*pattern++ != *url++) {
+            return false;
+        }
+    }
+    return !*pattern && !*url;
+}
+
+static const route_t *route_find(const char *url, const char **arg, size_t *arg_len)
 {
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        const route_t *r = &routes[i];
-        size_t n = strlen(r->path);
-        if (!r->prefix && strcmp(url, r->path) == 0) {
-            *arg = NULL;
-            return r;
-        }
-        if (r->prefix && strncmp(url, r->path, n) == 0 && url[n] && !strchr(url + n, '/')) {
-            *arg = url + n;
-            return r;
-        }
+        *arg = NULL;
+        *arg_len = 0;
+        if (path_matches(routes[i].path, url, arg, arg_len))
+            return &routes[i];
     }
     return NULL;
 }
@@ -433,7 +594,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req_t *r = *con_cls;
     ctx_t x = {s, c, r, method, url, false};
     const char *arg = NULL;
-    const route_t *rt = route_find(url, &arg);
+    size_t arg_len = 0;
+    const route_t *rt = route_find(url, &arg, &arg_len);
     method_t m = method_of(method);
     bool post = rt && m == M_POST && rt->post;
     if (!r) {
@@ -462,12 +624,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return send_body(&x, MHD_HTTP_NO_CONTENT, NULL, (void *)"", 0,
                          MHD_RESPMEM_PERSISTENT, allow);
     }
-    if (!(m == M_GET && rt->get) && !post)
+    if (!(m == M_GET && (rt->get || rt->serve != SERVE_API)) && !post)
         return reply_fail(&x, MHD_HTTP_METHOD_NOT_ALLOWED, ERR_METHOD_NOT_ALLOWED, allow,
                           "method not allowed on this route");
     if (post && r->too_large)
         return reply_error(&x, ERR_TOO_LARGE, "the body is over %zu bytes", s->max_body);
-    return dispatch(&x, rt, post, arg);
+    if (rt->serve == SERVE_EVENTS)
+        return serve_events(&x);
+    if (rt->serve != SERVE_API)
+        return serve_asset(&x, rt);
+    return dispatch(&x, rt, post, arg, arg_len);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -589,11 +755,17 @@ static void resume_all(http_server_t *s)
 
 static void server_free(http_server_t *s)
 {
+    /* the streams end first: MHD cannot stop with connections suspended */
+    if (s->sse) {
+        node_set_listener(s->node, NULL, NULL);
+        sse_shutdown(s->sse);
+    }
     resume_all(s);
     if (s->subscription >= 0)
         node_unsubscribe_durable(s->node, s->subscription);
     if (s->daemon)
         MHD_stop_daemon(s->daemon); /* waits for requests in progress */
+    sse_destroy(&s->sse);
     api_destroy(&s->api);
     pthread_mutex_destroy(&s->wait_lock);
     free(s->cors_origin);
@@ -615,6 +787,7 @@ static int start_daemon(http_server_t *s, const http_config_t *cfg, struct socka
      * asleep for 5 s with requests readable on some 50 of its connections,
      * until a client's close woke it; poll() is level-triggered, and its cost
      * over the few hundred connections a thread holds is small (bench_api). */
+    /* suspend and resume: an event stream waits without holding a thread */
     unsigned flags = MHD_USE_ERROR_LOG | MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
     if (v6)
         flags |= MHD_USE_IPv6;
@@ -656,6 +829,8 @@ int http_start(http_server_t **out, node_t *node, const http_config_t *cfg, err_
     s->node = node;
     s->cors_origin = dup_or_null(cfg->cors_origin, &fail);
     s->max_body = cfg->max_body ? cfg->max_body : DEFAULT_MAX_BODY;
+    s->node = node;
+    s->explorer = !cfg->no_explorer;
     atomic_init(&s->requests, 0);
     pthread_mutex_init(&s->wait_lock, NULL);
     s->subscription = node_subscribe_durable(node, on_durable, s);
@@ -665,11 +840,14 @@ int http_start(http_server_t **out, node_t *node, const http_config_t *cfg, err_
         rc = fail ? err_set(e, ERR_INTERNAL, "out of memory")
                   : api_new(&s->api, node, cfg->version, e);
     if (rc == 0)
+        rc = sse_new(&s->sse, cfg->event_streams, SSE_KEEPALIVE_MS, e);
+    if (rc == 0)
         rc = start_daemon(s, cfg, &ss, v6, port, e);
     if (rc < 0) {
         server_free(s);
         return rc;
     }
+    node_set_listener(node, sse_publish, s->sse);
     *out = s;
     return 0;
 }

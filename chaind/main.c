@@ -32,6 +32,9 @@ static flag_t flags[] = {
     {"db-size-mb", "CHAIND_DB_SIZE_MB", "MB", "LMDB map size (address space, not disk)", "16384",
      false},
     {"log-level", "CHAIND_LOG_LEVEL", "LEVEL", "error, warn, info or debug", "info", false},
+    {"explorer", "CHAIND_EXPLORER", "on|off", "serve the block explorer at / (the API and "
+     "/openapi.json stay)", "on", false},
+    {"event-streams", "CHAIND_EVENT_STREAMS", "N", "GET /events streams at most", "64", false},
 };
 #define N_FLAGS (sizeof flags / sizeof flags[0])
 #define FLAG(name) flags_get(flags, N_FLAGS, name)
@@ -44,7 +47,7 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     const chain_params_t *params;
-    uint64_t verify_threads, http_threads, max_conn, mempool_mb, fee_rate, db_mb;
+    uint64_t verify_threads, http_threads, max_conn, mempool_mb, fee_rate, db_mb, streams;
     if (daemon_common_flags("chaind", FLAG("log-level"), FLAG("network"), &params) < 0)
         return 2;
     if (flags_uint("chaind", "verify-threads", FLAG("verify-threads"), 0, 1024, &verify_threads) ||
@@ -52,8 +55,14 @@ int main(int argc, char **argv)
         flags_uint("chaind", "max-connections", FLAG("max-connections"), 1, 100000, &max_conn) ||
         flags_uint("chaind", "mempool-mb", FLAG("mempool-mb"), 1, 65536, &mempool_mb) ||
         flags_uint("chaind", "min-fee-rate", FLAG("min-fee-rate"), 0, 1000000, &fee_rate) ||
-        flags_uint("chaind", "db-size-mb", FLAG("db-size-mb"), 16, (uint64_t)1 << 24, &db_mb))
+        flags_uint("chaind", "db-size-mb", FLAG("db-size-mb"), 16, (uint64_t)1 << 24, &db_mb) ||
+        flags_uint("chaind", "event-streams", FLAG("event-streams"), 1, 10000, &streams))
         return 2;
+    bool explorer = strcmp(FLAG("explorer"), "on") == 0;
+    if (!explorer && strcmp(FLAG("explorer"), "off") != 0) {
+        LOGERR("chaind: --explorer must be on or off, not \"%s\"", FLAG("explorer"));
+        return 2;
+    }
 
     /* every HTTP connection holds a descriptor: allow as many as permitted */
     struct rlimit nofile;
@@ -93,6 +102,8 @@ int main(int argc, char **argv)
         .threads = (unsigned)http_threads,
         .max_connections = (unsigned)max_conn,
         .version = CHAIN_VERSION,
+        .no_explorer = !explorer,
+        .event_streams = (unsigned)streams,
     };
     if (rpc_open(&rpc, node, FLAG("rpc"), FLAG("events"), &e) < 0 ||
         http_start(&http, node, &hcfg, &e) < 0) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "clock.h"
 #include "hex.h"
 #include "hmap.h"
 #include "store.h"
@@ -381,4 +382,11 @@ int mempool_load(const char *path, size_t max_bytes,
     free(buf);
     fclose(f);
     return rc;
+}
+
+const mempool_entry_t *mempool_next(const mempool_t *m, size_t *pos)
+{
+    const void *key;
+    void *value;
+    return hmap_next(m->by_txid, pos, &key, &value) ? value : NULL;
 }

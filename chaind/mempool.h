@@ -97,6 +97,10 @@ size_t mempool_unbroadcast_list(const mempool_t *m, hash32_t *out, size_t max);
 int mempool_select(const mempool_t *m, size_t max_bytes, const mempool_entry_t ***out, size_t *n)
     __attribute__((warn_unused_result));
 
+/* Every entry, in no order: *pos starts at 0; NULL after the last. The
+ * pool must not change between the calls. */
+const mempool_entry_t *mempool_next(const mempool_t *m, size_t *pos);
+
 /* Reads a pool saved by an older chaind (<datadir>/mempool.dat: "CHAINMP1",
  * then for each transaction its length, 4 LE, and its encoding): calls
  * take(ctx, raw, len) for each one so the caller can admit it against

@@ -34,6 +34,8 @@ struct node {
     sigcache_t *cache;
     node_publish_fn publish;
     void *publish_ctx;
+    node_publish_fn listen;
+    void *listen_ctx;
     uint64_t seq[PROTO_TOPIC_COUNT];
     jobs_t jobs;
     uint64_t last_job_ms;
@@ -67,6 +69,8 @@ static void publish(node_t *n, proto_topic_t topic, mp_buf_t *b)
 {
     if (n->publish && mp_buf_ok(b))
         n->publish(n->publish_ctx, proto_topic_name(topic), b->data, b->len);
+    if (n->listen && mp_buf_ok(b))
+        n->listen(n->listen_ctx, proto_topic_name(topic), b->data, b->len);
     mp_buf_free(b);
 }
 
@@ -589,7 +593,8 @@ size_t node_mempool_list(node_t *n, node_mempool_item_t *items, size_t max)
     if (mempool_select(n->mempool, SIZE_MAX, &sel, &count) == 0) {
         for (; k < count && k < max; k++)
             items[k] = (node_mempool_item_t){sel[k]->txid, sel[k]->len, sel[k]->fee,
-                                             (sel[k]->flags & STORE_MEMPOOL_UNBROADCAST) != 0};
+                                             (sel[k]->flags & STORE_MEMPOOL_UNBROADCAST) != 0,
+                                             sel[k]->arrival};
         free(sel);
     }
     pthread_mutex_unlock(&n->lock);
@@ -887,4 +892,148 @@ void node_close(node_t **np)
     pthread_mutex_destroy(&n->lock);
     free(n);
     *np = NULL;
+}
+
+/* --- the explorer's queries ------------------------------------------------ */
+
+void node_set_listener(node_t *n, node_publish_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&n->lock);
+    n->listen = fn;
+    n->listen_ctx = ctx;
+    pthread_mutex_unlock(&n->lock);
+}
+
+int node_mempool_spender(node_t *n, const hash32_t *txid, uint32_t index, hash32_t *spender,
+                         uint32_t *input)
+{
+    pthread_mutex_lock(&n->lock);
+    const mempool_entry_t *x = mempool_spender(n->mempool, txid, index);
+    for (size_t i = 0; x && i < x->tx.n_inputs; i++)
+        if (x->tx.inputs[i].index == index && hash32_eq(&x->tx.inputs[i].prev_txid, txid)) {
+            *spender = x->txid;
+            *input = (uint32_t)i;
+        }
+    pthread_mutex_unlock(&n->lock);
+    return x ? 0 : -1;
+}
+
+size_t node_mempool_recent(node_t *n, node_mempool_item_t *items, size_t max)
+{
+    uint64_t seqs[NODE_RECENT_MAX];
+    size_t k = 0, pos = 0;
+    max = max < NODE_RECENT_MAX ? max : NODE_RECENT_MAX;
+    pthread_mutex_lock(&n->lock);
+    for (const mempool_entry_t *x; max && (x = mempool_next(n->mempool, &pos)) != NULL;) {
+        if (k == max && x->seq < seqs[k - 1])
+            continue;
+        /* insertion into the newest-first list: rarely past the first entries */
+        size_t at = k < max ? k++ : max - 1;
+        for (; at > 0 && seqs[at - 1] < x->seq; at--) {
+            seqs[at] = seqs[at - 1];
+            items[at] = items[at - 1];
+        }
+        seqs[at] = x->seq;
+        items[at] = (node_mempool_item_t){x->txid, x->len, x->fee,
+                                          (x->flags & STORE_MEMPOOL_UNBROADCAST) != 0,
+                                          x->arrival};
+    }
+    pthread_mutex_unlock(&n->lock);
+    return k;
+}
+
+void node_mempool_histogram(node_t *n, const uint64_t *edges, size_t n_edges, uint64_t *count,
+                            uint64_t *bytes)
+{
+    memset(count, 0, n_edges * sizeof *count);
+    memset(bytes, 0, n_edges * sizeof *bytes);
+    size_t pos = 0;
+    pthread_mutex_lock(&n->lock);
+    for (const mempool_entry_t *x; n_edges && (x = mempool_next(n->mempool, &pos)) != NULL;) {
+        size_t b = n_edges - 1; /* rate >= edges[b]: fee >= edges[b] * len, without division */
+        while (b > 0 && (unsigned __int128)x->fee < (unsigned __int128)edges[b] * x->len)
+            b--;
+        count[b]++;
+        bytes[b] += x->len;
+    }
+    pthread_mutex_unlock(&n->lock);
+}
+
+static int newest_first(const void *a, const void *b)
+{
+    uint64_t x = ((const node_address_tx_t *)a)->seq, y = ((const node_address_tx_t *)b)->seq;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Appends t to the growing list *list (*len of *cap): -1 when memory runs
+ * out. */
+static int address_tx_push(node_address_tx_t **list, size_t *len, size_t *cap,
+                           const node_address_tx_t *t)
+{
+    if (*len == *cap) {
+        size_t cap2 = *cap ? 2 * *cap : 64;
+        node_address_tx_t *p = realloc(*list, cap2 * sizeof *p);
+        if (!p)
+            return -1;
+        *list = p;
+        *cap = cap2;
+    }
+    (*list)[(*len)++] = *t;
+    return 0;
+}
+
+/* Under the lock: the entries before before_seq that pay pkh (lock, its
+ * P2PKH script) or spend one of coins, one record each way, into *list. */
+static int address_matches(node_t *n, const uint8_t *lock, const store_outpoint_t *coins,
+                           const amount_t *amounts, size_t n_coins, uint64_t before_seq,
+                           node_address_tx_t **list, size_t *len)
+{
+    size_t pos = 0, cap = 0;
+    int rc = 0;
+    for (const mempool_entry_t *x; rc == 0 && (x = mempool_next(n->mempool, &pos)) != NULL;) {
+        node_address_tx_t t = {x->txid, x->seq, 0, 0};
+        for (size_t j = 0; x->seq < before_seq && j < x->tx.n_outputs; j++)
+            if (x->tx.outputs[j].script_len == SCRIPT_P2PKH_LOCK_LEN &&
+                memcmp(x->tx.outputs[j].script, lock, SCRIPT_P2PKH_LOCK_LEN) == 0)
+                t.received += x->tx.outputs[j].amount; /* below max money: it was admitted */
+        if (t.received)
+            rc = address_tx_push(list, len, &cap, &t);
+    }
+    for (size_t i = 0; rc == 0 && i < n_coins; i++) {
+        const mempool_entry_t *x = mempool_spender(n->mempool, &coins[i].txid, coins[i].index);
+        if (x && x->seq < before_seq)
+            rc = address_tx_push(list, len, &cap,
+                                 &(node_address_tx_t){x->txid, x->seq, 0, amounts[i]});
+    }
+    return rc;
+}
+
+size_t node_mempool_address(node_t *n, const hash20_t *pkh, const store_outpoint_t *coins,
+                            const amount_t *amounts, size_t n_coins, uint64_t before_seq,
+                            node_address_tx_t *out, size_t max, bool *more)
+{
+    uint8_t lock[SCRIPT_P2PKH_LOCK_LEN];
+    script_p2pkh_lock(lock, pkh);
+    node_address_tx_t *list = NULL;
+    size_t len = 0, k = 0;
+    pthread_mutex_lock(&n->lock);
+    int rc = address_matches(n, lock, coins, amounts, n_coins, before_seq, &list, &len);
+    pthread_mutex_unlock(&n->lock);
+    /* one transaction's records side by side, then summed */
+    if (len)
+        qsort(list, len, sizeof *list, newest_first);
+    *more = false;
+    for (size_t i = 0; rc == 0 && i < len; i++) {
+        if (k > 0 && out[k - 1].seq == list[i].seq) {
+            out[k - 1].received += list[i].received;
+            out[k - 1].sent += list[i].sent;
+        } else if (k == max) {
+            *more = true;
+            break;
+        } else {
+            out[k++] = list[i];
+        }
+    }
+    free(list);
+    return rc == 0 ? k : 0;
 }

@@ -66,6 +66,10 @@ int node_open(node_t **n, const node_config_t *cfg, err_t *e) __attribute__((war
  * becomes NULL. No one may be waiting on it. */
 void node_close(node_t **n);
 void node_set_publisher(node_t *n, node_publish_fn fn, void *ctx);
+/* A second receiver of every event, called like the publisher and after it
+ * (the HTTP server's event streams); NULL stops it. Once this returns, the
+ * old one is called no more. */
+void node_set_listener(node_t *n, node_publish_fn fn, void *ctx);
 
 const chain_params_t *node_params(const node_t *n);
 store_t *node_store(node_t *n);
@@ -132,12 +136,43 @@ typedef struct {
     size_t size; /* bytes of its encoding */
     amount_t fee;
     bool unbroadcast;
+    uint64_t time; /* unix seconds of its admission */
 } node_mempool_item_t;
 /* The mempool by fee rate, highest first, into items (the caller's, max of
  * them): returns how many were written (0 also when memory ran out). */
 size_t node_mempool_list(node_t *n, node_mempool_item_t *items, size_t max);
 /* Whether a mempool transaction spends txid:index. */
 bool node_mempool_spends(node_t *n, const hash32_t *txid, uint32_t index);
+/* The mempool transaction spending txid:index and its input index: 0, or -1
+ * when none does. */
+int node_mempool_spender(node_t *n, const hash32_t *txid, uint32_t index, hash32_t *spender,
+                         uint32_t *input);
+/* The latest arrivals still in the mempool, newest first, into items (the
+ * caller's, max of them, max <= NODE_RECENT_MAX): how many. One pass over
+ * the pool. */
+#define NODE_RECENT_MAX 1000
+size_t node_mempool_recent(node_t *n, node_mempool_item_t *items, size_t max);
+/* The mempool by fee rate: bucket i of n_edges counts the transactions (and
+ * sums the bytes) whose fee rate is at least edges[i] units a byte and below
+ * edges[i + 1] (the last bucket has no upper edge; edges ascend, edges[0] is
+ * 0). One pass over the pool. */
+void node_mempool_histogram(node_t *n, const uint64_t *edges, size_t n_edges, uint64_t *count,
+                            uint64_t *bytes);
+/* What mempool transactions did to an address. */
+typedef struct {
+    hash32_t txid;
+    uint64_t seq;      /* its arrival order: larger is newer */
+    amount_t received; /* its outputs to the address */
+    amount_t sent;     /* the address's coins it spends */
+} node_address_tx_t;
+/* The mempool transactions that pay pkh or spend one of coins[0..n_coins)
+ * (the address's confirmed coins, with their amounts), that arrived before
+ * before_seq, newest first, into out (max of them): how many; *more says
+ * whether others follow. One pass over the pool and a lookup a coin. 0
+ * also when memory runs out. */
+size_t node_mempool_address(node_t *n, const hash20_t *pkh, const store_outpoint_t *coins,
+                            const amount_t *amounts, size_t n_coins, uint64_t before_seq,
+                            node_address_tx_t *out, size_t max, bool *more);
 
 /* The unbroadcast set (as Bitcoin Core's): transactions submitted here that
  * no peer has asked for yet, kept in their records across restarts; they

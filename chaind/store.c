@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "bytes.h"
+#include "clock.h"
 #include "hex.h"
 #include "log.h"
 #include "mp.h"
@@ -22,10 +23,13 @@
 #define MAX_READERS 256
 #define MEMPOOL_VERSION 1
 #define MEMPOOL_HEAD_LEN 10 /* version, flags, arrival: then the transaction */
+#define MAX_DBS 16
 
 struct store {
     MDB_env *env;
     MDB_dbi meta, index, blocks, chain, utxo, undo, txindex, addr, mempool;
+    MDB_dbi history, spentby;
+    bool indexing; /* store_set_indexing */
 };
 
 struct store_read {
@@ -38,7 +42,9 @@ struct store_write {
     mp_buf_t undo;  /* coins spent since the last store_connect() */
 };
 
-typedef enum { ITER_ADDRESS, ITER_UTXO, ITER_UNDO, ITER_INDEX, ITER_MEMPOOL } iter_kind_t;
+typedef enum {
+    ITER_ADDRESS, ITER_UTXO, ITER_UNDO, ITER_INDEX, ITER_MEMPOOL, ITER_HISTORY
+} iter_kind_t;
 
 struct store_iter {
     iter_kind_t kind;
@@ -48,6 +54,8 @@ struct store_iter {
     hash20_t pkh;               /* ITER_ADDRESS */
     const uint8_t *undo;        /* ITER_UNDO: the record, borrowed */
     size_t undo_len, undo_pos;
+    uint8_t seek[20 + 8 + 4];   /* ITER_HISTORY: the key the entries are below */
+    bool done;                  /* ITER_HISTORY: past the address's oldest entry */
 };
 
 static const char tip_key[] = "tip";
@@ -206,6 +214,8 @@ static int del(store_write_t *w, MDB_dbi dbi, const void *key, size_t klen, bool
 
 /* --- open and close -------------------------------------------------------- */
 
+static int open_indexes(store_t *s, err_t *e);
+
 /* mkdir -p: a data directory such as ./data/chaind may have no parent yet. */
 static int make_dirs(const char *dir)
 {
@@ -229,7 +239,7 @@ static int open_env(store_t *s, const char *dir, size_t map_size, err_t *e)
 {
     int rc = mdb_env_create(&s->env);
     if (rc == 0)
-        rc = mdb_env_set_maxdbs(s->env, 9);
+        rc = mdb_env_set_maxdbs(s->env, MAX_DBS);
     if (rc == 0)
         rc = mdb_env_set_mapsize(s->env, map_size);
     if (rc == 0)
@@ -296,8 +306,11 @@ int store_open(store_t **out, const char *dir, size_t map_size, const char *netw
     store_t *s = calloc(1, sizeof *s);
     if (!s)
         return err_set(e, ERR_INTERNAL, "out of memory");
+    s->indexing = true;
     int rc = open_env(s, dir, map_size, e);
-    if (rc == 0 && (rc = open_tables(s, dir, network, e)) < 0)
+    if (rc == 0 && (rc = open_tables(s, dir, network, e)) == 0)
+        rc = open_indexes(s, e);
+    if (rc < 0)
         mdb_env_close(s->env);
     if (rc < 0) {
         free(s);
@@ -837,21 +850,32 @@ int store_connect(store_write_t *w, const hash32_t *block, uint64_t height, err_
     return rc;
 }
 
-/* Brings back the coins the block's undo record holds. */
-static int restore_undo(store_write_t *w, const hash32_t *hash, err_t *e)
+/* A copy of block hash's undo record into *undo (malloc'd): the puts of a
+ * write may move the page the record lives in. */
+static int undo_copy(store_write_t *w, const hash32_t *hash, uint8_t **undo, size_t *len,
+                     err_t *e)
 {
     MDB_val v;
     int rc = get(&w->r, w->r.s->undo, hash->b, 32, &v, "reading undo data", e, "");
     if (rc == -(int)ERR_NOT_FOUND)
-        return err_set(e, ERR_INTERNAL, "store: the tip has no undo record");
+        return err_set(e, ERR_INTERNAL, "store: a main-chain block has no undo record");
     if (rc < 0)
         return rc;
-    /* a copy: the puts below may move the page the record lives in */
-    size_t len = v.mv_size, pos = 0;
-    uint8_t *undo = malloc(len ? len : 1);
-    if (!undo)
+    *len = v.mv_size;
+    if (!(*undo = malloc(*len ? *len : 1)))
         return err_set(e, ERR_INTERNAL, "out of memory reading undo data");
-    memcpy(undo, v.mv_data, len);
+    memcpy(*undo, v.mv_data, *len);
+    return 0;
+}
+
+/* Brings back the coins the block's undo record holds. */
+static int restore_undo(store_write_t *w, const hash32_t *hash, err_t *e)
+{
+    size_t len = 0, pos = 0;
+    uint8_t *undo = NULL;
+    int rc = undo_copy(w, hash, &undo, &len, e);
+    if (rc < 0)
+        return rc;
     store_outpoint_t op;
     store_coin_t coin;
     while ((rc = undo_next(undo, len, &pos, &op, &coin, e)) == 1) {
@@ -1160,6 +1184,8 @@ static int check_mempool(store_read_t *r, err_t *e)
     return rc;
 }
 
+static int check_indexes(store_read_t *r, store_counts_t *c, err_t *e);
+
 int store_check(store_read_t *r, store_counts_t *counts, err_t *e)
 {
     store_counts_t c;
@@ -1185,7 +1211,433 @@ int store_check(store_read_t *r, store_counts_t *counts, err_t *e)
         rc = check_mempool(r, e);
     if (rc == 0)
         rc = check_chain(r, &c, e);
+    if (rc == 0)
+        rc = check_indexes(r, &c, e);
     if (rc == 0 && counts)
         *counts = c;
+    return rc;
+}
+
+/* --- the explorer's indexes: history and spentby --------------------------- */
+
+#define HISTORY_KEY_LEN (20 + 8 + 4)
+#define HISTORY_REC_LEN (32 + 8 + 8)
+#define SPENTBY_REC_LEN (32 + 4)
+#define INDEXES_VERSION 1
+
+static const char indexes_key[] = "indexes";
+
+static void history_key(uint8_t key[HISTORY_KEY_LEN], const hash20_t *pkh, uint64_t height,
+                        uint32_t position)
+{
+    memcpy(key, pkh->b, 20);
+    height_key(key + 20, height);
+    for (int i = 0; i < 4; i++)
+        key[28 + i] = (uint8_t)(position >> (24 - 8 * i));
+}
+
+/* Adds what a transaction paid pkh and spent of its coins to its entry
+ * (connect), or deletes the entry (disconnect; it may be gone already: a
+ * transaction that both paid and spent the address). */
+static int history_write(store_write_t *w, const hash20_t *pkh, uint64_t height, uint32_t position,
+                         const hash32_t *txid, amount_t received, amount_t sent, bool connect,
+                         err_t *e)
+{
+    store_t *s = w->r.s;
+    uint8_t key[HISTORY_KEY_LEN], rec[HISTORY_REC_LEN];
+    history_key(key, pkh, height, position);
+    bool missing;
+    if (!connect)
+        return del(w, s->history, key, sizeof key, &missing, "deleting from the address history",
+                   e);
+    memcpy(rec, txid->b, 32);
+    bytes_put_le(rec + 32, received, 8);
+    bytes_put_le(rec + 40, sent, 8);
+    /* one descent of the tree when the entry is new, the common case; an
+     * entry there already (the transaction touched the address before)
+     * comes back in v */
+    MDB_val k = val(key, sizeof key), v = val(rec, sizeof rec);
+    int rc = mdb_put(w->r.txn, s->history, &k, &v, MDB_NOOVERWRITE);
+    if (rc != MDB_KEYEXIST)
+        return rc ? lmdb_fail(e, "writing the address history", rc) : 0;
+    const uint8_t *p = v.mv_data;
+    if (v.mv_size != HISTORY_REC_LEN || memcmp(p, txid->b, 32) != 0 ||
+        !amount_add(&received, bytes_get_le(p + 32, 8)) ||
+        !amount_add(&sent, bytes_get_le(p + 40, 8)))
+        return corrupt(e, "address history record");
+    bytes_put_le(rec + 32, received, 8);
+    bytes_put_le(rec + 40, sent, 8);
+    return put(w, s->history, key, sizeof key, rec, sizeof rec, "writing the address history", e);
+}
+
+/* The history entries of transaction i's P2PKH outputs. */
+static int index_outputs(store_write_t *w, const block_t *b, size_t i, uint64_t height,
+                         bool connect, err_t *e)
+{
+    const tx_t *tx = &b->txs[i];
+    int rc = 0;
+    for (size_t j = 0; rc == 0 && j < tx->n_outputs; j++) {
+        hash20_t pkh;
+        if (script_p2pkh_hash(tx->outputs[j].script, tx->outputs[j].script_len, &pkh))
+            rc = history_write(w, &pkh, height, (uint32_t)i, &b->txids[i],
+                               tx->outputs[j].amount, 0, connect, e);
+    }
+    return rc;
+}
+
+/* The history and spentby entries of transaction i's inputs, whose coins
+ * are the next records of the block's undo record (undo, len, at *pos). */
+static int index_inputs(store_write_t *w, const block_t *b, size_t i, uint64_t height,
+                        const uint8_t *undo, size_t len, size_t *pos, bool connect, err_t *e)
+{
+    const tx_t *tx = &b->txs[i];
+    int rc = 0;
+    for (size_t j = 0; rc == 0 && j < tx->n_inputs; j++) {
+        store_outpoint_t op;
+        store_coin_t coin;
+        uint8_t key[STORE_OUTPOINT_LEN], rec[SPENTBY_REC_LEN];
+        hash20_t pkh;
+        if ((rc = undo_next(undo, len, pos, &op, &coin, e)) < 0)
+            return rc;
+        if (rc == 0 || !hash32_eq(&op.txid, &tx->inputs[j].prev_txid) ||
+            op.index != tx->inputs[j].index)
+            return corrupt(e, "undo record (it does not match the block's inputs)");
+        rc = script_p2pkh_hash(coin.script, coin.script_len, &pkh)
+                 ? history_write(w, &pkh, height, (uint32_t)i, &b->txids[i], 0, coin.amount,
+                                 connect, e)
+                 : 0;
+        store_outpoint_key(key, &op.txid, op.index);
+        memcpy(rec, b->txids[i].b, 32);
+        bytes_put_le(rec + 32, j, 4);
+        if (rc == 0)
+            rc = connect ? put(w, w->r.s->spentby, key, sizeof key, rec, sizeof rec,
+                               "writing the spent-by index", e)
+                         : del(w, w->r.s->spentby, key, sizeof key, NULL,
+                               "deleting from the spent-by index", e);
+    }
+    return rc;
+}
+
+int store_index_block(store_write_t *w, const block_t *b, const hash32_t *hash, uint64_t height,
+                      bool connect, err_t *e)
+{
+    store_t *s = w->r.s;
+    bool missing;
+    if (!s->indexing)
+        return del(w, s->meta, indexes_key, sizeof indexes_key - 1, &missing,
+                   "marking the indexes stale", e);
+    uint8_t *undo = NULL;
+    size_t len = 0, pos = 0;
+    int rc = height > 0 ? undo_copy(w, hash, &undo, &len, e) : 0;
+    for (size_t i = 0; rc == 0 && i < b->n_txs; i++) {
+        rc = index_outputs(w, b, i, height, connect, e);
+        if (rc == 0 && i > 0)
+            rc = index_inputs(w, b, i, height, undo, len, &pos, connect, e);
+    }
+    if (rc == 0 && pos != len)
+        rc = corrupt(e, "undo record (it holds more coins than the block spends)");
+    free(undo);
+    return rc;
+}
+
+void store_set_indexing(store_t *s, bool on) { s->indexing = on; }
+
+static int put_indexes_mark(store_write_t *w, err_t *e)
+{
+    uint8_t version = INDEXES_VERSION;
+    return put(w, w->r.s->meta, indexes_key, sizeof indexes_key - 1, &version, 1,
+               "marking the indexes built", e);
+}
+
+/* The entries of main-chain height h, into w. */
+static int index_height(store_write_t *w, uint64_t h, err_t *e)
+{
+    hash32_t hash;
+    block_t b;
+    int rc = store_get_chain_hash(&w->r, h, &hash, e);
+    if (rc == 0 && (rc = store_load_block(&w->r, &hash, &b, NULL, e)) == 0) {
+        rc = store_index_block(w, &b, &hash, h, true, e);
+        block_free(&b);
+    }
+    return rc;
+}
+
+/* Builds history and spentby from the main chain: empties them, then
+ * STORE_INDEX_BATCH blocks a write; the last write marks them built. */
+static int build_indexes(store_t *s, uint64_t tip, err_t *e)
+{
+    LOGINFO("store: building the address history and spent-by indexes from blocks 0 to %" PRIu64
+            " (the store was made before them, or left them stale); once", tip);
+    uint64_t t0 = clock_ms();
+    int rc = 0;
+    for (uint64_t from = 0; rc == 0 && from <= tip; from += STORE_INDEX_BATCH) {
+        store_write_t *w;
+        if ((rc = store_write_begin(s, &w, e)) < 0)
+            break;
+        int d = from ? 0 : mdb_drop(w->r.txn, s->history, 0);
+        if (d == 0 && from == 0)
+            d = mdb_drop(w->r.txn, s->spentby, 0);
+        rc = d ? lmdb_fail(e, "emptying the indexes", d) : 0;
+        for (uint64_t h = from; rc == 0 && h <= tip && h - from < STORE_INDEX_BATCH; h++)
+            rc = index_height(w, h, e);
+        if (rc == 0 && tip - from < STORE_INDEX_BATCH)
+            rc = put_indexes_mark(w, e);
+        rc = store_write_end(&w, rc, e);
+    }
+    if (rc == 0)
+        LOGINFO("store: indexes built in %.1f s", (double)(clock_ms() - t0) / 1e3);
+    return rc;
+}
+
+/* Opens history and spentby; marks them built in a store without a chain
+ * yet, builds them in one whose mark is missing. */
+static int open_indexes(store_t *s, err_t *e)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "history", MDB_CREATE, &s->history);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "spentby", MDB_CREATE, &s->spentby);
+    MDB_val k = val(indexes_key, sizeof indexes_key - 1), v;
+    int mark = rc ? rc : mdb_get(txn, s->meta, &k, &v);
+    if (mark == 0 && (v.mv_size != 1 || *(uint8_t *)v.mv_data != INDEXES_VERSION))
+        mark = MDB_NOTFOUND; /* another layout: build them again */
+    MDB_val tk = val(tip_key, sizeof tip_key - 1), tv;
+    int tip = mark == MDB_NOTFOUND ? mdb_get(txn, s->meta, &tk, &tv) : 0;
+    if (mark == MDB_NOTFOUND && tip == MDB_NOTFOUND) { /* no chain: nothing to index */
+        uint8_t version = INDEXES_VERSION;
+        v = val(&version, 1);
+        rc = mdb_put(txn, s->meta, &k, &v, 0);
+    } else if (rc == 0 && mark != 0 && mark != MDB_NOTFOUND) {
+        rc = mark;
+    } else if (rc == 0 && tip != 0 && tip != MDB_NOTFOUND) {
+        rc = tip;
+    }
+    rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
+    if (rc)
+        return lmdb_fail(e, "opening the indexes", rc);
+    if (mark != MDB_NOTFOUND || tip == MDB_NOTFOUND)
+        return 0;
+    store_read_t *r;
+    uint64_t height = 0;
+    if ((rc = store_read_begin(s, &r, e)) == 0) {
+        rc = store_get_tip(r, NULL, &height, e);
+        store_read_end(&r);
+    }
+    return rc < 0 ? rc : build_indexes(s, height, e);
+}
+
+int store_iter_history(store_read_t *r, const hash20_t *pkh, const store_history_t *before,
+                       store_iter_t **it, err_t *e)
+{
+    int rc = iter_new(r, ITER_HISTORY, r->s->history, it, e);
+    if (rc == 0) {
+        (*it)->pkh = *pkh;
+        history_key((*it)->seek, pkh, before ? before->height : UINT64_MAX,
+                    before ? before->position : UINT32_MAX);
+    }
+    return rc;
+}
+
+int store_next_history(store_iter_t *it, store_history_t *h, err_t *e)
+{
+    assert(it->kind == ITER_HISTORY);
+    if (it->done)
+        return 0;
+    MDB_val k = val(it->seek, HISTORY_KEY_LEN), v;
+    int rc;
+    if (it->started) {
+        rc = mdb_cursor_get(it->cur, &k, &v, MDB_PREV);
+    } else { /* the first key at or past the seek, then the one below it */
+        it->started = true;
+        rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
+        rc = rc == MDB_NOTFOUND ? mdb_cursor_get(it->cur, &k, &v, MDB_LAST)
+                                : rc ? rc : mdb_cursor_get(it->cur, &k, &v, MDB_PREV);
+    }
+    if (rc && rc != MDB_NOTFOUND)
+        return lmdb_fail(e, "reading the address history", rc);
+    if (rc == MDB_NOTFOUND || k.mv_size != HISTORY_KEY_LEN ||
+        memcmp(k.mv_data, it->pkh.b, 20) != 0) {
+        it->done = true;
+        return 0;
+    }
+    const uint8_t *key = k.mv_data, *p = v.mv_data;
+    if (v.mv_size != HISTORY_REC_LEN)
+        return corrupt(e, "address history record");
+    memcpy(h->txid.b, p, 32);
+    h->height = height_of_key(key + 20);
+    h->position = (uint32_t)key[28] << 24 | (uint32_t)key[29] << 16 | (uint32_t)key[30] << 8 |
+                  key[31];
+    h->received = bytes_get_le(p + 32, 8);
+    h->sent = bytes_get_le(p + 40, 8);
+    return 1;
+}
+
+int store_get_spender(store_read_t *r, const hash32_t *txid, uint32_t index, store_spender_t *sp,
+                      err_t *e)
+{
+    uint8_t key[STORE_OUTPOINT_LEN];
+    store_outpoint_key(key, txid, index);
+    MDB_val v;
+    int rc = get(r, r->s->spentby, key, sizeof key, &v, "reading the spent-by index", e,
+                 "no main-chain transaction spends that output");
+    if (rc < 0)
+        return rc;
+    if (v.mv_size != SPENTBY_REC_LEN)
+        return corrupt(e, "spent-by record");
+    memcpy(sp->txid.b, v.mv_data, 32);
+    sp->input = (uint32_t)bytes_get_le((const uint8_t *)v.mv_data + 32, 4);
+    return 0;
+}
+
+int store_get_block_info(store_read_t *r, const hash32_t *hash, store_block_info_t *info,
+                         err_t *e)
+{
+    const uint8_t *raw = NULL, *header;
+    size_t len = 0, header_len;
+    int rc = store_get_block(r, hash, &raw, &len, e);
+    if (rc < 0)
+        return rc;
+    mp_reader_t rd;
+    uint32_t n, n_txs;
+    mp_reader_init(&rd, raw, len, true);
+    if (mp_get_array(&rd, &n) < 0 || n != 2 || mp_get_bin(&rd, &header, &header_len) < 0 ||
+        mp_get_array(&rd, &n_txs) < 0)
+        return corrupt(e, "block (its outer arrays)");
+    info->size = len;
+    info->tx_count = n_txs;
+    return 0;
+}
+
+/* --- checking the explorer's indexes --------------------------------------- */
+
+/* What a transaction did to one address. */
+typedef struct {
+    hash20_t pkh;
+    amount_t received, sent;
+} touch_t;
+
+/* Transaction i of b (at height, its inputs' coins the next records of
+ * undo at *pos): each input's spentby entry, and for each address it
+ * touched (ts, room for its outputs and inputs) its history entry, counted
+ * into *n_history. */
+static int check_tx_indexes(store_read_t *r, const block_t *b, size_t i, uint64_t height,
+                            const uint8_t *undo, size_t len, size_t *pos, touch_t *ts,
+                            uint64_t *n_history, err_t *e)
+{
+    const tx_t *tx = &b->txs[i];
+    size_t n = 0;
+    MDB_val v;
+    int rc = 0;
+    for (size_t j = 0; j < tx->n_outputs; j++)
+        if (script_p2pkh_hash(tx->outputs[j].script, tx->outputs[j].script_len, &ts[n].pkh)) {
+            ts[n].received = tx->outputs[j].amount;
+            ts[n++].sent = 0;
+        }
+    for (size_t j = 0; i > 0 && rc == 0 && j < tx->n_inputs; j++) {
+        store_outpoint_t op;
+        store_coin_t coin;
+        uint8_t key[STORE_OUTPOINT_LEN];
+        if ((rc = undo_next(undo, len, pos, &op, &coin, e)) != 1)
+            return rc < 0 ? rc : inconsistent(e, "an undo record lacks a coin its block spent",
+                                              height);
+        if (script_p2pkh_hash(coin.script, coin.script_len, &ts[n].pkh)) {
+            ts[n].received = 0;
+            ts[n++].sent = coin.amount;
+        }
+        store_outpoint_key(key, &op.txid, op.index);
+        rc = get(r, r->s->spentby, key, sizeof key, &v, "reading the spent-by index", e, "");
+        if (rc == -(int)ERR_NOT_FOUND || (rc == 0 && (v.mv_size != SPENTBY_REC_LEN ||
+                                                      memcmp(v.mv_data, b->txids[i].b, 32) != 0 ||
+                                                      bytes_get_le((const uint8_t *)v.mv_data + 32,
+                                                                   4) != j)))
+            return inconsistent(e, "a spent coin's spent-by entry is missing or wrong", height);
+    }
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        touch_t sum = {ts[k].pkh, 0, 0};
+        bool first = true;
+        for (size_t m = 0; m < n; m++) {
+            if (memcmp(ts[m].pkh.b, sum.pkh.b, 20) != 0)
+                continue;
+            first &= m >= k;
+            sum.received += ts[m].received; /* below max money: the block passed */
+            sum.sent += ts[m].sent;
+        }
+        if (!first)
+            continue;
+        uint8_t key[HISTORY_KEY_LEN];
+        const uint8_t *p;
+        history_key(key, &sum.pkh, height, (uint32_t)i);
+        rc = get(r, r->s->history, key, sizeof key, &v, "reading the address history", e, "");
+        p = v.mv_data;
+        if (rc == -(int)ERR_NOT_FOUND ||
+            (rc == 0 && (v.mv_size != HISTORY_REC_LEN || memcmp(p, b->txids[i].b, 32) != 0 ||
+                         bytes_get_le(p + 32, 8) != sum.received ||
+                         bytes_get_le(p + 40, 8) != sum.sent)))
+            return inconsistent(e, "an address history entry is missing or wrong", height);
+        ++*n_history;
+    }
+    return rc;
+}
+
+/* The index entries main-chain height h gives. */
+static int check_height_indexes(store_read_t *r, uint64_t h, uint64_t *n_history,
+                                uint64_t *n_spentby, err_t *e)
+{
+    hash32_t hash;
+    block_t b;
+    MDB_val v = {0, NULL};
+    int rc = store_get_chain_hash(r, h, &hash, e);
+    if (rc == 0 && h > 0)
+        rc = get(r, r->s->undo, hash.b, 32, &v, "reading undo data", e, "no undo record");
+    if (rc == 0)
+        rc = store_load_block(r, &hash, &b, NULL, e);
+    if (rc < 0)
+        return rc;
+    size_t pos = 0, most = 0;
+    for (size_t i = 0; i < b.n_txs; i++)
+        most = b.txs[i].n_inputs + b.txs[i].n_outputs > most
+                   ? b.txs[i].n_inputs + b.txs[i].n_outputs
+                   : most;
+    touch_t *ts = malloc((most + 1) * sizeof *ts);
+    rc = ts ? 0 : err_set(e, ERR_INTERNAL, "out of memory");
+    for (size_t i = 0; rc == 0 && i < b.n_txs; i++) {
+        rc = check_tx_indexes(r, &b, i, h, v.mv_data, v.mv_size, &pos, ts, n_history, e);
+        *n_spentby += i > 0 ? b.txs[i].n_inputs : 0;
+    }
+    if (rc == 0 && pos != v.mv_size)
+        rc = inconsistent(e, "an undo record holds coins its block did not spend", h);
+    free(ts);
+    block_free(&b);
+    return rc;
+}
+
+/* history and spentby against the main chain, unless they are stale. */
+static int check_indexes(store_read_t *r, store_counts_t *c, err_t *e)
+{
+    MDB_val v;
+    uint64_t tip = 0, n_history = 0, n_spentby = 0;
+    c->history = c->spentby = 0;
+    int rc = get(r, r->s->meta, indexes_key, sizeof indexes_key - 1, &v, "reading the meta",
+                 e, "");
+    if (rc == -(int)ERR_NOT_FOUND)
+        return 0;
+    if (rc == 0)
+        rc = entries(r, r->s->history, &c->history, e);
+    if (rc == 0)
+        rc = entries(r, r->s->spentby, &c->spentby, e);
+    if (rc == 0 && (rc = store_get_tip(r, NULL, &tip, e)) == -(int)ERR_NOT_FOUND)
+        return c->history || c->spentby /* no chain: no entries */
+                   ? err_set(e, ERR_INTERNAL, "store check: index entries but no chain")
+                   : 0;
+    for (uint64_t h = 0; rc == 0 && h <= tip; h++)
+        rc = check_height_indexes(r, h, &n_history, &n_spentby, e);
+    if (rc == 0 && n_history != c->history)
+        rc = err_set(e, ERR_INTERNAL, "store check: the address history holds %" PRIu64
+                     " entries, the main chain gives %" PRIu64, c->history, n_history);
+    if (rc == 0 && n_spentby != c->spentby)
+        rc = err_set(e, ERR_INTERNAL, "store check: the spent-by index holds %" PRIu64
+                     " entries, the main chain spends %" PRIu64 " coins", c->spentby, n_spentby);
     return rc;
 }

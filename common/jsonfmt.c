@@ -289,3 +289,5 @@ int jsonfmt_parse_block(mp_buf_t *out, const json_t *jb, err_t *e)
         return err_set(e, ERR_TOO_LARGE, "the block is over %d bytes", BLOCK_MAX_SIZE);
     return 0;
 }
+
+json_t *jsonfmt_script(const uint8_t *s, size_t len) { return asm_json(s, len); }

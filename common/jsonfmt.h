@@ -44,6 +44,9 @@ int jsonfmt_parse_header(block_header_t *h, const json_t *j, err_t *e)
 int jsonfmt_parse_block(mp_buf_t *out, const json_t *j, err_t *e)
     __attribute__((warn_unused_result));
 
+/* A script as ASM (DESIGN §3.3), a JSON string. */
+json_t *jsonfmt_script(const uint8_t *s, size_t len);
+
 /* Lowercase hex of a hash, NUL-terminated. */
 void jsonfmt_hash_hex(char out[65], const hash32_t *h);
 

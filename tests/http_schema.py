@@ -210,7 +210,9 @@ def run(c):
     c.check('GET', f'/block/{tip}/txs?limit=5', 200)
     c.check('GET', '/block/0/txs?offset=0&limit=1', 200)
     c.check('GET', '/block/0/txs?limit=0', 400)
+    c.check('GET', '/block/0/txs?offset=1', 200)  # past the last: an empty page
     c.check('GET', f'/block/{ZEROS}/txs', 404)
+    c.check('GET', '/block/not-a-block/txs', 400)
 
     gtx = (genesis.get('transactions') or [{}])[0]
     txid = gtx.get('transaction_hash', ZEROS)
@@ -225,10 +227,20 @@ def run(c):
             c.check('GET', f'/address/{addr}/txs?limit=2&cursor={urllib.request.quote(hist["next_cursor"])}', 200)
     c.check('GET', '/utxo/not-an-address', 400)
     c.check('GET', '/address/not-an-address/txs', 400)
+    if addr:
+        c.check('GET', f'/address/{addr}/txs?cursor=nonsense', 400)
+        c.check('GET', f'/search?q={addr}', 200)
+    c.check('GET', '/search?q=0', 200)
+    c.check('GET', f'/search?q={txid}', 200)
+    c.check('GET', f'/search?q={ZEROS}', 200)
+    c.check('GET', '/search?q=%3Cb%3E', 200)
+    c.check('GET', '/search', 400)
+    c.check('GET', '/search?q=' + 'x' * 101, 400)
 
     pool = c.check('GET', '/mempool', 200)
     if pool:
         c.check('GET', f'/transactions/{pool[0]["transaction_hash"]}', 200)
+        c.check('GET', f'/search?q={pool[0]["transaction_hash"]}', 200)
     c.check('GET', '/mempool/histogram', 200)
     c.check('GET', '/mempool/recent?limit=5', 200)
     c.check('GET', '/mempool/recent?limit=0', 400)

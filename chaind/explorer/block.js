@@ -1,5 +1,7 @@
-// A block: its header, its neighbours, and its transactions a page at a time.
-import { api, facts, fill, h, linkBlock, linkTx, load, section, table } from './dom.js';
+// A block: its header, its neighbours, and its transactions a page at a time,
+// all from one request: GET /block/<id>/txs answers the block's header and
+// facts with each page (never the whole block, which may be a megabyte).
+import { api, facts, fill, h, linkBlock, linkTx, section, table } from './dom.js';
 import * as f from './format.js';
 
 export const name = 'block';
@@ -50,27 +52,24 @@ function txTable(page, offset) {
     ]), 'txs');
 }
 
-function txsPage(hash, offset) {
-  return (page) => {
-    const nav = pager(hash, offset, page.transactions.length, page.tx_count);
-    return [nav, txTable(page, offset), nav.cloneNode(true)];
-  };
+function txsPage(page, offset) {
+  const nav = pager(page.hash, offset, page.transactions.length, page.tx_count);
+  return [nav, txTable(page, offset), nav.cloneNode(true)];
 }
 
 export async function render(ctx) {
   const offset = Math.max(0, Number.parseInt(ctx.query.get('offset') || '0', 10) || 0);
-  const b = await api(`/block/${encodeURIComponent(ctx.arg)}`, ctx.signal);
-  const hash = b.header.hash;
-  ctx.title(`Block ${b.header.height}`);
+  const path = (id) => `/block/${encodeURIComponent(id)}/txs?offset=${offset}&limit=${PAGE}`;
+  const page = await api(path(ctx.arg), ctx.signal);
+  ctx.title(`Block ${page.height}`);
   const head = section('Header');
   const txs = section('Transactions');
-  fill(ctx.view, h('h1', {}, `Block ${f.count(b.header.height)}`), head.el, txs.el);
-  fill(head.body, headerFacts(b));
-  if (!b.next_block_hash && b.main_chain) {
+  fill(ctx.view, h('h1', {}, `Block ${f.count(page.height)}`), head.el, txs.el);
+  fill(head.body, headerFacts(page));
+  fill(txs.body, txsPage(page, offset));
+  if (!page.next_block_hash && page.main_chain) {
     // the tip: show the next block once it comes
-    ctx.on(['block'], () => load(head.body, `/block/${hash}`, headerFacts, ctx.signal)
-      .catch(() => {}), 1000);
+    ctx.on(['block'], () => api(path(page.hash), ctx.signal)
+      .then((p) => fill(head.body, headerFacts(p))).catch(() => {}), 1000);
   }
-  await load(txs.body, `/block/${hash}/txs?offset=${offset}&limit=${PAGE}`, txsPage(hash, offset),
-    ctx.signal);
 }

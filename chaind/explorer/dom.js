@@ -36,20 +36,6 @@ export async function api(path, signal) {
   return body;
 }
 
-// Whether path answers 200 (a HEAD request: the body is not wanted).
-export async function exists(path, signal) {
-  let res;
-  try {
-    res = await fetch(path, { method: 'HEAD', signal });
-  } catch (err) {
-    if (err.name === 'AbortError') throw err;
-    throw new ApiError(0, 'network', 'the node does not answer');
-  }
-  if (res.ok) return true;
-  if (res.status === 404) return false;
-  throw new ApiError(res.status, `http_${res.status}`, `the node answered HTTP ${res.status}`);
-}
-
 function append(node, children) {
   for (const c of children) {
     if (c === null || c === undefined || c === false) continue;

@@ -599,7 +599,12 @@ Test(http, routes_answer_as_documented, .fini = reap_daemon, .timeout = 120)
     snprintf(path, sizeof path, "/block/%s", h2hex);
     cr_assert_eq(get(&r, d, path), 200);
     cr_assert(json_is_true(json_object_get(r.json, "main_chain")));
-    json_object_del(r.json, "main_chain");
+    cr_assert_eq(jint(r.json, "size"), (long long)b2.len, "size is not the encoding's");
+    cr_assert_eq(jint(r.json, "tx_count"), 1);
+    cr_assert(json_is_null(json_object_get(r.json, "next_block_hash")), "the tip has a next");
+    static const char *const added[] = {"main_chain", "size", "tx_count", "next_block_hash"};
+    for (size_t i = 0; i < sizeof added / sizeof added[0]; i++)
+        json_object_del(r.json, added[i]);
     cr_assert(json_equal(r.json, form2), "GET /block/<hash> differs from the posted form:\n%s",
               r.body);
     {
@@ -1909,5 +1914,679 @@ Test(http, load_and_bad_input_leave_it_serving, .fini = reap_daemon, .timeout = 
     double took;
     cr_assert_eq(quick_status(d, &took), 200, "chaind stopped serving after the rounds");
     cr_assert_lt(now_s() - t0, 60.0, "the rounds took over a minute");
+    stop_daemon(d);
+}
+
+/* ===================================================================== */
+/* The explorer's routes, its files, and the event stream. */
+
+/* A json field that must be an object, an array element that must be one. */
+static json_t *jobj(const json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    cr_assert(json_is_object(v), "field \"%s\" missing or not an object", key);
+    return v;
+}
+
+static json_t *jat(const json_t *list, size_t i)
+{
+    cr_assert(json_is_array(list) && i < json_array_size(list), "no element %zu", i);
+    return json_array_get(list, i);
+}
+
+static void jnull(const json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    cr_assert(v && json_is_null(v), "field \"%s\" is not null", key);
+}
+
+/* GET path: asserts 200 and returns the response (the caller frees it). */
+static void get_ok(resp_t *r, const tb_chaind_t *d, const char *path)
+{
+    cr_assert_eq(get(r, d, path), 200, "GET %s: %ld %s", path, r->status, r->body);
+    cr_assert_not_null(r->json, "GET %s: not JSON", path);
+}
+
+/* An input's spent_output and an output's spent_by, as the test made them. */
+static void spent_output_is(const json_t *in, const tb_wallet_t *owner, amount_t amount)
+{
+    char a[ADDRESS_MAX];
+    addr_of(a, owner);
+    json_t *s = jobj(in, "spent_output");
+    cr_assert_str_eq(jstr(s, "address"), a);
+    cr_assert_eq((amount_t)jint(s, "amount"), amount);
+    cr_assert(strncmp(jstr(s, "locking_script"), "OP_DUP OP_HASH160 ", 18) == 0);
+}
+
+static void spent_by_is(const json_t *out, const hash32_t *txid, long long input, bool pending)
+{
+    if (!txid) {
+        jnull(out, "spent_by");
+        return;
+    }
+    char hex[65];
+    hexof(hex, txid);
+    json_t *s = jobj(out, "spent_by");
+    cr_assert_str_eq(jstr(s, "transaction_hash"), hex);
+    cr_assert_eq(jint(s, "input_index"), input);
+    cr_assert_eq(json_is_true(json_object_get(s, "in_mempool")), pending);
+}
+
+/* One row of /address/<a>/txs. */
+typedef struct {
+    const hash32_t *txid;
+    long long height; /* -1: in the mempool */
+    const hash32_t *block;
+    amount_t received, sent;
+} hist_t;
+
+static void history_row_is(const json_t *row, const hist_t *want)
+{
+    char hex[65];
+    hexof(hex, want->txid);
+    cr_assert_str_eq(jstr(row, "transaction_hash"), hex);
+    cr_assert_eq((amount_t)jint(row, "received"), want->received, "%s: received", hex);
+    cr_assert_eq((amount_t)jint(row, "sent"), want->sent, "%s: sent", hex);
+    if (want->height < 0) {
+        jnull(row, "height");
+        jnull(row, "block_hash");
+        jnull(row, "timestamp");
+        return;
+    }
+    hexof(hex, want->block);
+    cr_assert_eq(jint(row, "height"), want->height);
+    cr_assert_str_eq(jstr(row, "block_hash"), hex);
+    cr_assert_eq(jint(row, "timestamp"), (long long)(P->genesis_timestamp + want->height));
+}
+
+/* /address/<w>/txs paged limit at a time lists exactly want, in order. */
+static void history_is(const tb_chaind_t *d, const tb_wallet_t *w, int limit, const hist_t *want,
+                       size_t n)
+{
+    char a[ADDRESS_MAX], path[512], cursor[128] = "";
+    addr_of(a, w);
+    size_t got = 0;
+    for (int page = 0; page < 20; page++) {
+        resp_t r;
+        snprintf(path, sizeof path, "/address/%s/txs?limit=%d%s%s", a, limit,
+                 cursor[0] ? "&cursor=" : "", cursor);
+        get_ok(&r, d, path);
+        cr_assert_str_eq(jstr(r.json, "address"), a);
+        json_t *list = json_object_get(r.json, "transactions");
+        cr_assert(json_array_size(list) <= (size_t)limit, "%s: over the limit", path);
+        for (size_t i = 0; i < json_array_size(list); i++, got++) {
+            cr_assert_lt(got, n, "%s: more rows than %zu: %s", path, n, r.body);
+            history_row_is(json_array_get(list, i), &want[got]);
+        }
+        json_t *next = json_object_get(r.json, "next_cursor");
+        bool last = json_is_null(next);
+        if (!last)
+            snprintf(cursor, sizeof cursor, "%s", json_string_value(next));
+        resp_free(&r);
+        if (last) {
+            cr_assert_eq(got, n, "%s: %zu rows, want %zu", path, got, n);
+            return;
+        }
+    }
+    cr_assert_fail("/address/%s/txs did not end", a);
+}
+
+/* A raw GET /events on d: the connected socket (its answer unread). */
+static int stream_open(const tb_chaind_t *d, int rcvbuf)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    if (rcvbuf)
+        cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)d->http_port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0, "%s", strerror(errno));
+    static const char rq[] = "GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             "Accept: text/event-stream\r\n\r\n";
+    cr_assert_eq(send(fd, rq, sizeof rq - 1, MSG_NOSIGNAL), (ssize_t)(sizeof rq - 1));
+    return fd;
+}
+
+/* Reads fd into buf (*len of cap, NUL-terminated) until needle shows or
+ * seconds pass: whether it showed. */
+static bool stream_until(int fd, char *buf, size_t cap, size_t *len, const char *needle,
+                         double seconds)
+{
+    for (double end = now_s() + seconds; !strstr(buf, needle) && now_s() < end;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        if (*len + 1 >= cap) { /* keep the tail: a needle may straddle the cut */
+            memmove(buf, buf + cap / 2, *len - cap / 2);
+            *len -= cap / 2;
+        }
+        ssize_t n = recv(fd, buf + *len, cap - 1 - *len, 0);
+        if (n <= 0)
+            break;
+        *len += (size_t)n;
+        buf[*len] = '\0';
+    }
+    return strstr(buf, needle) != NULL;
+}
+
+/* Reads and drops whatever fd has now. */
+static void stream_drain(int fd)
+{
+    char sink[16384];
+    struct pollfd p = {fd, POLLIN, 0};
+    while (poll(&p, 1, 0) > 0 && recv(fd, sink, sizeof sink, 0) > 0)
+        ;
+}
+
+/* tests/http_schema.py against d: every request it makes must pass. */
+static void schema_check(const tb_chaind_t *d)
+{
+    char cmd[1024], line[512], last[512] = "";
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/http_schema.py %s 2>&1",
+             CHAIN_SOURCE_DIR, d->http_url);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    while (fgets(line, sizeof line, p)) {
+        if (strncmp(line, "FAIL", 4) == 0 || strncmp(line, "     ", 5) == 0)
+            cr_log_error("http_schema.py: %s", line);
+        snprintf(last, sizeof last, "%s", line);
+    }
+    int st = pclose(p);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "http_schema.py failed: %s", last);
+    cr_assert_not_null(strstr(last, " passed, 0 failed"), "%s", last);
+}
+
+/* The explorer's chain: blocks 1, 2 (the miner's), 3 with T1 (albert pays
+ * camille 1 coin) and T2 (bertrand pays albert 3), 4 with T3 (camille spends
+ * T1's coin to bertrand); T4 (camille's 10 coins: 4 to albert) waits in the
+ * mempool; T5 (bertrand's change from T2 to camille) is sent later. */
+typedef struct {
+    mp_buf_t b[5], t[6]; /* t[1..5]: T1..T5 */
+    hash32_t h[5], cb[5], tid[6];
+    char hx[5][65], thex[6][65];
+} xworld_t;
+
+static void xworld_build(xworld_t *w)
+{
+    w->h[0] = genesis_hash;
+    in_t i1[] = {{&gtx, 0}}, i2[] = {{&gtx, 1}};
+    out_t o1[] = {{&camille.pkh, 1 * COIN}, {&albert.pkh, 39 * COIN - FEE}};
+    out_t o2[] = {{&albert.pkh, 3 * COIN}, {&bertrand.pkh, 27 * COIN - FEE}};
+    make_tx(&w->t[1], &w->tid[1], i1, 1, o1, 2, &albert, false);
+    make_tx(&w->t[2], &w->tid[2], i2, 1, o2, 2, &bertrand, false);
+    in_t i3[] = {{&w->tid[1], 0}}, i4[] = {{&gtx, 2}}, i5[] = {{&w->tid[2], 1}};
+    out_t o3[] = {{&bertrand.pkh, 1 * COIN - FEE}};
+    out_t o4[] = {{&albert.pkh, 4 * COIN}, {&camille.pkh, 6 * COIN - FEE}};
+    out_t o5[] = {{&camille.pkh, 27 * COIN - 2 * FEE}};
+    make_tx(&w->t[3], &w->tid[3], i3, 1, o3, 1, &camille, false);
+    make_tx(&w->t[4], &w->tid[4], i4, 1, o4, 2, &camille, false);
+    make_tx(&w->t[5], &w->tid[5], i5, 1, o5, 1, &bertrand, false);
+    mp_buf_t txs3[2] = {w->t[1], w->t[2]};
+    mine(&w->b[1], &w->h[1], &w->cb[1], &w->h[0], 1, &miner, 0, NULL, 0, 1);
+    mine(&w->b[2], &w->h[2], &w->cb[2], &w->h[1], 2, &miner, 0, NULL, 0, 2);
+    mine(&w->b[3], &w->h[3], &w->cb[3], &w->h[2], 3, &miner, 2 * FEE, txs3, 2, 3);
+    mine(&w->b[4], &w->h[4], &w->cb[4], &w->h[3], 4, &miner, FEE, &w->t[3], 1, 4);
+    mp_buf_init(&w->b[0], 1);
+    mp_buf_init(&w->t[0], 1);
+    for (int i = 0; i < 5; i++)
+        hexof(w->hx[i], &w->h[i]);
+    for (int i = 1; i < 6; i++)
+        hexof(w->thex[i], &w->tid[i]);
+}
+
+static void xworld_free(xworld_t *w)
+{
+    for (int i = 0; i < 5; i++)
+        mp_buf_free(&w->b[i]);
+    for (int i = 0; i < 6; i++)
+        mp_buf_free(&w->t[i]);
+}
+
+/* /blocks: summaries newest first, the page after, and bad queries. */
+static void check_summaries(const tb_chaind_t *d, const xworld_t *w)
+{
+    resp_t r;
+    get_ok(&r, d, "/blocks?limit=2");
+    json_t *bl = json_object_get(r.json, "blocks");
+    cr_assert_eq(json_array_size(bl), 2);
+    for (int i = 0; i < 2; i++) {
+        json_t *s = jat(bl, (size_t)i);
+        cr_assert_eq(jint(s, "height"), 4 - i);
+        cr_assert_str_eq(jstr(s, "hash"), w->hx[4 - i]);
+        cr_assert_eq(jint(s, "size"), (long long)w->b[4 - i].len);
+        cr_assert_eq(jint(s, "tx_count"), i == 0 ? 2 : 3);
+        cr_assert_eq(jint(s, "timestamp"), (long long)(P->genesis_timestamp + 4 - i));
+        cr_assert_eq(jint(s, "bits"), (long long)P->pow_limit_bits);
+        cr_assert_float_eq(json_number_value(json_object_get(s, "difficulty")), 1.0, 1e-9);
+    }
+    cr_assert_eq(jint(r.json, "next"), 2);
+    resp_free(&r);
+    get_ok(&r, d, "/blocks?from=1&limit=5");
+    cr_assert_eq(json_array_size(json_object_get(r.json, "blocks")), 2);
+    cr_assert_str_eq(jstr(jat(json_object_get(r.json, "blocks"), 1), "hash"), w->hx[0]);
+    jnull(r.json, "next");
+    resp_free(&r);
+    get_ok(&r, d, "/blocks?from=99&limit=1"); /* above the tip: from the tip */
+    cr_assert_str_eq(jstr(jat(json_object_get(r.json, "blocks"), 0), "hash"), w->hx[4]);
+    resp_free(&r);
+    const char *bad[] = {"/blocks?limit=0", "/blocks?limit=101", "/blocks?from=x",
+                         "/block/3/txs?limit=101", "/block/3/txs?offset=-1",
+                         "/address/not-an-address/txs", "/mempool/recent?limit=0",
+                         "/mempool/recent?limit=101", "/search", "/search?q="};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        get(&r, d, bad[i]);
+        check_error(&r, 400, strstr(bad[i], "address") ? "bad_address" : "bad_request", bad[i]);
+        resp_free(&r);
+    }
+    get_ok(&r, d, "/block/3");
+    cr_assert_eq(jint(r.json, "size"), (long long)w->b[3].len);
+    cr_assert_eq(jint(r.json, "tx_count"), 3);
+    cr_assert_str_eq(jstr(r.json, "next_block_hash"), w->hx[4]);
+    resp_free(&r);
+}
+
+/* /block/<id>/txs: the header, a page, each transaction with its coins. */
+static void check_block_txs(const tb_chaind_t *d, const xworld_t *w)
+{
+    resp_t r;
+    get_ok(&r, d, "/block/3/txs?offset=1&limit=1");
+    cr_assert_str_eq(jstr(jobj(r.json, "header"), "hash"), w->hx[3]);
+    cr_assert_eq(jint(jobj(r.json, "header"), "height"), 3);
+    cr_assert_str_eq(jstr(r.json, "hash"), w->hx[3]);
+    cr_assert_eq(jint(r.json, "height"), 3);
+    cr_assert(json_is_true(json_object_get(r.json, "main_chain")));
+    cr_assert_eq(jint(r.json, "size"), (long long)w->b[3].len);
+    cr_assert_eq(jint(r.json, "tx_count"), 3);
+    cr_assert_eq(jint(r.json, "offset"), 1);
+    cr_assert_str_eq(jstr(r.json, "next_block_hash"), w->hx[4]);
+    json_t *txs = json_object_get(r.json, "transactions");
+    cr_assert_eq(json_array_size(txs), 1);
+    json_t *x = jat(txs, 0);
+    cr_assert_str_eq(jstr(x, "transaction_hash"), w->thex[1]);
+    cr_assert_eq(jint(x, "size"), (long long)w->t[1].len);
+    cr_assert_eq((amount_t)jint(x, "fee"), FEE);
+    cr_assert_float_eq(json_number_value(json_object_get(x, "fee_rate")),
+                       (double)FEE / (double)w->t[1].len, 1e-9);
+    cr_assert(!json_is_true(json_object_get(x, "coinbase")));
+    spent_output_is(jat(json_object_get(x, "inputs"), 0), &albert, 40 * COIN);
+    char ca[ADDRESS_MAX];
+    addr_of(ca, &camille);
+    cr_assert_str_eq(jstr(jat(json_object_get(x, "outputs"), 0), "address"), ca);
+    spent_by_is(jat(json_object_get(x, "outputs"), 0), &w->tid[3], 0, false);
+    spent_by_is(jat(json_object_get(x, "outputs"), 1), NULL, 0, false);
+    resp_free(&r);
+    get_ok(&r, d, "/block/3/txs");
+    txs = json_object_get(r.json, "transactions");
+    cr_assert_eq(json_array_size(txs), 3);
+    x = jat(txs, 0); /* the coinbase: no fee, spends nothing */
+    cr_assert(json_is_true(json_object_get(x, "coinbase")));
+    jnull(x, "fee");
+    jnull(x, "fee_rate");
+    jnull(jat(json_object_get(x, "inputs"), 0), "spent_output");
+    spent_output_is(jat(json_object_get(jat(txs, 2), "inputs"), 0), &bertrand, 30 * COIN);
+    resp_free(&r);
+    get_ok(&r, d, "/block/3/txs?offset=3"); /* past the last */
+    cr_assert_eq(json_array_size(json_object_get(r.json, "transactions")), 0);
+    cr_assert_eq(jint(r.json, "tx_count"), 3);
+    resp_free(&r);
+    char path[256];
+    snprintf(path, sizeof path, "/block/%s/txs", w->hx[0]); /* by hash: the genesis */
+    get_ok(&r, d, path);
+    json_t *outs = json_object_get(jat(json_object_get(r.json, "transactions"), 0), "outputs");
+    spent_by_is(jat(outs, 0), &w->tid[1], 0, false);
+    spent_by_is(jat(outs, 1), &w->tid[2], 0, false);
+    spent_by_is(jat(outs, 2), &w->tid[4], 0, true); /* a mempool spend */
+    spent_by_is(jat(outs, 3), NULL, 0, false);
+    resp_free(&r);
+}
+
+/* /transactions/<txid>: in_mempool always, the coins both ways. */
+static void check_transactions(const tb_chaind_t *d, const xworld_t *w)
+{
+    resp_t r;
+    char path[256];
+    snprintf(path, sizeof path, "/transactions/%s", w->thex[1]);
+    get_ok(&r, d, path);
+    cr_assert(json_is_false(json_object_get(r.json, "in_mempool")), "%s", r.body);
+    cr_assert_eq(jint(r.json, "confirmations"), 2);
+    cr_assert_str_eq(jstr(r.json, "block_hash"), w->hx[3]);
+    cr_assert_eq((amount_t)jint(r.json, "fee"), FEE);
+    spent_by_is(jat(json_object_get(r.json, "outputs"), 0), &w->tid[3], 0, false);
+    resp_free(&r);
+    snprintf(path, sizeof path, "/transactions/%s", w->thex[4]);
+    get_ok(&r, d, path);
+    cr_assert(json_is_true(json_object_get(r.json, "in_mempool")));
+    cr_assert_eq(jint(r.json, "confirmations"), 0);
+    cr_assert_null(json_object_get(r.json, "block_hash"));
+    cr_assert_eq((amount_t)jint(r.json, "fee"), FEE);
+    cr_assert_eq(jint(r.json, "size"), (long long)w->t[4].len);
+    spent_output_is(jat(json_object_get(r.json, "inputs"), 0), &camille, 10 * COIN);
+    spent_by_is(jat(json_object_get(r.json, "outputs"), 0), NULL, 0, false);
+    resp_free(&r);
+}
+
+/* /address/<a>/txs: mempool first, then newest first, every page size. */
+static void check_histories(const tb_chaind_t *d, const xworld_t *w)
+{
+    const hist_t alb[] = {{&w->tid[4], -1, NULL, 4 * COIN, 0},
+                          {&w->tid[2], 3, &w->h[3], 3 * COIN, 0},
+                          {&w->tid[1], 3, &w->h[3], 39 * COIN - FEE, 40 * COIN},
+                          {&gtx, 0, &w->h[0], 40 * COIN, 0}};
+    for (int limit = 1; limit <= 5; limit++)
+        history_is(d, &albert, limit, alb, 4);
+    const hist_t cam[] = {{&w->tid[4], -1, NULL, 6 * COIN - FEE, 10 * COIN},
+                          {&w->tid[3], 4, &w->h[4], 0, 1 * COIN},
+                          {&w->tid[1], 3, &w->h[3], 1 * COIN, 0},
+                          {&gtx, 0, &w->h[0], 15 * COIN, 0}};
+    history_is(d, &camille, 2, cam, 4);
+    history_is(d, &miner_b, 3, NULL, 0);
+    char a[ADDRESS_MAX], path[256];
+    addr_of(a, &albert);
+    const char *cursors[] = {"x", "m", "c5", "c1.99999999999", "m1.2.3", "c.1"};
+    for (size_t i = 0; i < sizeof cursors / sizeof cursors[0]; i++) {
+        resp_t r;
+        snprintf(path, sizeof path, "/address/%s/txs?cursor=%s", a, cursors[i]);
+        get(&r, d, path);
+        check_error(&r, 400, "bad_request", path);
+        resp_free(&r);
+    }
+}
+
+/* The mempool's recent arrivals and its histogram: T4 alone. */
+static void check_mempool_views(const tb_chaind_t *d, const xworld_t *w)
+{
+    resp_t r;
+    get_ok(&r, d, "/mempool/recent?limit=5");
+    json_t *txs = json_object_get(r.json, "transactions");
+    cr_assert_eq(json_array_size(txs), 1);
+    cr_assert_str_eq(jstr(jat(txs, 0), "transaction_hash"), w->thex[4]);
+    cr_assert_eq((amount_t)jint(jat(txs, 0), "fee"), FEE);
+    long long age = (long long)time(NULL) - jint(jat(txs, 0), "time");
+    cr_assert(age >= 0 && age < 120, "arrival time %lld s ago", age);
+    resp_free(&r);
+    get_ok(&r, d, "/mempool/histogram");
+    cr_assert_eq(jint(r.json, "count"), 1);
+    cr_assert_eq(jint(r.json, "bytes"), (long long)w->t[4].len);
+    json_t *bk = json_object_get(r.json, "buckets");
+    cr_assert_eq(json_array_size(bk), 8);
+    double rate = (double)FEE / (double)w->t[4].len;
+    for (size_t i = 0; i < 8; i++) {
+        json_t *e = jat(bk, i), *hi = json_object_get(e, "fee_rate_max");
+        double lo = json_number_value(json_object_get(e, "fee_rate_min"));
+        bool in = rate >= lo && (json_is_null(hi) || rate < json_number_value(hi));
+        cr_assert_eq(jint(e, "count"), in ? 1 : 0, "bucket %zu", i);
+    }
+    resp_free(&r);
+}
+
+/* /search: heights, hashes of both kinds, addresses, and misses. */
+static void check_search(const tb_chaind_t *d, const xworld_t *w)
+{
+    const struct {
+        const char *q, *kind, *id;
+        long long height;
+    } finds[] = {{"3", "block", w->hx[3], 3},
+                 {w->hx[3], "block", w->hx[3], 3},
+                 {w->thex[1], "transaction", w->thex[1], -1},
+                 {w->thex[4], "transaction", w->thex[4], -1},
+                 {"9", NULL, NULL, -1},
+                 {"%3Cb%3E", NULL, NULL, -1},
+                 {"0000000000000000000000000000000000000000000000000000000000000000", NULL,
+                  NULL, -1}};
+    resp_t r;
+    char path[256];
+    for (size_t i = 0; i < sizeof finds / sizeof finds[0]; i++) {
+        snprintf(path, sizeof path, "/search?q=%s", finds[i].q);
+        get_ok(&r, d, path);
+        if (finds[i].kind) {
+            cr_assert_str_eq(jstr(r.json, "kind"), finds[i].kind, "%s", path);
+            cr_assert_str_eq(jstr(r.json, "id"), finds[i].id, "%s", path);
+        } else {
+            jnull(r.json, "kind");
+            jnull(r.json, "id");
+        }
+        if (finds[i].height >= 0)
+            cr_assert_eq(jint(r.json, "height"), finds[i].height);
+        else
+            jnull(r.json, "height");
+        resp_free(&r);
+    }
+    char a[ADDRESS_MAX], pk[41];
+    addr_of(a, &albert);
+    hex_encode(pk, albert.pkh.b, 20);
+    snprintf(path, sizeof path, "/search?q=%s", pk);
+    get_ok(&r, d, path);
+    cr_assert_str_eq(jstr(r.json, "kind"), "address");
+    cr_assert_str_eq(jstr(r.json, "id"), a);
+    cr_assert_str_eq(jstr(r.json, "query"), pk);
+    resp_free(&r);
+}
+
+/* /events: block 5 (mined here) and T5 as they come. */
+static void check_events(const tb_chaind_t *d, xworld_t *w)
+{
+    int fd = stream_open(d, 0);
+    char buf[8192] = "", want[256], hex[65];
+    size_t blen = 0;
+    cr_assert(stream_until(fd, buf, sizeof buf, &blen, ": chaind events", 10), "%s", buf);
+    cr_assert_not_null(strstr(buf, "text/event-stream"), "%s", buf);
+    hash32_t h5;
+    mp_buf_free(&w->b[0]);
+    mine(&w->b[0], &h5, NULL, &w->h[4], 5, &miner, 0, NULL, 0, 5);
+    post_block_expect(d, &w->b[0], &h5, "tip");
+    hexof(hex, &h5);
+    snprintf(want, sizeof want, "event: block\ndata: {\"hash\":\"%s\",\"height\":5}\n\n", hex);
+    cr_assert(stream_until(fd, buf, sizeof buf, &blen, want, 10), "no block event: %s", buf);
+    resp_t r;
+    cr_assert_eq(post_hex(&r, d, "/transactions", &w->t[5]), 200, "%s", r.body);
+    resp_free(&r);
+    snprintf(want, sizeof want, "event: tx\ndata: {\"txid\":\"%s\"}\n\n", w->thex[5]);
+    cr_assert(stream_until(fd, buf, sizeof buf, &blen, want, 10), "no tx event: %s", buf);
+    close(fd);
+}
+
+Test(http, explorer_routes_answer_from_the_chain, .fini = reap_daemon, .timeout = 180)
+{
+    setup_world();
+    tb_chaind_t *d = start_daemon(NULL);
+    xworld_t w;
+    xworld_build(&w);
+    for (int i = 1; i <= 4; i++)
+        post_block_expect(d, &w.b[i], &w.h[i], "tip");
+    resp_t r;
+    cr_assert_eq(post_hex(&r, d, "/transactions", &w.t[4]), 200, "%s", r.body);
+    resp_free(&r);
+    check_summaries(d, &w);
+    check_block_txs(d, &w);
+    check_transactions(d, &w);
+    check_histories(d, &w);
+    check_mempool_views(d, &w);
+    check_search(d, &w);
+    check_events(d, &w);
+    /* and the whole document against this node: blocks, spends, mempool */
+    schema_check(d);
+    xworld_free(&w);
+    stop_daemon(d);
+}
+
+/* The SHA-256 of a source file, as its quoted ETag; *body its bytes. */
+static void file_etag(const char *relative, char etag[67], char **body, size_t *len)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", CHAIN_SOURCE_DIR, relative);
+    FILE *f = fopen(p, "rb");
+    cr_assert_not_null(f, "%s", p);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    rewind(f);
+    *body = malloc(*len + 1);
+    cr_assert_not_null(*body);
+    cr_assert_eq(fread(*body, 1, *len, f), *len);
+    fclose(f);
+    hash_stream_t h;
+    uint8_t d[32];
+    hash_sha256_begin(&h);
+    hash_stream_update(&h, *body, *len);
+    hash_stream_end(&h, d);
+    etag[0] = '"';
+    hex_encode(etag + 1, d, 32);
+    etag[65] = '"';
+    etag[66] = '\0';
+}
+
+static void get_with(resp_t *r, const tb_chaind_t *d, const char *path, const char *header_line)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", d->http_url, path);
+    const char *hs[] = {header_line, NULL};
+    req(r, "GET", url, NULL, 0, NULL, header_line ? hs : NULL);
+}
+
+static const char csp_want[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
+                               "form-action 'self'; frame-ancestors 'none'";
+
+/* An embedded file: 200 with its bytes, type, ETag and headers, then 304 for
+ * its ETag (weak or in a list), 200 for another. */
+static void asset_is(const tb_chaind_t *d, const char *path, const char *source,
+                     const char *type)
+{
+    char etag[67], v[512], line[160];
+    char *body;
+    size_t len;
+    file_etag(source, etag, &body, &len);
+    resp_t r;
+    get_with(&r, d, path, NULL);
+    cr_assert_eq(r.status, 200, "GET %s: %ld", path, r.status);
+    cr_assert(r.len == len && memcmp(r.body, body, len) == 0, "GET %s is not %s", path, source);
+    cr_assert_str_eq(header(&r, "Content-Type", v, sizeof v), type, "%s", path);
+    cr_assert_str_eq(header(&r, "ETag", v, sizeof v), etag, "%s", path);
+    cr_assert_str_eq(header(&r, "Cache-Control", v, sizeof v), "no-cache", "%s", path);
+    cr_assert_str_eq(header(&r, "Content-Security-Policy", v, sizeof v), csp_want, "%s", path);
+    cr_assert_str_eq(header(&r, "X-Content-Type-Options", v, sizeof v), "nosniff", "%s", path);
+    resp_free(&r);
+    const char *fmts[] = {"If-None-Match: %s", "If-None-Match: W/%s", "If-None-Match: \"x\", %s",
+                          "If-None-Match: *"};
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+        snprintf(line, sizeof line, fmts[i], etag);
+        get_with(&r, d, path, line);
+        cr_assert_eq(r.status, 304, "%s with %s: %ld", path, line, r.status);
+        cr_assert_eq(r.len, 0, "a 304 with a body");
+        cr_assert_str_eq(header(&r, "ETag", v, sizeof v), etag);
+        resp_free(&r);
+    }
+    get_with(&r, d, path, "If-None-Match: \"0000\"");
+    cr_assert_eq(r.status, 200, "%s: another ETag answered %ld", path, r.status);
+    resp_free(&r);
+    free(body);
+}
+
+Test(http, explorer_files_and_their_headers, .fini = reap_daemon, .timeout = 60)
+{
+    setup_world();
+    tb_chaind_t *d = start_daemon(NULL);
+    asset_is(d, "/", "chaind/explorer/index.html", "text/html; charset=utf-8");
+    asset_is(d, "/index.html", "chaind/explorer/index.html", "text/html; charset=utf-8");
+    asset_is(d, "/explorer/app.js", "chaind/explorer/app.js", "text/javascript; charset=utf-8");
+    asset_is(d, "/explorer/style.css", "chaind/explorer/style.css", "text/css; charset=utf-8");
+    asset_is(d, "/explorer/favicon.svg", "chaind/explorer/favicon.svg", "image/svg+xml");
+    asset_is(d, "/openapi.json", "docs/openapi.json", "application/json");
+    resp_t r;
+    char v[256];
+    const char *missing[] = {"/explorer/nope.js", "/explorer/", "/explorer/index.html/x",
+                             "/explorer/..%2Fapi.c", "/index.htm"};
+    for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++) {
+        get(&r, d, missing[i]);
+        check_error(&r, 404, "not_found", missing[i]);
+        resp_free(&r);
+    }
+    /* the API's answers keep no-store, and carry the same protections */
+    get_ok(&r, d, "/status");
+    cr_assert_str_eq(header(&r, "Cache-Control", v, sizeof v), "no-store");
+    cr_assert_str_eq(header(&r, "X-Content-Type-Options", v, sizeof v), "nosniff");
+    cr_assert_str_eq(header(&r, "Content-Security-Policy", v, sizeof v), csp_want);
+    cr_assert_null(header(&r, "ETag", v, sizeof v));
+    resp_free(&r);
+    {
+        char url[256];
+        snprintf(url, sizeof url, "%s/explorer/app.js", d->http_url);
+        req(&r, "POST", url, "{}", 2, NULL, NULL);
+        check_error(&r, 405, "method_not_allowed", "POST /explorer/app.js");
+        resp_free(&r);
+    }
+    stop_daemon(d);
+
+    /* --explorer off: no pages, the document stays */
+    const char *off[] = {"--explorer", "off", NULL};
+    d = start_daemon(off);
+    const char *pages[] = {"/", "/index.html", "/explorer/app.js"};
+    for (size_t i = 0; i < 3; i++) {
+        get(&r, d, pages[i]);
+        check_error(&r, 404, "not_found", pages[i]);
+        resp_free(&r);
+    }
+    asset_is(d, "/openapi.json", "docs/openapi.json", "application/json");
+    stop_daemon(d);
+}
+
+/* Two streams at most: a third is 503; a client that stops reading loses
+ * its stream (and its slot) while one that reads keeps getting events. */
+Test(http, event_streams_are_capped_and_a_stalled_reader_loses_its_own, .fini = reap_daemon,
+     .timeout = 240)
+{
+    setup_world();
+    const char *extra[] = {"--event-streams", "2", NULL};
+    tb_chaind_t *d = start_daemon(extra);
+    char a_buf[4096] = "", b_buf[8192] = "", c_buf[4096] = "";
+    size_t a_len = 0, b_len = 0, c_len = 0;
+    int a = stream_open(d, 2048); /* never read past its headers */
+    cr_assert(stream_until(a, a_buf, sizeof a_buf, &a_len, ": chaind events", 10));
+    int b = stream_open(d, 0);
+    cr_assert(stream_until(b, b_buf, sizeof b_buf, &b_len, ": chaind events", 10));
+    int c = stream_open(d, 0);
+    cr_assert(stream_until(c, c_buf, sizeof c_buf, &c_len, "\r\n\r\n", 10));
+    cr_assert_eq(parse_status(c_buf, c_len), 503, "a third stream: %s", c_buf);
+    cr_assert_not_null(strstr(c_buf, "\"error\":\"unavailable\""), "%s", c_buf);
+    close(c);
+    /* blocks until a's queue overflows: then a third stream fits */
+    hash32_t tip = genesis_hash;
+    bool joined = false;
+    uint64_t height = 0;
+    for (; !joined && height < 20000;) {
+        for (int k = 0; k < 100; k++) {
+            mp_buf_t blk;
+            hash32_t hash;
+            height++;
+            mine(&blk, &hash, NULL, &tip, height, &miner, 0, NULL, 0, height);
+            resp_t r;
+            cr_assert_eq(post_hex(&r, d, "/block", &blk), 200, "%s", r.body);
+            resp_free(&r);
+            mp_buf_free(&blk);
+            tip = hash;
+            stream_drain(b); /* b reads everything */
+        }
+        c_len = 0;
+        c_buf[0] = '\0';
+        c = stream_open(d, 0);
+        stream_until(c, c_buf, sizeof c_buf, &c_len, "\r\n\r\n", 10);
+        joined = parse_status(c_buf, c_len) == 200;
+        if (!joined)
+            close(c);
+    }
+    cr_assert(joined, "a stalled stream kept its slot over %" PRIu64 " events", height);
+    cr_log_info("the stalled stream went after %" PRIu64 " block events", height);
+    /* b still gets the next block */
+    mp_buf_t blk;
+    hash32_t hash;
+    mine(&blk, &hash, NULL, &tip, height + 1, &miner, 0, NULL, 0, height + 1);
+    post_block_expect(d, &blk, &hash, "tip");
+    char hex[65];
+    hexof(hex, &hash);
+    cr_assert(stream_until(b, b_buf, sizeof b_buf, &b_len, hex, 10), "the reader lost events");
+    cr_assert(stream_until(c, c_buf, sizeof c_buf, &c_len, hex, 10), "the new stream has none");
+    mp_buf_free(&blk);
+    close(a);
+    close(b);
+    close(c);
     stop_daemon(d);
 }

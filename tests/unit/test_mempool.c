@@ -1300,3 +1300,104 @@ Test(mempool, rpc_get_tx_and_get_block_answer_their_bytes)
     rpc_bytes("get_tx", "txid", &none, "tx", NULL, 0, ERR_NOT_FOUND);
     rpc_bytes("get_block", "hash", &none, "block", NULL, 0, ERR_NOT_FOUND);
 }
+
+/* --- the explorer's queries ------------------------------------------------ */
+
+typedef struct {
+    int blocks, txs;
+    char last_topic[16];
+} heard_t;
+
+static void hear(void *ctx, const char *topic, const uint8_t *body, size_t len)
+{
+    (void)body, (void)len;
+    heard_t *h = ctx;
+    h->blocks += strcmp(topic, "block") == 0;
+    h->txs += strcmp(topic, "tx") == 0;
+    snprintf(h->last_topic, sizeof h->last_topic, "%s", topic);
+}
+
+Test(mempool, the_listener_hears_every_event_until_it_is_removed)
+{
+    heard_t h = {0};
+    node_set_listener(N, hear, &h);
+    rtx_t t = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10000);
+    submit_tx_ok(&t);
+    cr_assert_eq(h.txs, 1);
+    cr_assert_str_eq(h.last_topic, "tx");
+    node_advertise_peer(N, "h:1");
+    cr_assert_str_eq(h.last_topic, "peer.add");
+    node_set_listener(N, NULL, NULL);
+    rtx_t u = pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, 10000);
+    submit_tx_ok(&u);
+    cr_assert_eq(h.txs, 1, "heard after removal");
+}
+
+Test(mempool, recent_histogram_and_spenders)
+{
+    /* fee rates 12, 60 and 1500 units a byte: three buckets */
+    rtx_t a = pay_at_rate(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 12, 0);
+    rtx_t b = pay_at_rate(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, 60, 0);
+    rtx_t c = pay_at_rate(&GTX, 2, 10 * COIN, &camille, &albert.pkh, COIN, 1500, 0);
+    submit_tx_ok(&a);
+    submit_tx_ok(&b);
+    submit_tx_ok(&c);
+    node_mempool_item_t items[4];
+    uint64_t before = (uint64_t)time(NULL);
+    cr_assert_eq(node_mempool_recent(N, items, 4), 3);
+    cr_assert(hash32_eq(&items[0].txid, &c.txid) && hash32_eq(&items[1].txid, &b.txid) &&
+              hash32_eq(&items[2].txid, &a.txid), "not newest first");
+    cr_assert(items[0].size == c.len && items[0].fee == fee_of(&c, 10 * COIN));
+    cr_assert(items[0].time <= before && items[0].time + 60 >= before);
+    cr_assert_eq(node_mempool_recent(N, items, 2), 2);
+    cr_assert(hash32_eq(&items[0].txid, &c.txid) && hash32_eq(&items[1].txid, &b.txid));
+    cr_assert_eq(node_mempool_recent(N, items, 0), 0);
+    const uint64_t edges[4] = {0, 10, 50, 1000};
+    uint64_t count[4], bytes[4];
+    node_mempool_histogram(N, edges, 4, count, bytes);
+    cr_assert(count[0] == 0 && count[1] == 1 && count[2] == 1 && count[3] == 1);
+    cr_assert(bytes[1] == a.len && bytes[2] == b.len && bytes[3] == c.len);
+    /* an exact edge belongs to the bucket above it */
+    const uint64_t at[2] = {0, 12};
+    node_mempool_histogram(N, at, 2, count, bytes);
+    cr_assert(count[0] == 0 && count[1] == 3);
+    hash32_t by;
+    uint32_t input = 9;
+    cr_assert_eq(node_mempool_spender(N, &GTX, 1, &by, &input), 0);
+    cr_assert(hash32_eq(&by, &b.txid) && input == 0);
+    cr_assert_eq(node_mempool_spender(N, &GTX, 3, &by, &input), -1);
+}
+
+Test(mempool, what_mempool_transactions_did_to_an_address)
+{
+    /* albert: a pays bertrand from albert's 40 (sent), b and c pay albert */
+    rtx_t a = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10000);
+    rtx_t b = pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, 2 * COIN, 10000);
+    rtx_t c = pay(&GTX, 2, 10 * COIN, &camille, &albert.pkh, 3 * COIN, 10000);
+    submit_tx_ok(&a);
+    submit_tx_ok(&b);
+    submit_tx_ok(&c);
+    store_outpoint_t coins[1] = {{GTX, 0}};
+    amount_t amounts[1] = {40 * COIN};
+    node_address_tx_t out[4];
+    bool more = true;
+    cr_assert_eq(node_mempool_address(N, &albert.pkh, coins, amounts, 1, UINT64_MAX, out, 4,
+                                      &more), 3);
+    cr_assert_not(more);
+    cr_assert(hash32_eq(&out[0].txid, &c.txid) && out[0].received == 3 * COIN &&
+              out[0].sent == 0);
+    cr_assert(hash32_eq(&out[1].txid, &b.txid) && out[1].received == 2 * COIN);
+    /* a spent albert's 40 and paid him the change: one record, both amounts */
+    cr_assert(hash32_eq(&out[2].txid, &a.txid) && out[2].sent == 40 * COIN &&
+              out[2].received == 39 * COIN - 10000);
+    /* a page of one, then the next from its seq */
+    cr_assert_eq(node_mempool_address(N, &albert.pkh, coins, amounts, 1, UINT64_MAX, out, 1,
+                                      &more), 1);
+    cr_assert(more && hash32_eq(&out[0].txid, &c.txid));
+    cr_assert_eq(node_mempool_address(N, &albert.pkh, coins, amounts, 1, out[0].seq, out, 4,
+                                      &more), 2);
+    cr_assert(!more && hash32_eq(&out[0].txid, &b.txid) && hash32_eq(&out[1].txid, &a.txid));
+    cr_assert_eq(node_mempool_address(N, &stranger.pkh, NULL, NULL, 0, UINT64_MAX, out, 4,
+                                      &more), 0);
+    cr_assert_not(more);
+}

@@ -4,6 +4,7 @@
  * kind of inconsistency, and the UTXO-set digest against its definition
  * (a known answer computed with Python's hashlib, and a million coins). */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,16 @@ static void block1(blk_t *k, const blk_t *g, hash32_t *t1, hash32_t *t2)
     mp_buf_free(&b);
 }
 
+/* A block of its coinbase alone on parent, paying w. */
+static void empty_block(blk_t *k, const hash32_t *parent, uint64_t height, const tb_wallet_t *w)
+{
+    mp_buf_init(&k->raw, BLOCK_MAX_SIZE);
+    tb_block(&k->raw, &k->hash, NULL, parent, height, P->genesis_timestamp + height,
+             P->pow_limit_bits, &w->pkh, params_subsidy(P, height), NULL, NULL, 0, height);
+    decode(k);
+    k->height = height;
+}
+
 static void blk_free(blk_t *k)
 {
     block_free(&k->b);
@@ -137,7 +148,8 @@ static store_index_rec_t index_rec(const blk_t *k)
     return rec;
 }
 
-/* What chain.c does to connect k: spends, coins, txindex, index, tip. */
+/* What chain.c does to connect k: spends, coins, txindex, tip, the
+ * explorer's indexes, the block index. */
 static void connect(const blk_t *k)
 {
     store_write_t *w = wbegin();
@@ -155,6 +167,7 @@ static void connect(const blk_t *k)
         OK(store_put_tx(w, &k->b.txids[i], &k->hash, &e_));
     }
     OK(store_connect(w, &k->hash, k->height, &e_));
+    OK(store_index_block(w, &k->b, &k->hash, k->height, true, &e_));
     OK(store_put_index(w, &k->hash, &rec, &e_));
     commit(&w);
 }
@@ -400,6 +413,7 @@ Test(store, connect_records_undo_and_disconnect_restores_everything)
     /* disconnect: back to the state before, to the byte */
     store_write_t *w = wbegin();
     FAILS(ERR_INTERNAL, store_disconnect(w, &g.b, &g.hash, 0, &e)); /* the genesis: never */
+    OK(store_index_block(w, &k.b, &k.hash, 1, false, &e_));
     OK(store_disconnect(w, &k.b, &k.hash, 1, &e_));
     commit(&w);
     store_utxo_stats_t after = stats();
@@ -537,6 +551,280 @@ Test(store, check_finds_main_chain_transactions_not_indexed)
     commit(&w);
     check_fails("a main-chain transaction is not indexed to its block");
     blk_free(&k);
+    blk_free(&g);
+}
+
+/* --- the explorer's indexes ------------------------------------------------------ */
+
+/* The history of w from the newest (before NULL) or below *before: the
+ * entries' (height, position) pairs and amounts into got, at most max; how
+ * many. */
+static size_t history(const tb_wallet_t *w, const store_history_t *before, store_history_t *got,
+                      size_t max)
+{
+    store_read_t *r = snap();
+    store_iter_t *it;
+    size_t n = 0;
+    int rc;
+    OK(store_iter_history(r, &w->pkh, before, &it, &e_));
+    while (n < max && (rc = store_next_history(it, &got[n], NULL)) == 1)
+        n++;
+    cr_assert(n == max || rc == 0, "store_next_history: %d", rc);
+    if (n < max)
+        cr_assert_eq(store_next_history(it, &got[n], NULL), 0, "more after the end");
+    store_iter_end(&it);
+    store_read_end(&r);
+    return n;
+}
+
+static void history_is(const store_history_t *h, const hash32_t *txid, uint64_t height,
+                       uint32_t position, amount_t received, amount_t sent)
+{
+    cr_assert(hash32_eq(&h->txid, txid), "entry at %" PRIu64 ":%u: another txid", h->height,
+              h->position);
+    cr_assert(h->height == height && h->position == position, "entry at %" PRIu64 ":%u, want "
+              "%" PRIu64 ":%u", h->height, h->position, height, position);
+    cr_assert(h->received == received && h->sent == sent, "entry at %" PRIu64 ":%u: received "
+              "%" PRIu64 " sent %" PRIu64 ", want %" PRIu64 " and %" PRIu64, height, position,
+              h->received, h->sent, received, sent);
+}
+
+/* The entries block1 (on the genesis) gives: albert's, bertrand's, the
+ * spenders of the coins it spent, its info. */
+static void block1_indexed(const blk_t *g, const blk_t *k, const hash32_t *t1, const hash32_t *t2)
+{
+    const amount_t C = AMOUNT_COIN;
+    store_history_t h[8];
+    cr_assert_eq(history(&albert, NULL, h, 8), 4);
+    history_is(&h[0], t2, 1, 2, 5 * C, 0);              /* bertrand paid him 5 */
+    history_is(&h[1], t1, 1, 1, 30 * C - 1000, 40 * C); /* his 40 to bertrand, change back */
+    history_is(&h[2], &k->b.txids[0], 1, 0, params_subsidy(P, 1) + 2000, 0); /* the coinbase */
+    history_is(&h[3], &g->b.txids[0], 0, 0, 40 * C, 0);
+    cr_assert_eq(history(&bertrand, NULL, h, 8), 3);
+    history_is(&h[0], t2, 1, 2, 5 * C - 1000, 10 * C);
+    history_is(&h[1], t1, 1, 1, 10 * C, 0);
+    history_is(&h[2], &g->b.txids[0], 0, 0, 30 * C, 0);
+    /* paging: below an entry, and below a height and position no entry has */
+    cr_assert_eq(history(&albert, &h[1], h + 4, 4), 2);
+    history_is(&h[4], &k->b.txids[0], 1, 0, params_subsidy(P, 1) + 2000, 0);
+    history_is(&h[5], &g->b.txids[0], 0, 0, 40 * C, 0);
+    store_history_t mid = {.height = 1, .position = 2};
+    cr_assert_eq(history(&albert, &mid, h + 4, 1), 1);
+    history_is(&h[4], t1, 1, 1, 30 * C - 1000, 40 * C);
+    tb_wallet_t nobody;
+    tb_wallet(&nobody, 0x77);
+    cr_assert_eq(history(&nobody, NULL, h, 8), 0);
+    store_read_t *r = snap();
+    store_spender_t sp;
+    OK(store_get_spender(r, &g->b.txids[0], 0, &sp, &e_));
+    cr_assert(hash32_eq(&sp.txid, t1) && sp.input == 0);
+    OK(store_get_spender(r, t1, 0, &sp, &e_));
+    cr_assert(hash32_eq(&sp.txid, t2) && sp.input == 0);
+    FAILS(ERR_NOT_FOUND, store_get_spender(r, t1, 1, &sp, &e));
+    FAILS(ERR_NOT_FOUND, store_get_spender(r, &g->b.txids[0], 1, &sp, &e));
+    store_block_info_t info;
+    OK(store_get_block_info(r, &k->hash, &info, &e_));
+    cr_assert(info.size == k->raw.len && info.tx_count == 3);
+    OK(store_get_block_info(r, &g->hash, &info, &e_));
+    cr_assert(info.size == g->raw.len && info.tx_count == 1);
+    FAILS(ERR_NOT_FOUND, store_get_block_info(r, t1, &info, &e));
+    store_read_end(&r);
+}
+
+Test(store, history_and_spentby_follow_connect_and_disconnect)
+{
+    blk_t g, k;
+    hash32_t t1, t2;
+    genesis(&g);
+    connect(&g);
+    store_counts_t n0 = check_ok();
+    cr_assert(n0.history == 3 && n0.spentby == 0, "%" PRIu64 " %" PRIu64, n0.history,
+              n0.spentby); /* albert, bertrand, camille (two outputs, one entry) */
+    block1(&k, &g, &t1, &t2);
+    connect(&k);
+    /* coinbase: albert; t1: albert, bertrand; t2: albert, bertrand */
+    store_counts_t n1 = check_ok();
+    cr_assert(n1.history == 3 + 5 && n1.spentby == 2);
+    block1_indexed(&g, &k, &t1, &t2);
+    store_write_t *w = wbegin();
+    OK(store_index_block(w, &k.b, &k.hash, 1, false, &e_));
+    OK(store_disconnect(w, &k.b, &k.hash, 1, &e_));
+    commit(&w);
+    store_counts_t n2 = check_ok();
+    cr_assert(n2.history == n0.history && n2.spentby == 0);
+    store_history_t h[4];
+    cr_assert_eq(history(&albert, NULL, h, 4), 1);
+    history_is(&h[0], &g.b.txids[0], 0, 0, 40 * AMOUNT_COIN, 0);
+    store_read_t *r = snap();
+    store_spender_t sp;
+    FAILS(ERR_NOT_FOUND, store_get_spender(r, &g.b.txids[0], 0, &sp, &e));
+    store_read_end(&r);
+    blk_free(&k);
+    blk_free(&g);
+}
+
+Test(store, index_block_refuses_an_undo_record_of_another_block)
+{
+    blk_t g, k, k2;
+    hash32_t t1, t2;
+    genesis(&g);
+    connect(&g);
+    block1(&k, &g, &t1, &t2);
+    connect(&k);
+    tb_wallet_t carol;
+    tb_wallet(&carol, 0x63);
+    empty_block(&k2, &k.hash, 2, &carol);
+    connect(&k2);
+    store_write_t *w = wbegin();
+    err_t e;
+    /* k2 spends nothing, block 1's undo record holds two coins */
+    internal(store_index_block(w, &k2.b, &k.hash, 1, true, &e), &e,
+             "holds more coins than the block spends");
+    store_write_abort(&w);
+    w = wbegin();
+    internal(store_index_block(w, &k.b, &k2.hash, 1, true, &e), &e,
+             "does not match the block's inputs");
+    store_write_abort(&w);
+    w = wbegin();
+    internal(store_index_block(w, &k.b, &g.hash, 1, true, &e), &e, "no undo record");
+    store_write_abort(&w);
+    check_ok();
+    blk_free(&k2);
+    blk_free(&k);
+    blk_free(&g);
+}
+
+Test(store, check_finds_wrong_and_stray_index_entries)
+{
+    blk_t g, k;
+    hash32_t t1, t2;
+    genesis(&g);
+    connect(&g);
+    block1(&k, &g, &t1, &t2);
+    connect(&k);
+    check_ok();
+    /* block 1 indexed twice: every amount doubled */
+    store_write_t *w = wbegin();
+    OK(store_index_block(w, &k.b, &k.hash, 1, true, &e_));
+    store_write_abort(&w);
+    w = wbegin();
+    OK(store_index_block(w, &k.b, &k.hash, 1, true, &e_));
+    commit(&w);
+    check_fails("an address history entry is missing or wrong");
+    w = wbegin();
+    OK(store_index_block(w, &k.b, &k.hash, 1, false, &e_));
+    OK(store_index_block(w, &k.b, &k.hash, 1, true, &e_));
+    commit(&w);
+    check_ok();
+    /* the genesis's entries once more, at a height it is not at (the
+     * undo record of a block spending nothing) */
+    blk_t k2;
+    empty_block(&k2, &k.hash, 2, &albert);
+    connect(&k2);
+    w = wbegin();
+    OK(store_index_block(w, &g.b, &k2.hash, 7, true, &e_));
+    commit(&w);
+    check_fails("the address history holds 12 entries, the main chain gives 9");
+    blk_free(&k2);
+    blk_free(&k);
+    blk_free(&g);
+}
+
+Test(store, a_spender_names_its_input)
+{
+    blk_t g, k;
+    genesis(&g);
+    connect(&g);
+    tb_wallet_t camille;
+    tb_demo_wallet(&camille, "camille");
+    /* camille's two coins (10 and 5) in one transaction, to albert */
+    tb_input_t ins[2] = {{g.b.txids[0], 3, &camille}, {g.b.txids[0], 2, &camille}};
+    tb_output_t outs[1] = {{15 * AMOUNT_COIN - 2000, &albert.pkh}};
+    mp_buf_t tx;
+    hash32_t txid;
+    mp_buf_init(&tx, TX_MAX_SIZE);
+    tb_tx_multi(&tx, &txid, ins, 2, outs, 1, -1);
+    const uint8_t *txs[1] = {tx.data};
+    size_t lens[1] = {tx.len};
+    mp_buf_init(&k.raw, BLOCK_MAX_SIZE);
+    tb_block(&k.raw, &k.hash, NULL, &g.hash, 1, P->genesis_timestamp + 1, P->pow_limit_bits,
+             &albert.pkh, params_subsidy(P, 1) + 2000, txs, lens, 1, 1);
+    decode(&k);
+    k.height = 1;
+    connect(&k);
+    check_ok();
+    store_read_t *r = snap();
+    store_spender_t sp;
+    OK(store_get_spender(r, &g.b.txids[0], 3, &sp, &e_));
+    cr_assert(hash32_eq(&sp.txid, &txid) && sp.input == 0);
+    OK(store_get_spender(r, &g.b.txids[0], 2, &sp, &e_));
+    cr_assert(hash32_eq(&sp.txid, &txid) && sp.input == 1, "input %u", sp.input);
+    store_read_end(&r);
+    store_history_t h[3];
+    cr_assert_eq(history(&camille, NULL, h, 3), 2);
+    history_is(&h[0], &txid, 1, 1, 0, 15 * AMOUNT_COIN); /* both coins, one entry */
+    mp_buf_free(&tx);
+    blk_free(&k);
+    blk_free(&g);
+}
+
+static void reopen(void)
+{
+    store_close(&S);
+    err_t e;
+    cr_assert_eq(store_open(&S, dir, MAP, "regtest", &e), 0, "%s", e.message);
+}
+
+Test(store, a_store_without_the_indexes_gets_them_at_open)
+{
+    blk_t g, k;
+    hash32_t t1, t2;
+    genesis(&g);
+    block1(&k, &g, &t1, &t2);
+    /* written as a store from before the indexes: nothing in them, no mark */
+    store_set_indexing(S, false);
+    connect(&g);
+    connect(&k);
+    store_counts_t n = check_ok(); /* stale: skipped */
+    cr_assert(n.history == 0 && n.spentby == 0);
+    store_history_t h[2];
+    cr_assert_eq(history(&albert, NULL, h, 2), 0);
+    reopen();
+    n = check_ok();
+    cr_assert(n.history == 8 && n.spentby == 2, "%" PRIu64 " %" PRIu64, n.history, n.spentby);
+    block1_indexed(&g, &k, &t1, &t2);
+    reopen(); /* built once: nothing to do now */
+    n = check_ok();
+    cr_assert(n.history == 8 && n.spentby == 2);
+    blk_free(&k);
+    blk_free(&g);
+}
+
+Test(store, indexes_of_a_long_chain_are_built_in_batches)
+{
+    const uint64_t n_blocks = STORE_INDEX_BATCH + 44; /* two writes */
+    blk_t g, k;
+    genesis(&g);
+    store_set_indexing(S, false);
+    connect(&g);
+    hash32_t prev = g.hash;
+    for (uint64_t h = 1; h <= n_blocks; h++) {
+        empty_block(&k, &prev, h, &bertrand);
+        connect(&k);
+        prev = k.hash;
+        blk_free(&k);
+    }
+    reopen();
+    store_counts_t n = check_ok();
+    cr_assert_eq(n.history, 3 + n_blocks);
+    store_history_t *h = calloc(n_blocks + 2, sizeof *h);
+    cr_assert_not_null(h);
+    cr_assert_eq(history(&bertrand, NULL, h, n_blocks + 2), n_blocks + 1);
+    for (uint64_t i = 0; i < n_blocks; i++)
+        cr_assert(h[i].height == n_blocks - i && h[i].position == 0 &&
+                  h[i].received == params_subsidy(P, n_blocks - i));
+    cr_assert(h[n_blocks].height == 0 && h[n_blocks].received == 30 * AMOUNT_COIN);
+    free(h);
     blk_free(&g);
 }
 

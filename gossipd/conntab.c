@@ -50,8 +50,8 @@ static conntab_conn_t *oldest_waiting(const conntab_t *t)
     return best;
 }
 
-conntab_verdict_t conntab_accept(conntab_t *t, int fd, const char *group, uint64_t *seq,
-                                 conntab_ref_t *victim)
+conntab_verdict_t conntab_accept(conntab_t *t, int fd, const char *ip, const char *group,
+                                 uint64_t *seq, conntab_ref_t *victim)
 {
     conntab_verdict_t v = CONNTAB_ADMIT;
     t->st.accepted++;
@@ -74,6 +74,7 @@ conntab_verdict_t conntab_accept(conntab_t *t, int fd, const char *group, uint64
     conntab_conn_t *c = &t->conns[t->n++];
     memset(c, 0, sizeof *c);
     c->ref = (conntab_ref_t){fd, t->next_seq++};
+    snprintf(c->ip, sizeof c->ip, "%s", ip);
     snprintf(c->group, sizeof c->group, "%s", group);
     *seq = c->ref.seq;
     return v;
@@ -89,20 +90,21 @@ bool conntab_closed(conntab_t *t, int fd, conntab_ref_t *ref)
     return true;
 }
 
-bool conntab_find(const conntab_t *t, int fd, uint64_t *seq)
+bool conntab_find(const conntab_t *t, int fd, const char *ip, uint64_t *seq)
 {
     const conntab_conn_t *c = find(t, fd);
-    if (c)
-        *seq = c->ref.seq;
-    return c != NULL;
+    if (!c || (ip && !netgroup_same_ip(c->ip, ip)))
+        return false;
+    *seq = c->ref.seq;
+    return true;
 }
 
-bool conntab_ready(conntab_t *t, conntab_ref_t ref)
+bool conntab_ready(conntab_t *t, conntab_ref_t ref, bool ready)
 {
     conntab_conn_t *c = find(t, ref.fd);
     if (!c || c->ref.seq != ref.seq)
         return false;
-    c->ready = true;
+    c->ready = ready;
     return true;
 }
 

@@ -34,6 +34,7 @@ typedef struct {
 typedef struct {
     conntab_ref_t ref;
     bool ready;               /* its peer completed a handshake */
+    char ip[64];              /* its remote IP ("" when unknown: ipc://) */
     char group[NETGROUP_MAX]; /* "" for a local connection */
 } conntab_conn_t;
 
@@ -59,19 +60,20 @@ typedef enum {
 int conntab_init(conntab_t *t, size_t cap, size_t per_group) __attribute__((warn_unused_result));
 void conntab_free(conntab_t *t);
 
-/* A connection accepted on fd from group ("" when local or unknown). The
- * caller shuts down what the verdict names. *seq is the new connection's
- * (0 when refused). */
-conntab_verdict_t conntab_accept(conntab_t *t, int fd, const char *group, uint64_t *seq,
-                                 conntab_ref_t *victim);
+/* A connection accepted on fd from ip, of group ("" when local or unknown).
+ * The caller shuts down what the verdict names. *seq is the new
+ * connection's (0 when refused). */
+conntab_verdict_t conntab_accept(conntab_t *t, int fd, const char *ip, const char *group,
+                                 uint64_t *seq, conntab_ref_t *victim);
 /* fd's connection closed: true, with its ref, when it was held (it no
  * longer is). */
 bool conntab_closed(conntab_t *t, int fd, conntab_ref_t *ref);
-/* The seq of the connection held on fd; false when none is. */
-bool conntab_find(const conntab_t *t, int fd, uint64_t *seq);
-/* The connection's peer completed a handshake: never evicted. false when
- * (fd, seq) is not held. */
-bool conntab_ready(conntab_t *t, conntab_ref_t ref);
+/* The seq of the connection held on fd, from ip when ip is not NULL; false
+ * when none is. */
+bool conntab_find(const conntab_t *t, int fd, const char *ip, uint64_t *seq);
+/* Whether the connection's peer completed a handshake (then it is never
+ * evicted). false when (fd, seq) is not held. */
+bool conntab_ready(conntab_t *t, conntab_ref_t ref, bool ready);
 /* The caller ends the connection itself: no longer held. false when it was not. */
 bool conntab_remove(conntab_t *t, conntab_ref_t ref);
 

@@ -44,10 +44,22 @@ static peer_t *admit(gossip_t *g, const uint8_t *rid, size_t rid_len, int fd, co
                      const uint8_t *data, size_t len, bool malformed)
 {
     uint64_t seq = 0;
-    if (fd >= 0 && !net_conn_find(g->net, fd, &seq))
-        return NULL; /* refused or shut down already: what it said is not heard */
-    if (rid_len > PEER_RID_MAX || conn_rid_closed(g, rid, rid_len) ||
-        (!netgroup_local(ip) && peer_banned(&g->pt, ip, clock_unix()))) {
+    /* what a peer we closed had queued: its connection is not ours to end
+     * again (its descriptor may name another's by now) */
+    if (rid_len > PEER_RID_MAX || conn_rid_closed(g, rid, rid_len))
+        return NULL;
+    if (fd >= 0 && !net_conn_find(g->net, fd, ip, &seq))
+        return NULL; /* refused or shut down already, or ended: not heard */
+    peer_t *owner = fd >= 0 ? peer_find_conn(&g->pt, fd, seq) : NULL;
+    if (owner) {
+        /* two routing ids on one connection: one spoke on a connection that
+         * ended, its descriptor since reused, and nothing tells which (a
+         * routing id is the peer's to choose). Neither keeps it. */
+        conn_close(g, owner, "its connection is in doubt", false);
+        net_conn_ready(g->net, fd, seq, false);
+        return NULL;
+    }
+    if (!netgroup_local(ip) && peer_banned(&g->pt, ip, clock_unix())) {
         net_kick(g->net, fd, seq);
         return NULL;
     }

@@ -144,7 +144,7 @@ static void make_ready(gossip_t *g, peer_t *p, const char *claim, const uint8_t 
         handshake_send_hello(g, p);
         if (claim[0])
             challenge(g, p, claim);
-        net_conn_ready(g->net, p->fd, p->conn_seq);
+        net_conn_ready(g->net, p->fd, p->conn_seq, true);
     } else {
         addrbook_connected(g->ab, p->addr, id, clock_unix());
     }

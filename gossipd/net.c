@@ -162,7 +162,7 @@ static void on_accepted(net_t *n, int fd)
     remote_ip(fd, ip);
     if (!netgroup_local(ip))
         netgroup_of(ip, group);
-    switch (conntab_accept(&in->conns, fd, group, &seq, &ref)) {
+    switch (conntab_accept(&in->conns, fd, ip, group, &seq, &ref)) {
     case CONNTAB_REFUSE:
         shut(n, fd);
         break;
@@ -484,19 +484,19 @@ int net_event_out(net_t *n, uint32_t slot, net_event_t *ev)
     return read_event(n->dealers[slot].mon, ev);
 }
 
-bool net_conn_find(net_t *n, int fd, uint64_t *seq)
+bool net_conn_find(net_t *n, int fd, const char *ip, uint64_t *seq)
 {
     pthread_mutex_lock(&n->in.lock);
     drain(n); /* what the monitor said before this message came */
-    bool found = conntab_find(&n->in.conns, fd, seq);
+    bool found = conntab_find(&n->in.conns, fd, ip, seq);
     pthread_mutex_unlock(&n->in.lock);
     return found;
 }
 
-void net_conn_ready(net_t *n, int fd, uint64_t seq)
+void net_conn_ready(net_t *n, int fd, uint64_t seq, bool ready)
 {
     pthread_mutex_lock(&n->in.lock);
-    (void)conntab_ready(&n->in.conns, (conntab_ref_t){fd, seq});
+    (void)conntab_ready(&n->in.conns, (conntab_ref_t){fd, seq}, ready);
     pthread_mutex_unlock(&n->in.lock);
 }
 

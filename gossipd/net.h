@@ -132,13 +132,16 @@ void net_msg_close(net_msg_t *m);
 int net_event_in(net_t *n, net_event_t *ev);
 int net_event_out(net_t *n, uint32_t slot, net_event_t *ev);
 
-/* The accept order of the inbound connection open on fd (from a message's
- * descriptor): false when net holds no such connection (it was refused or
- * shut down, or it ended: drop what it said). */
-bool net_conn_find(net_t *n, int fd, uint64_t *seq);
-/* The peer on (fd, seq) completed a handshake: net never evicts it for a
- * newcomer (the caller's eviction chooses among such peers). */
-void net_conn_ready(net_t *n, int fd, uint64_t seq);
+/* The accept order of the inbound connection open on fd from ip (a
+ * message's descriptor and address): false when net holds no such
+ * connection (it was refused or shut down, or it ended: drop what it said).
+ * A message read after its connection ended carries a descriptor that may
+ * name a later connection: the address tells them apart, but for local
+ * peers, which share theirs. */
+bool net_conn_find(net_t *n, int fd, const char *ip, uint64_t *seq);
+/* Whether the peer on (fd, seq) completed a handshake: then net never evicts
+ * it for a newcomer (the caller's eviction chooses among such peers). */
+void net_conn_ready(net_t *n, int fd, uint64_t seq, bool ready);
 void net_stats(net_t *n, net_stats_t *st);
 
 /* Whether slot has a DEALER. */

@@ -17,6 +17,8 @@
 
 /* Whether ip is this machine's: loopback (127.0.0.0/8, ::1) or unknown (""). */
 bool netgroup_local(const char *ip);
+/* Whether two IPs in text are the same address (an IPv6 zone ignored). */
+bool netgroup_same_ip(const char *a, const char *b);
 /* The group of a non-local ip: "v4:a.b" (its /16) or "v6:xxxx:xxxx" (its
  * /32, hex of the first 32 bits); an ip that parses as neither is its own
  * group ("ip:" and the text, cut to fit). */

@@ -581,6 +581,49 @@ static bool file_has(const char *path, const char *needle)
     return found;
 }
 
+/* Whether bans.txt at path holds key ("key until" a line). */
+static bool bans_hold(const char *path, const char *key)
+{
+    char needle[300];
+    snprintf(needle, sizeof needle, "%s ", key);
+    return file_has(path, needle);
+}
+
+/* A hello of height 2^64 - 1, which JSON would show as -1. */
+static void send_tall_hello(bad_t *x)
+{
+    mp_buf_t m;
+    uint8_t zero[32] = {0}, id[8] = {3, 3, 3, 3, 3, 3, 3, 3};
+    mp_buf_init(&m, 512);
+    proto_open_peer(&m, "regtest", PROTO_MSG_HELLO);
+    mp_put_cstr(&m, "version");
+    mp_put_uint(&m, PROTO_VERSION);
+    mp_put_cstr(&m, "height");
+    mp_put_uint(&m, UINT64_MAX);
+    mp_put_cstr(&m, "tip");
+    mp_put_bin(&m, zero, 32);
+    mp_put_cstr(&m, "listen");
+    mp_put_cstr(&m, "");
+    mp_put_cstr(&m, "node_id");
+    mp_put_bin(&m, id, 8);
+    bad_send(x, m.data, m.len);
+    mp_buf_free(&m);
+}
+
+/* A bad peer (node id of id_byte) that listens, and proves it to n: its
+ * listen address, now n's to report and ban, in addr. */
+static void bad_verified(bad_t *x, void *ctx, const node_t *n, uint8_t id_byte, char addr[32])
+{
+    uint8_t nonce[8];
+    bad_connect(x, ctx, n, id_byte);
+    bad_listen(x);
+    snprintf(addr, 32, "%s", x->listen);
+    send_hello(x, "regtest", x->listen, id_byte);
+    bad_challenged(x, nonce);
+    cr_assert(bad_prove(x, id_byte, nonce, 5000), "no dial-back");
+    WAIT_UNTIL(lists(n, addr), 5000, "the verified listen address was not reported");
+}
+
 /* A block whose proof of work is right and whose merkle root is wrong (tag:
  * its coinbase's extranonce, so that each is a block chaind has not seen). */
 static void send_invalid_block(bad_t *x, uint8_t tag)
@@ -623,7 +666,11 @@ Test(gossip, misbehaving_peers_are_banned_and_others_served)
     bad_send(&x, "\x93\xc1\xc1\xc1 not msgpack", 16);
     cr_assert(hung_up(&x, 5000), "a peer that sent garbage stayed connected");
     bad_close(&x);
-
+    /* a hello whose height would show as a negative JSON number: refused */
+    bad_connect(&x, ctx, a, 3);
+    send_tall_hello(&x);
+    cr_assert_not(answered(&x, 1500), "a hello of height 2^64 - 1 was answered");
+    bad_close(&x);
     /* a hello for another network */
     bad_connect(&x, ctx, a, 2);
     send_hello(&x, "demo", "127.0.0.1:3", 3);
@@ -632,15 +679,8 @@ Test(gossip, misbehaving_peers_are_banned_and_others_served)
 
     /* an invalid block (its merkle root is wrong, its proof of work right),
      * from a peer whose listen address is verified */
-    bad_connect(&x, ctx, a, 4);
-    bad_listen(&x);
     char verified[32];
-    snprintf(verified, sizeof verified, "%s", x.listen);
-    send_hello(&x, "regtest", x.listen, 4);
-    uint8_t nonce[8];
-    bad_challenged(&x, nonce);
-    cr_assert(bad_prove(&x, 4, nonce, 5000), "no dial-back");
-    WAIT_UNTIL(lists(a, verified), 5000, "the verified listen address was not reported");
+    bad_verified(&x, ctx, a, 4, verified);
     send_invalid_block(&x, 4);
     cr_assert(hung_up(&x, 5000), "a peer that sent an invalid block stayed connected");
     bad_close(&x);
@@ -685,10 +725,10 @@ Test(gossip, misbehaving_peers_are_banned_and_others_served)
     gossipd_stop(a);
     char bans[340];
     snprintf(bans, sizeof bans, "%s/bans.txt", a->gdir);
-    cr_assert(file_has(bans, verified), "the invalid block's ban was not saved");
+    cr_assert(bans_hold(bans, verified), "the invalid block's ban was not saved");
     /* claims nobody verified, node ids: never ban keys */
-    cr_assert_not(file_has(bans, "127.0.0.1:3"), "a wrong network's claim was banned");
-    cr_assert_not(file_has(bans, "127.0.0.1:6"), "the flood's claim was banned");
+    cr_assert_not(bans_hold(bans, "127.0.0.1:3"), "a wrong network's claim was banned");
+    cr_assert_not(bans_hold(bans, "127.0.0.1:6"), "the flood's claim was banned");
     cr_assert_not(file_has(bans, "id:"), "a node id was banned");
     node_stop(b);
     node_stop(a);
@@ -811,7 +851,7 @@ Test(gossip, a_peer_claiming_an_honest_nodes_address_gets_only_itself_dropped)
     gossipd_stop(a);
     char bans[340], line[512];
     snprintf(bans, sizeof bans, "%s/bans.txt", a->gdir);
-    cr_assert_not(file_has(bans, b->addr), "the honest node's address was banned");
+    cr_assert_not(bans_hold(bans, b->addr), "the honest node's address was banned");
     cr_assert_not(file_has(bans, "id:"), "a node id was banned");
     book_line(a, b->addr, line);
     cr_assert_str_neq(line, "", "the honest node's address book entry is gone");

@@ -619,3 +619,52 @@ Test(gossip, on_loopback_one_verified_listen_address_is_one_group)
     zmq_close(l.sock);
     fixture_close(&f);
 }
+
+/* The ready peer of node id_byte. */
+static const peer_t *node(const fixture_t *f, uint8_t id_byte)
+{
+    uint8_t id[PEER_ID_LEN];
+    memset(id, id_byte, sizeof id);
+    return peer_find_id(gossip_peers(f->g), id, NULL);
+}
+
+/* What a closed peer had queued is read after its connection ended, with its
+ * old descriptor, which the next connection may hold by then (as here,
+ * where the leftover is handed over with b's descriptor): that must not end
+ * b's connection. And a routing id never seen that comes with the
+ * descriptor of a peer's connection makes that connection doubtful: neither
+ * keeps it. */
+Test(gossip, a_message_with_another_connections_descriptor_ends_nothing)
+{
+    fixture_t f;
+    fixture_open(&f);
+    static uint8_t buf[1 << 16];
+    proto_peer_msg_t m;
+    void *a = hello_peer(&f, 0x70);
+    expect(&f, a, PROTO_MSG_HELLO, &m, buf, sizeof buf);
+    uint8_t rid_a[PEER_RID_MAX];
+    size_t rid_a_len = node(&f, 0x70)->rid_len;
+    memcpy(rid_a, node(&f, 0x70)->rid, rid_a_len);
+    cr_assert_eq(zmq_send(a, "\x93garbage", 8, 0), 8);
+    uint64_t until = clock_ms() + 5000;
+    while (node(&f, 0x70) && clock_ms() < until)
+        cr_assert_eq(gossip_once(f.g, 5), 0);
+    cr_assert_null(node(&f, 0x70), "garbage was kept");
+    void *b = hello_peer(&f, 0x71);
+    expect(&f, b, PROTO_MSG_HELLO, &m, buf, sizeof buf);
+    int fd_b = node(&f, 0x71)->fd;
+    sample_hello(&f.b, "regtest", "", 0x70);
+    gossip_inject(f.g, rid_a, rid_a_len, fd_b, "", f.b.data, f.b.len);
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(gossip_once(f.g, 5), 0);
+    send_nonce(&f, b, PROTO_MSG_PING, 5);
+    expect(&f, b, PROTO_MSG_PONG, &m, buf, sizeof buf); /* b's connection lives */
+    /* a routing id never seen, on b's descriptor: b is let go, unkicked */
+    const uint8_t stranger[5] = {0, 9, 9, 9, 9};
+    gossip_inject(f.g, stranger, sizeof stranger, fd_b, "", f.b.data, f.b.len);
+    cr_assert_null(node(&f, 0x71), "a doubtful connection kept its peer");
+    cr_assert_null(node(&f, 0x70), "a doubtful connection gave a new peer");
+    zmq_close(a);
+    zmq_close(b);
+    fixture_close(&f);
+}

@@ -144,13 +144,19 @@ Test(net, an_inbound_peer_is_heard_and_answered_on_its_routing_id)
     fixture_close(&f);
 }
 
+/* A ROUTER of the test's own, bound at ep (ipc://DIR/other). */
+static void *other_router(fixture_t *f, char ep[300])
+{
+    snprintf(ep, 300, "ipc://%s/other", f->dir);
+    return socket_on(f, ZMQ_ROUTER, ep, true);
+}
+
 Test(net, an_outbound_dealer_lives_until_its_hangup)
 {
     fixture_t f;
     fixture_open(&f, NET_REACTOR_IO(4));
     char ep[300];
-    snprintf(ep, sizeof ep, "ipc://%s/other", f.dir);
-    void *other = socket_on(&f, ZMQ_ROUTER, ep, true);
+    void *other = other_router(&f, ep);
     err_t e;
     cr_assert_eq(net_dial(f.net, 2, ep, &e), 0, "%s", e.message);
     cr_assert(net_dialled(f.net, 2));
@@ -218,7 +224,7 @@ static void next_conn(fixture_t *f, int *fd, uint64_t *seq)
     cr_assert(got, "no message within 5 s");
     *fd = m.fd;
     net_msg_close(&m);
-    cr_assert(net_conn_find(f->net, *fd, seq), "the connection of a message is not held");
+    cr_assert(net_conn_find(f->net, *fd, "", seq), "the connection of a message is not held");
 }
 
 /* Waits for the end of (fd, seq) to be reported. */
@@ -245,7 +251,7 @@ Test(net, connections_past_the_bound_evict_the_oldest_not_ready)
     int fa, fb;
     uint64_t sa, sb;
     next_conn(&f, &fa, &sa);
-    net_conn_ready(f.net, fa, sa); /* a completed its handshake: kept */
+    net_conn_ready(f.net, fa, sa, true); /* a completed its handshake: kept */
     void *b = socket_on(&f, ZMQ_DEALER, f.listen, false);
     cr_assert_eq(zmq_send(b, "b", 1, 0), 1);
     next_conn(&f, &fb, &sb);
@@ -255,7 +261,7 @@ Test(net, connections_past_the_bound_evict_the_oldest_not_ready)
     cr_assert_eq(zmq_send(c, "c", 1, 0), 1);
     expect_end(&f, fb, sb);
     uint64_t seq;
-    cr_assert(net_conn_find(f.net, fa, &seq) && seq == sa, "a ready connection was evicted");
+    cr_assert(net_conn_find(f.net, fa, "", &seq) && seq == sa, "a ready connection was evicted");
     net_stats_t st;
     net_stats(f.net, &st);
     cr_assert_eq(st.evicted, 1);
@@ -263,9 +269,9 @@ Test(net, connections_past_the_bound_evict_the_oldest_not_ready)
     /* a kick of a connection no longer held does nothing; of a held one, ends it */
     net_kick(f.net, fb, sb);
     net_kick(f.net, fa, sa + 1000);
-    cr_assert(net_conn_find(f.net, fa, &seq), "a kick of another seq ended a connection");
+    cr_assert(net_conn_find(f.net, fa, "", &seq), "a kick of another seq ended a connection");
     net_kick(f.net, fa, sa);
-    cr_assert_not(net_conn_find(f.net, fa, &seq));
+    cr_assert_not(net_conn_find(f.net, fa, "", &seq));
     zmq_close(a);
     zmq_close(b);
     zmq_close(c);
@@ -328,8 +334,7 @@ Test(net, a_flood_of_connections_while_the_loop_is_busy_stops_nothing)
     fixture_t f;
     fixture_open(&f, NET_REACTOR_IO(4));
     char ep[300];
-    snprintf(ep, sizeof ep, "ipc://%s/other", f.dir);
-    void *router = socket_on(&f, ZMQ_ROUTER, ep, true);
+    void *router = other_router(&f, ep);
     void *dealer = socket_on(&f, ZMQ_DEALER, ep, false);
     /* the loop makes no pass from here on: past ~2 000 unread events a
      * monitor read by the loop alone would stop libzmq's io thread */

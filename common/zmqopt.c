@@ -66,9 +66,10 @@ void *zmqopt_monitor(void *zctx, void *sock, int events, err_t *e)
         return NULL;
     }
     void *pair = zmq_socket(zctx, ZMQ_PAIR);
-    int linger = 0;
+    int linger = 0, hwm = ZMQOPT_MONITOR_HWM;
+    /* the queue's size is fixed when the pipe is made: before the connect */
     if (!pair || zmq_setsockopt(pair, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
-        zmq_connect(pair, ep) < 0) {
+        zmq_setsockopt(pair, ZMQ_RCVHWM, &hwm, sizeof hwm) < 0 || zmq_connect(pair, ep) < 0) {
         err_set(e, ERR_INTERNAL, "cannot read a socket's monitor: %s", zmq_strerror(zmq_errno()));
         zmq_socket_monitor(sock, NULL, 0);
         if (pair)

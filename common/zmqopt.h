@@ -41,9 +41,15 @@ typedef struct {
  * is not positive). */
 int zmqopt_apply(void *sock, const zmqopt_t *o, err_t *e) __attribute__((warn_unused_result));
 
+/* Monitor events held unread at most. libzmq sends them from its io thread
+ * with a blocking send: a full queue stops every socket of the context
+ * until the reader catches up, so there is room for floods (~8 MB). */
+#define ZMQOPT_MONITOR_HWM 65536
+
 /* A PAIR socket of zctx that receives sock's monitor events (a mask of
- * ZMQ_EVENT_*), on an inproc endpoint of its own. The caller polls it and
- * reads it with zmqopt_monitor_read(). NULL with e (ZeroMQ's reason). */
+ * ZMQ_EVENT_*), on an inproc endpoint of its own, with room for
+ * ZMQOPT_MONITOR_HWM of them. The caller polls it and reads it with
+ * zmqopt_monitor_read(). NULL with e (ZeroMQ's reason). */
 void *zmqopt_monitor(void *zctx, void *sock, int events, err_t *e);
 /* Reads one event without waiting: 1 with *event (ZMQ_EVENT_*) and *value
  * (a descriptor for ACCEPTED, CONNECTED, DISCONNECTED), 0 when none waits.

@@ -3,30 +3,41 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clock.h"
 #include "gossip_state.h"
 #include "log.h"
 
-int conn_init(conn_state_t *c)
+int conn_init(conn_state_t *c, size_t n_slots)
 {
     mp_buf_init(&c->out, PROTO_MAX_MSG);
     c->flush_timer = -1;
     c->inv = malloc(PROTO_MAX_INV * sizeof *c->inv);
-    return c->inv ? 0 : -1;
+    c->cands = calloc(n_slots ? n_slots : 1, sizeof *c->cands);
+    return c->inv && c->cands ? 0 : -1;
 }
 
 void conn_free(conn_state_t *c)
 {
     mp_buf_free(&c->out);
     free(c->inv);
+    free(c->cands);
     c->inv = NULL;
+    c->cands = NULL;
 }
 
 const char *conn_name(const peer_t *p)
 {
     return p->addr[0] ? p->addr : p->ip[0] ? p->ip : "(unknown)";
 }
+
+bool conn_trusted(const peer_t *p)
+{
+    return !p->inbound || p->claim_state == PEER_CLAIM_VERIFIED;
+}
+
+log_level_t conn_log_level(const peer_t *p) { return conn_trusted(p) ? LOG_INFO : LOG_DEBUG; }
 
 /* --- a peer's life ------------------------------------------------------------ */
 
@@ -53,20 +64,25 @@ bool conn_rid_closed(const gossip_t *g, const uint8_t *rid, size_t len)
     return false;
 }
 
+void conn_rid_close(gossip_t *g, const uint8_t *rid, size_t len)
+{
+    rid_key(&g->conn.closed_rids[g->conn.closed_next], rid, len);
+    g->conn.closed_next = (g->conn.closed_next + 1) % CONN_CLOSED_RIDS;
+}
+
 void conn_close(gossip_t *g, peer_t *p, const char *why, bool kick)
 {
     uint32_t slot = peer_slot(&g->pt, p);
     bool was_ready = p->state == PEER_READY;
     if (was_ready || !p->inbound)
-        LOGINFO("peer %s %s: %s", conn_name(p), was_ready ? "disconnected" : "not connected",
-                why);
+        log_msg(conn_log_level(p), "peer %s %s: %s", conn_name(p),
+                was_ready ? "disconnected" : "not connected", why);
     if (p->inbound) {
         if (kick) {
             LOGDEBUG("closing the connection of %s (descriptor %d)", conn_name(p), p->fd);
-            net_kick(p->fd);
+            net_kick(g->net, p->fd, p->conn_seq);
         }
-        rid_key(&g->conn.closed_rids[g->conn.closed_next], p->rid, p->rid_len);
-        g->conn.closed_next = (g->conn.closed_next + 1) % CONN_CLOSED_RIDS;
+        conn_rid_close(g, p->rid, p->rid_len);
     } else {
         net_hangup(g->net, slot);
         if (was_ready)
@@ -87,8 +103,17 @@ void conn_reap(gossip_t *g, peer_t *p)
     if (p->state == PEER_FREE || p->doom == PEER_KEEP)
         return;
     if (p->doom == PEER_BAN) {
-        LOGWARN("banning peer %s for %" PRIu64 " s (score %d): %s", conn_name(p),
-                g->cfg.ban_seconds, p->score, p->doom_why);
+        const char *keys[2];
+        size_t n = peer_ban_keys(p, keys);
+        if (n)
+            g->conn.counts.banned++;
+        else
+            g->conn.counts.dropped++;
+        log_msg(conn_trusted(p) ? LOG_WARN : LOG_DEBUG,
+                "banning peer %s for %" PRIu64 " s as %s%s%s (score %d): %s", conn_name(p),
+                g->cfg.ban_seconds, n ? keys[0] : "nothing: a local peer is known by its "
+                "verified listen address alone", n > 1 ? ", " : "", n > 1 ? keys[1] : "",
+                p->score, p->doom_why);
         peer_ban_peer(&g->pt, p, clock_unix(), g->cfg.ban_seconds);
     }
     conn_close(g, p, p->doom_why, true);
@@ -105,7 +130,8 @@ void conn_misbehave(gossip_t *g, peer_t *p, int points, const char *why)
     if (points <= 0)
         return;
     peer_misbehave(p, points, g->now_ms);
-    LOGINFO("peer %s misbehaved (+%d, score %d): %s", conn_name(p), points, p->score, why);
+    log_msg(conn_log_level(p), "peer %s misbehaved (+%d, score %d): %s", conn_name(p), points,
+            p->score, why);
     if (peer_should_ban(p))
         conn_doom(p, PEER_BAN, why);
 }
@@ -114,6 +140,56 @@ peer_t *conn_ready(gossip_t *g, uint32_t slot)
 {
     peer_t *p = slot < g->pt.cap ? &g->pt.peers[slot] : NULL;
     return p && p->state == PEER_READY && p->doom == PEER_KEEP ? p : NULL;
+}
+
+static evict_rank_t rank_of(const peer_t *p)
+{
+    if (p->state != PEER_READY)
+        return EVICT_HANDSHAKE;
+    switch (p->claim_state) {
+    case PEER_CLAIM_VERIFIED: return EVICT_VERIFIED;
+    case PEER_CLAIM_WAIT:
+    case PEER_CLAIM_PROBING: return EVICT_CHECKING;
+    default: return EVICT_UNVERIFIED;
+    }
+}
+
+peer_t *conn_evict_pick(gossip_t *g)
+{
+    evict_candidate_t *c = g->conn.cands;
+    size_t n = 0;
+    for (size_t i = 0; i < g->pt.cap; i++) {
+        const peer_t *p = &g->pt.peers[i];
+        if (p->state == PEER_FREE || !p->inbound || p->doom != PEER_KEEP)
+            continue;
+        c[n++] = (evict_candidate_t){.id = (uint32_t)i, .rank = rank_of(p), .group = p->group,
+                                     .connected_ms = p->connected_ms,
+                                     .min_ping_ms = p->min_ping_ms, .last_tx_ms = p->last_tx_ms,
+                                     .last_block_ms = p->last_block_ms};
+    }
+    long k = evict_choose(c, n, g->conn.evict_key);
+    return k < 0 ? NULL : &g->pt.peers[c[k].id];
+}
+
+unsigned conn_count_group(const gossip_t *g, const char *group)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < g->pt.cap; i++)
+        n += g->pt.peers[i].state != PEER_FREE && g->pt.peers[i].inbound &&
+             strcmp(g->pt.peers[i].group, group) == 0;
+    return n;
+}
+
+void conn_delivered(gossip_t *g, peer_t *p, relay_kind_t kind)
+{
+    if (!p)
+        return;
+    /* 0 means "never": a delivery in the clock's first millisecond still counts */
+    uint64_t now = g->now_ms ? g->now_ms : 1;
+    if (kind == RELAY_TX)
+        p->last_tx_ms = now;
+    else
+        p->last_block_ms = now;
 }
 
 /* --- sending ------------------------------------------------------------------- */
@@ -142,6 +218,16 @@ void conn_send(gossip_t *g, peer_t *p)
     } else {
         p->send_drops = 0;
     }
+}
+
+void conn_send_raw(gossip_t *g, const uint8_t *rid, size_t rid_len, uint32_t slot)
+{
+    mp_buf_t *out = &g->conn.out;
+    if (!mp_buf_ok(out))
+        return;
+    proto_assert(PROTO_PEER, (int)g->conn.out_type, out->data, out->len);
+    (void)(rid ? net_send_in(g->net, rid, rid_len, out->data, out->len)
+               : net_send_out(g->net, slot, out->data, out->len));
 }
 
 void conn_send_hashes(gossip_t *g, peer_t *p, proto_msg_t type, relay_kind_t kind,

@@ -13,8 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "evict.h"
 #include "gossip.h"
 #include "hash.h"
+#include "log.h"
 #include "mp.h"
 #include "peer.h"
 #include "proto.h"
@@ -34,14 +36,26 @@ typedef struct {
      * the kick is dropped, not taken for a new peer's first words */
     hash32_t closed_rids[CONN_CLOSED_RIDS];
     size_t closed_next;
+    evict_candidate_t *cands; /* one a peer slot: eviction's scratch */
+    uint8_t evict_key[EVICT_KEY_LEN];
+    struct {
+        /* inbound peers evicted and newcomers refused for want of a slot;
+         * misbehaving peers banned, and those with nothing to ban (dropped) */
+        uint64_t evicted, refused, banned, dropped;
+    } counts; /* since the start, for the status line */
 } conn_state_t;
 
-/* Allocates the state's buffers: -1 when memory runs out. */
-int conn_init(conn_state_t *c) __attribute__((warn_unused_result));
+/* Allocates the state's buffers for n_slots peer slots: -1 when memory runs out. */
+int conn_init(conn_state_t *c, size_t n_slots) __attribute__((warn_unused_result));
 void conn_free(conn_state_t *c);
 
 /* A peer's name for the log: its address, else its IP. */
 const char *conn_name(const peer_t *p);
+/* Whether we know where p is: an outbound peer, or an inbound one whose
+ * listen address was verified. What the others do is logged at debug level
+ * only (an attacker's connections are many), and counted. */
+bool conn_trusted(const peer_t *p);
+log_level_t conn_log_level(const peer_t *p);
 /* Marks p to be closed (PEER_CLOSE) or banned (PEER_BAN) once its handler
  * returns; the gravest verdict and its first reason stay. */
 void conn_doom(peer_t *p, int how, const char *why);
@@ -55,6 +69,14 @@ void conn_reap_all(gossip_t *g);
 void conn_misbehave(gossip_t *g, peer_t *p, int points, const char *why);
 /* Whether an inbound routing id is one of a peer we closed. */
 bool conn_rid_closed(const gossip_t *g, const uint8_t *rid, size_t len);
+/* Remembers rid as closed: what comes from it later is dropped. */
+void conn_rid_close(gossip_t *g, const uint8_t *rid, size_t len);
+/* The inbound peer to evict for a newcomer (evict.h), or NULL when none may go. */
+peer_t *conn_evict_pick(gossip_t *g);
+/* Inbound peers counted in group. */
+unsigned conn_count_group(const gossip_t *g, const char *group);
+/* chaind accepted a transaction or block p sent (NULL: the peer is gone). */
+void conn_delivered(gossip_t *g, peer_t *p, relay_kind_t kind);
 /* The ready peer of a slot that no handler doomed, or NULL. */
 peer_t *conn_ready(gossip_t *g, uint32_t slot);
 
@@ -63,6 +85,9 @@ peer_t *conn_ready(gossip_t *g, uint32_t slot);
 mp_buf_t *conn_begin(gossip_t *g, proto_msg_t type);
 /* Sends the message built by conn_begin() to p; a gone or stuck peer is doomed. */
 void conn_send(gossip_t *g, peer_t *p);
+/* Sends it on a connection that is no peer: to the inbound routing id rid,
+ * or (rid NULL) on net slot's DEALER. Whatever fails is dropped. */
+void conn_send_raw(gossip_t *g, const uint8_t *rid, size_t rid_len, uint32_t slot);
 /* inv, getdata or notfound of n hashes (nothing when n is 0). */
 void conn_send_hashes(gossip_t *g, peer_t *p, proto_msg_t type, relay_kind_t kind,
                       const hash32_t *hashes, size_t n);

@@ -1,6 +1,7 @@
 #include "gossip.h"
 
 #include <errno.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "gossip_state.h"
 #include "hex.h"
 #include "log.h"
+#include "netgroup.h"
 
 #define BUDGET_ROUTER 1000 /* messages read from a socket per pass */
 #define BUDGET_DEALER 256
@@ -24,29 +26,77 @@ gossip_t *gossip_enter(void *arg)
 
 /* --- transport: what arrives on the peer sockets ------------------------------- */
 
+/* The inbound slots are full: a peer goes for a newcomer whose first words
+ * are a hello (anything else is not worth a peer), when eviction finds one. */
+static bool make_room(gossip_t *g, bool hello)
+{
+    peer_t *victim = hello ? conn_evict_pick(g) : NULL;
+    if (!victim)
+        return false;
+    g->conn.counts.evicted++;
+    conn_close(g, victim, "evicted for a newcomer: the inbound slots are full", true);
+    return true;
+}
+
+/* A new routing id's first message: the peer it starts, or NULL when it was
+ * answered (a probe) or refused without a word. */
+static peer_t *admit(gossip_t *g, const uint8_t *rid, size_t rid_len, int fd, const char *ip,
+                     const uint8_t *data, size_t len, bool malformed)
+{
+    uint64_t seq = 0;
+    /* what a peer we closed had queued: its connection is not ours to end
+     * again (its descriptor may name another's by now) */
+    if (rid_len > PEER_RID_MAX || conn_rid_closed(g, rid, rid_len))
+        return NULL;
+    if (fd >= 0 && !net_conn_find(g->net, fd, ip, &seq))
+        return NULL; /* refused or shut down already, or ended: not heard */
+    peer_t *owner = fd >= 0 ? peer_find_conn(&g->pt, fd, seq) : NULL;
+    if (owner) {
+        /* two routing ids on one connection: one spoke on a connection that
+         * ended, its descriptor since reused, and nothing tells which (a
+         * routing id is the peer's to choose). Neither keeps it. */
+        conn_close(g, owner, "its connection is in doubt", false);
+        net_conn_ready(g->net, fd, seq, false);
+        return NULL;
+    }
+    if (!netgroup_local(ip) && peer_banned(&g->pt, ip, clock_unix())) {
+        net_kick(g->net, fd, seq);
+        return NULL;
+    }
+    proto_peer_msg_t m;
+    bool known = !malformed && proto_decode_peer(&m, g->cfg.params->name, data, len, NULL) == 0;
+    if (known && m.type == PROTO_MSG_PROBE) {
+        handshake_answer_probe(g, rid, rid_len, &m);
+        conn_rid_close(g, rid, rid_len); /* it hangs up; nothing more is heard from it */
+        return NULL;
+    }
+    peer_t *p = NULL;
+    if (g->pt.n_inbound < g->pt.max_inbound || make_room(g, known && m.type == PROTO_MSG_HELLO))
+        p = peer_alloc(&g->pt, true, g->now_ms, HANDSHAKE_TIMEOUT_MS);
+    if (!p) {
+        g->conn.counts.refused++;
+        net_kick(g->net, fd, seq);
+        return NULL;
+    }
+    memcpy(p->rid, rid, rid_len);
+    p->rid_len = rid_len;
+    p->fd = fd;
+    p->conn_seq = seq;
+    snprintf(p->ip, sizeof p->ip, "%s", ip);
+    char group[NETGROUP_MAX];
+    if (!netgroup_local(ip)) { /* a local peer's group waits for its verified address */
+        netgroup_of(ip, group);
+        snprintf(p->group, sizeof p->group, "%s", group);
+    }
+    return p;
+}
+
 static void on_inbound(gossip_t *g, const uint8_t *rid, size_t rid_len, int fd, const char *ip,
                        const uint8_t *data, size_t len, bool malformed)
 {
     peer_t *p = peer_find_rid(&g->pt, rid, rid_len);
-    if (!p) {
-        if (rid_len > PEER_RID_MAX || conn_rid_closed(g, rid, rid_len) ||
-            peer_banned_any(&g->pt, NULL, NULL, ip, clock_unix())) {
-            net_kick(fd);
-            return;
-        }
-        p = peer_alloc(&g->pt, true, g->now_ms, HANDSHAKE_TIMEOUT_MS);
-        if (!p) {
-            LOGDEBUG("inbound connection from %s refused: %zu inbound peers", ip,
-                     g->pt.max_inbound);
-            net_kick(fd);
-            return;
-        }
-        memcpy(p->rid, rid, rid_len);
-        p->rid_len = rid_len;
-        snprintf(p->ip, sizeof p->ip, "%s", ip);
-    }
-    if (fd >= 0)
-        p->fd = fd;
+    if (!p && !(p = admit(g, rid, rid_len, fd, ip, data, len, malformed)))
+        return;
     handlers_handle(g, p, data, len, malformed);
     conn_reap(g, p);
 }
@@ -60,18 +110,12 @@ void gossip_inject(gossip_t *g, const uint8_t *rid, size_t rid_len, int fd, cons
 
 const peer_table_t *gossip_peers(const gossip_t *g) { return &g->pt; }
 
-static void on_router_event(gossip_t *g, const net_event_t *ev)
+/* The inbound connections that ended: their peers go. */
+static void read_ends(gossip_t *g)
 {
-    if (ev->event == ZMQ_EVENT_ACCEPTED) {
-        /* ZeroMQ accepts whatever comes: the cap on connections (not only
-         * on handshaken peers) is kept here, with room for handshakes */
-        if (++g->conns_in > (long)g->pt.max_inbound + 8) {
-            LOGINFO("too many inbound connections: closing a new one");
-            net_kick(ev->value);
-        }
-    } else if (ev->event == ZMQ_EVENT_DISCONNECTED) {
-        g->conns_in--;
-        peer_t *p = peer_find_fd(&g->pt, ev->value);
+    net_event_t ev;
+    for (int i = 0; i < NET_ENDS_MAX && net_event_in(g->net, &ev); i++) {
+        peer_t *p = peer_find_conn(&g->pt, ev.value, ev.seq);
         if (p)
             conn_close(g, p, "the connection closed", false);
     }
@@ -80,9 +124,7 @@ static void on_router_event(gossip_t *g, const net_event_t *ev)
 static void read_router(void *arg)
 {
     gossip_t *g = gossip_enter(arg);
-    net_event_t ev;
-    while (net_event_in(g->net, &ev))
-        on_router_event(g, &ev);
+    read_ends(g); /* first: an end is seen before what a later connection says */
     net_msg_t m;
     for (int i = 0; i < BUDGET_ROUTER && net_recv_in(g->net, &m); i++) {
         on_inbound(g, m.rid, m.rid_len, m.fd, m.ip, zmq_msg_data(&m.payload),
@@ -94,6 +136,10 @@ static void read_router(void *arg)
 static void read_dealer(void *arg, uint32_t slot)
 {
     gossip_t *g = gossip_enter(arg);
+    if (slot >= g->pt.cap) {
+        handshake_probe_read(g, (int)(slot - g->pt.cap));
+        return;
+    }
     peer_t *p = &g->pt.peers[slot];
     net_event_t ev;
     while (p->state != PEER_FREE && net_event_out(g->net, slot, &ev)) {
@@ -122,6 +168,7 @@ static void read_dealer(void *arg, uint32_t slot)
 static void after_pass(void *arg)
 {
     gossip_t *g = gossip_enter(arg);
+    read_ends(g);
     sync_pump(g->sync, g->now_ms);
     conn_reap_all(g);
     conn_flush_due(g);
@@ -188,20 +235,22 @@ static int open_parts(gossip_t *g, err_t *e)
     const gossip_config_t *cfg = &g->cfg;
     size_t cap = g->pt.cap;
     sync_ops_t ops = handlers_sync_ops(g);
-    g->reactor = reactor_new(NET_REACTOR_IO(cfg->max_outbound) + CLIENT_REACTOR_IO,
+    g->reactor = reactor_new(NET_REACTOR_IO(cfg->max_outbound + PROBE_MAX) + CLIENT_REACTOR_IO,
                              HOUSEKEEPING_TIMERS + 1 /* conn's flush */);
     g->ab = addrbook_new(g->hs.advertise);
     g->relay = relay_new(cap);
     g->sync = sync_new(cap, cfg->params, &ops);
     g->zctx = zmq_ctx_new();
     if (!g->reactor || !g->ab || !g->relay || !g->sync || !g->zctx ||
-        conn_init(&g->conn) < 0 || handlers_init(&g->msgs) < 0 || upstream_init(&g->up, cap) < 0)
+        conn_init(&g->conn, cap) < 0 || handlers_init(&g->msgs) < 0 || upstream_init(&g->up, cap) < 0)
         return err_set(e, ERR_INTERNAL, "out of memory");
     net_handlers_t nh = {g, read_router, read_dealer};
     client_handlers_t ch = upstream_handlers(g);
     const char *topics[PROTO_TOPIC_COUNT + 1];
     upstream_topics(topics);
-    int rc = net_open(&g->net, g->zctx, g->reactor, &nh, cfg->listen, cap, e);
+    net_inbound_t in = {cfg->max_inbound + HANDSHAKE_SPARE_CONNS, cfg->max_per_group};
+    /* a slot a peer, then one a dial-back (the peer table's cap + probe_t's slot) */
+    int rc = net_open(&g->net, g->zctx, g->reactor, &nh, cfg->listen, cap + PROBE_MAX, &in, e);
     if (rc == 0)
         rc = client_open(&g->client, g->zctx, g->reactor, &ch, cfg->rpc, cfg->events, topics, e);
     if (rc == 0 && housekeeping_start(g, cfg->datadir) < 0)
@@ -215,12 +264,15 @@ static int open_parts(gossip_t *g, err_t *e)
 int gossip_open(gossip_t **out, const gossip_config_t *cfg, err_t *e)
 {
     *out = NULL;
+    if (cfg->max_per_group == 0)
+        return err_set(e, ERR_INTERNAL, "max_per_group must be at least 1");
     gossip_t *g = calloc(1, sizeof *g);
     if (!g)
         return err_set(e, ERR_INTERNAL, "out of memory");
     g->cfg = *cfg;
     g->now_ms = clock_ms();
-    if (handshake_init(&g->hs, cfg->advertise) < 0) {
+    if (handshake_init(&g->hs, cfg->advertise, g->now_ms) < 0 ||
+        RAND_bytes(g->conn.evict_key, EVICT_KEY_LEN) != 1) {
         free(g);
         return err_set(e, ERR_INTERNAL, "no randomness for the node id");
     }

@@ -22,11 +22,17 @@
  *   - defence: an undecodable, oversized, wrong-network or unsolicited-flood
  *     message, or a transaction or block chaind rejects, scores against the
  *     peer (err_ban_score()); at 100 it is disconnected and banned for
- *     ban_seconds. Bans and known addresses are saved in the data directory
- *     every minute and on close.
+ *     ban_seconds, by where it really is (peer.h): an inbound peer's claimed
+ *     listen address counts only once a dial-back verified it (probe.h).
+ *     Bans and known addresses are saved in the data directory every
+ *     minute and on close;
+ *   - inbound limits: max_inbound peers, max_per_group from one address
+ *     group; when the slots are full a newcomer's hello evicts a peer
+ *     (evict.h), and the connections themselves are bounded before any
+ *     handshake (net.h, conntab.h).
  *
  * Every table and queue is bounded (see each module); a peer's input never
- * aborts the daemon. Single-threaded. */
+ * aborts the daemon. Single-threaded, but for net's monitor thread (net.h). */
 #ifndef GOSSIP_GOSSIP_H
 #define GOSSIP_GOSSIP_H
 
@@ -46,6 +52,7 @@ typedef struct {
     const char *seeds;     /* "host:port,host:port"; may be NULL */
     const char *rpc, *events; /* chaind's endpoints */
     unsigned max_inbound, max_outbound;
+    unsigned max_per_group; /* inbound peers from one address group (netgroup.h), >= 1 */
     uint64_t ban_seconds;
 } gossip_config_t;
 

@@ -34,7 +34,6 @@ struct gossip {
     addrbook_t *ab;
     relay_t *relay;
     sync_t *sync;
-    long conns_in; /* inbound TCP connections open (the ROUTER's monitor) */
     void (*tick)(void *ctx); /* the caller's, after every pass (may be NULL) */
     void *tick_ctx;
     conn_state_t conn;

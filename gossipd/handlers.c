@@ -224,6 +224,22 @@ static void on_headers(gossip_t *g, peer_t *p, const proto_peer_msg_t *m)
     (void)sync_on_headers(g->sync, peer_slot(&g->pt, p), buf, n, g->now_ms);
 }
 
+static void on_pong(gossip_t *g, peer_t *p, const proto_peer_msg_t *m)
+{
+    uint64_t nonce;
+    (void)proto_get_uint(&m->body, "nonce", &nonce);
+    (void)peer_pong(p, nonce, g->now_ms); /* the round trip, for eviction */
+}
+
+/* An outbound peer's challenge: what our proof gives back when it dials us
+ * back (probe.h). */
+static void on_challenge(gossip_t *g, peer_t *p, const proto_peer_msg_t *m)
+{
+    (void)g;
+    if (!p->inbound && proto_get_bin_exact(&m->body, "nonce", p->challenge, PEER_ID_LEN) == 0)
+        p->have_challenge = true;
+}
+
 static void on_ping(gossip_t *g, peer_t *p, const proto_peer_msg_t *m)
 {
     uint64_t nonce;
@@ -288,7 +304,8 @@ static const route_t routes[PROTO_MSG_COUNT] = {
     [PROTO_MSG_GETHEADERS] = {on_getheaders, NULL},
     [PROTO_MSG_HEADERS] = {on_headers, headers_solicited},
     [PROTO_MSG_PING] = {on_ping, NULL},
-    [PROTO_MSG_PONG] = {NULL, pong_solicited}, /* last_recv_ms is all it is for */
+    [PROTO_MSG_PONG] = {on_pong, pong_solicited},
+    [PROTO_MSG_CHALLENGE] = {on_challenge, NULL},
 };
 
 static double cost_of(gossip_t *g, peer_t *p, const proto_peer_msg_t *m)
@@ -307,10 +324,8 @@ void handlers_handle(gossip_t *g, peer_t *p, const uint8_t *data, size_t len, bo
     proto_peer_msg_t m;
     err_t e;
     if (peer_decode(p, g->cfg.params->name, data, len, g->now_ms, &m, &e) < 0) {
-        if (e.code == ERR_BAD_NETWORK && p->state != PEER_READY)
-            handshake_name_foreign(p, data, len);
-        LOGINFO("peer %s sent a bad message (%s, score %d): %s", conn_name(p), err_str(e.code),
-                p->score, e.message);
+        log_msg(conn_log_level(p), "peer %s sent a bad message (%s, score %d): %s",
+                conn_name(p), err_str(e.code), p->score, e.message);
         if (peer_should_ban(p))
             conn_doom(p, PEER_BAN, e.message);
         return;

@@ -21,6 +21,7 @@ static bool skip_dial(void *ctx, const addrbook_entry_t *x)
 static void on_dial(void *arg)
 {
     gossip_t *g = gossip_enter(arg);
+    handshake_probe_due(g);
     while (g->pt.n_outbound < g->pt.max_outbound) {
         const char *addr = addrbook_next_dial(g->ab, g->now_ms, skip_dial, g);
         if (!addr)
@@ -48,6 +49,7 @@ void housekeeping_dial_soon(gossip_t *g) { reactor_timer_sooner(g->reactor, g->h
 static void ping(gossip_t *g, peer_t *p)
 {
     p->last_ping_ms = g->now_ms;
+    p->ping_out = true;
     if (RAND_bytes((unsigned char *)&p->ping_nonce, sizeof p->ping_nonce) != 1)
         p->ping_nonce = g->now_ms;
     mp_buf_t *b = conn_begin(g, PROTO_MSG_PING);
@@ -80,6 +82,7 @@ static void on_tick(void *arg)
         upstream_on_result(g, &r);
     relay_expire(g->relay, g->now_ms);
     peer_bans_expire(&g->pt, clock_unix());
+    handshake_probe_expire(g);
     ping_and_expire(g);
 }
 
@@ -105,9 +108,33 @@ void housekeeping_save(gossip_t *g)
 
 static void on_save(void *arg) { housekeeping_save(gossip_enter(arg)); }
 
+/* What the inbound limits did since the last line; nothing when nothing. */
+static void inbound_status(gossip_t *g)
+{
+    net_stats_t st;
+    net_stats(g->net, &st);
+    const conn_state_t *c = &g->conn;
+    uint64_t now[HOUSEKEEPING_INBOUND_COUNTS] = {st.refused,         st.evicted,
+                                                 c->counts.evicted,  c->counts.refused,
+                                                 c->counts.banned,   c->counts.dropped,
+                                                 st.ends_lost};
+    uint64_t *seen = g->house.inbound_seen, d[HOUSEKEEPING_INBOUND_COUNTS];
+    if (memcmp(now, seen, sizeof now) == 0)
+        return;
+    for (int i = 0; i < HOUSEKEEPING_INBOUND_COUNTS; i++)
+        d[i] = now[i] - seen[i];
+    LOGINFO("inbound: %zu connections, %zu peers; lately %" PRIu64 " connections refused and %"
+            PRIu64 " evicted before a hello, %" PRIu64 " peers evicted, %" PRIu64
+            " newcomers refused, %" PRIu64 " peers banned, %" PRIu64 " dropped unbannable, %"
+            PRIu64 " ends unheard", st.open, g->pt.n_inbound, d[0], d[1], d[2], d[3], d[4], d[5],
+            d[6]);
+    memcpy(seen, now, sizeof now);
+}
+
 static void on_status(void *arg)
 {
     gossip_t *g = gossip_enter(arg);
+    inbound_status(g);
     sync_stats_t st;
     sync_stats(g->sync, &st);
     if (!st.session && st.queued + st.inflight + st.held + st.submitting == 0)

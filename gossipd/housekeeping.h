@@ -5,9 +5,10 @@
  * silent for HOUSEKEEPING_SILENCE_MS or without a hello in time dropped);
  * chaind's tip check; the peers report (every
  * HOUSEKEEPING_REPORT_MS, and at most HOUSEKEEPING_REPORT_SOON_MS after a
- * change); saving known peers and bans; the sync status line. Each is a
- * reactor timer, due at once when the daemon starts. Internal to gossipd
- * (gossip_state.h). */
+ * change); saving known peers and bans; the status lines (the sync, and
+ * what the inbound limits turned away: counts, never a line a connection).
+ * Each is a reactor timer, due at once when the daemon starts. Internal to
+ * gossipd (gossip_state.h). */
 #ifndef GOSSIP_HOUSEKEEPING_H
 #define GOSSIP_HOUSEKEEPING_H
 
@@ -24,9 +25,12 @@
 #define HOUSEKEEPING_STATUS_MS 5000
 #define HOUSEKEEPING_TIMERS 6 /* the timers it holds */
 
+#define HOUSEKEEPING_INBOUND_COUNTS 7
+
 typedef struct {
     char peers_path[4096], bans_path[4096];
     int dial_timer, report_timer;
+    uint64_t inbound_seen[HOUSEKEEPING_INBOUND_COUNTS]; /* the counts at the last line */
 } housekeeping_state_t;
 
 /* Names the files in datadir and starts the timers: -1 when the reactor has

@@ -29,6 +29,8 @@ static flag_t flags[] = {
      false},
     {"max-inbound", "GOSSIPD_MAX_INBOUND", "N", "inbound peers at most", "64", false},
     {"max-outbound", "GOSSIPD_MAX_OUTBOUND", "N", "outbound peers at most", "8", false},
+    {"max-per-group", "GOSSIPD_MAX_PER_GROUP", "N", "inbound peers at most from one address "
+     "group (an IPv4 /16, an IPv6 /32; on loopback, one verified listen address)", "8", false},
     {"ban-seconds", "GOSSIPD_BAN_SECONDS", "S", "how long a misbehaving peer stays banned",
      "86400", false},
     {"log-level", "GOSSIPD_LOG_LEVEL", "LEVEL", "error, warn, info or debug", "info", false},
@@ -58,11 +60,12 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     const chain_params_t *params;
-    uint64_t max_in, max_out, ban_seconds;
+    uint64_t max_in, max_out, per_group, ban_seconds;
     if (daemon_common_flags("gossipd", FLAG("log-level"), FLAG("network"), &params) < 0)
         return 2;
     if (flags_uint("gossipd", "max-inbound", FLAG("max-inbound"), 0, 1000, &max_in) ||
         flags_uint("gossipd", "max-outbound", FLAG("max-outbound"), 0, 24, &max_out) ||
+        flags_uint("gossipd", "max-per-group", FLAG("max-per-group"), 1, 1000, &per_group) ||
         flags_uint("gossipd", "ban-seconds", FLAG("ban-seconds"), 1, (uint64_t)10 * 365 * 86400,
                    &ban_seconds))
         return 2;
@@ -94,6 +97,7 @@ int main(int argc, char **argv)
         .events = FLAG("events"),
         .max_inbound = (unsigned)max_in,
         .max_outbound = (unsigned)max_out,
+        .max_per_group = (unsigned)per_group,
         .ban_seconds = ban_seconds,
     };
     err_t e;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hex.h"
+#include "netgroup.h"
 #include "persist.h"
 
 #define BANS_FILE_MAX ((size_t)PEER_BAN_MAX * (PEER_BAN_KEY_MAX + 32) + 64)
@@ -47,7 +48,8 @@ peer_t *peer_alloc(peer_table_t *t, bool inbound, uint64_t now_ms, uint64_t hell
         p->inbound = inbound;
         p->fd = -1;
         p->tokens = PEER_FLOOD_BURST;
-        p->tokens_ms = p->score_ms = p->last_recv_ms = now_ms;
+        p->tokens_ms = p->score_ms = p->last_recv_ms = p->connected_ms = now_ms;
+        p->min_ping_ms = UINT64_MAX;
         p->deadline_ms = now_ms + hello_timeout_ms;
         if (inbound)
             t->n_inbound++;
@@ -94,11 +96,13 @@ peer_t *peer_find_rid(const peer_table_t *t, const uint8_t *rid, size_t len)
     return NULL;
 }
 
-peer_t *peer_find_fd(const peer_table_t *t, int fd)
+peer_t *peer_find_conn(const peer_table_t *t, int fd, uint64_t seq)
 {
-    for (size_t i = 0; i < t->cap; i++)
-        if (t->peers[i].state != PEER_FREE && t->peers[i].inbound && t->peers[i].fd == fd)
+    for (size_t i = 0; i < t->cap; i++) {
+        const peer_t *p = &t->peers[i];
+        if (p->state != PEER_FREE && p->inbound && p->fd == fd && p->conn_seq == seq)
             return &t->peers[i];
+    }
     return NULL;
 }
 
@@ -165,6 +169,16 @@ void peer_misbehave(peer_t *p, int points, uint64_t now_ms)
 }
 
 bool peer_should_ban(const peer_t *p) { return p->score >= PEER_BAN_SCORE; }
+
+bool peer_pong(peer_t *p, uint64_t nonce, uint64_t now_ms)
+{
+    if (nonce != p->ping_nonce)
+        return false;
+    if (p->ping_out && now_ms >= p->last_ping_ms && now_ms - p->last_ping_ms < p->min_ping_ms)
+        p->min_ping_ms = now_ms - p->last_ping_ms;
+    p->ping_out = false;
+    return true;
+}
 
 int peer_decode(peer_t *p, const char *network, const uint8_t *data, size_t len, uint64_t now_ms,
                 proto_peer_msg_t *msg, err_t *e)
@@ -233,33 +247,40 @@ bool peer_banned(const peer_table_t *t, const char *key, uint64_t now_unix)
     return b && b->until > now_unix;
 }
 
-/* Loopback carries every local peer (and every node of a test): banning it
- * would ban the innocent, so only the peer's own names are banned there. */
-static bool is_loopback(const char *ip)
+size_t peer_ban_keys(const peer_t *p, const char *keys[2])
 {
-    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 || strcmp(ip, "[::1]") == 0;
-}
-
-bool peer_banned_any(const peer_table_t *t, const char *addr, const uint8_t *node_id,
-                     const char *ip, uint64_t now_unix)
-{
-    char key[20];
-    if (node_id)
-        peer_id_key(key, node_id);
-    return peer_banned(t, addr, now_unix) || (node_id && peer_banned(t, key, now_unix)) ||
-           (ip && !is_loopback(ip) && peer_banned(t, ip, now_unix));
-}
-
-void peer_ban_peer(peer_table_t *t, const peer_t *p, uint64_t now_unix, uint64_t seconds)
-{
-    peer_ban(t, p->addr, now_unix, seconds);
-    if (p->have_id) {
-        char key[20];
-        peer_id_key(key, p->node_id);
-        peer_ban(t, key, now_unix, seconds);
+    size_t n = 0;
+    if (!p->inbound) {
+        if (p->addr[0])
+            keys[n++] = p->addr;
+        return n;
     }
-    if (p->ip[0] && !is_loopback(p->ip))
-        peer_ban(t, p->ip, now_unix, seconds);
+    /* loopback carries every local peer (and every node of a test): its
+     * address would name the innocent too */
+    if (!netgroup_local(p->ip))
+        keys[n++] = p->ip;
+    if (p->claim_state == PEER_CLAIM_VERIFIED)
+        keys[n++] = p->claim;
+    return n;
+}
+
+size_t peer_ban_peer(peer_table_t *t, const peer_t *p, uint64_t now_unix, uint64_t seconds)
+{
+    const char *keys[2];
+    size_t n = peer_ban_keys(p, keys);
+    for (size_t i = 0; i < n; i++)
+        peer_ban(t, keys[i], now_unix, seconds);
+    return n;
+}
+
+bool peer_banned_peer(const peer_table_t *t, const peer_t *p, uint64_t now_unix)
+{
+    const char *keys[2];
+    size_t n = peer_ban_keys(p, keys);
+    for (size_t i = 0; i < n; i++)
+        if (peer_banned(t, keys[i], now_unix))
+            return true;
+    return false;
 }
 
 void peer_bans_expire(peer_table_t *t, uint64_t now_unix)

@@ -17,9 +17,16 @@
  * PEER_FLOOD_RATE a second; a message the node did not ask for costs one. A
  * message that finds the bucket empty is dropped and scores ERR_FLOOD.
  *
- * Bans: keys (an advertised "host:port", a node id in hex, a non-loopback IP)
- * with an expiry in unix seconds, at most PEER_BAN_MAX (the soonest to expire
- * is dropped for a new one), persisted as text ("key until" a line). */
+ * Bans: keys with an expiry in unix seconds, at most PEER_BAN_MAX (the
+ * soonest to expire is dropped for a new one), persisted as text ("key
+ * until" a line). A key names where the misbehaving peer really is, never
+ * what it says of itself (docs/PROTOCOL.md, "Peers"): an outbound peer's
+ * dialled address; an inbound peer's remote IP (the connection's source,
+ * unless local) and its listen address once a dial-back verified it. A
+ * node id or an unverified listen address is a claim anyone can make, so
+ * it is no key: a peer that says it is an honest node cannot get that node
+ * banned. A local inbound peer (loopback, ipc://) whose listen address is
+ * unverified has no key at all: it loses its connection, nothing more. */
 #ifndef GOSSIP_PEER_H
 #define GOSSIP_PEER_H
 
@@ -49,6 +56,15 @@ typedef enum {
     PEER_READY,      /* hellos exchanged */
 } peer_state_t;
 
+/* An inbound peer's claimed listen address, and its dial-back (probe.h). */
+typedef enum {
+    PEER_CLAIM_NONE,     /* none claimed (or an outbound peer) */
+    PEER_CLAIM_WAIT,     /* claimed; its dial-back is to come */
+    PEER_CLAIM_PROBING,  /* its dial-back is under way */
+    PEER_CLAIM_FAILED,   /* its dial-back failed: unverified while this connection lasts */
+    PEER_CLAIM_VERIFIED, /* it answered with this peer's node id and challenge */
+} peer_claim_t;
+
 typedef struct {
     uint32_t slot, gen;
 } peer_ref_t;
@@ -62,9 +78,23 @@ typedef struct {
     uint8_t rid[PEER_RID_MAX];
     size_t rid_len;
     int fd;
-    char addr[PEER_ADDR_MAX + 1]; /* outbound: dialled; inbound: advertised ("" until hello) */
+    uint64_t conn_seq; /* inbound: its connection's accept order (net.h) */
+    /* outbound: dialled; inbound: its verified listen address ("" until then).
+     * The only address of a peer that is reported, gossiped or kept. */
+    char addr[PEER_ADDR_MAX + 1];
     char ip[64];                  /* the remote IP when known ("" otherwise) */
     char origin[PEER_ORIGIN_MAX + 1]; /* "peer:<addr>", the origin given to chaind */
+    /* inbound: the listen address its hello claims (dialable) and how its
+     * dial-back stands; the address group it counts in ("" until known:
+     * a local peer's is its verified listen address) */
+    char claim[PEER_ADDR_MAX + 1];
+    peer_claim_t claim_state;
+    uint64_t claim_due_ms;
+    char group[PEER_ADDR_MAX + 1];
+    /* inbound: the nonce of our challenge, which its dial-back must prove;
+     * outbound: the nonce it challenged us with, for our proof */
+    bool have_challenge;
+    uint8_t challenge[PEER_ID_LEN];
     bool have_id;
     uint8_t node_id[PEER_ID_LEN];
     uint64_t version; /* from its hello (its height: sync.h) */
@@ -74,6 +104,11 @@ typedef struct {
     uint64_t tokens_ms;  /* last refill */
     uint64_t last_recv_ms, deadline_ms; /* deadline: hello due by then */
     uint64_t last_ping_ms, ping_nonce;
+    bool ping_out;       /* a ping awaits its pong */
+    /* what eviction weighs (evict.h): when the slot was taken, the best
+     * ping round trip (UINT64_MAX: none yet), the last transaction and
+     * block chaind accepted from it (0: never) */
+    uint64_t connected_ms, min_ping_ms, last_tx_ms, last_block_ms;
     uint32_t send_drops; /* consecutive sends refused (queue full) */
     /* set by handlers that find the peer must go; the loop closes it after
      * the message, so no handler frees a peer another still holds */
@@ -117,7 +152,8 @@ static inline uint32_t peer_slot(const peer_table_t *t, const peer_t *p)
 
 /* Lookups over used slots. NULL when none. */
 peer_t *peer_find_rid(const peer_table_t *t, const uint8_t *rid, size_t len);
-peer_t *peer_find_fd(const peer_table_t *t, int fd);
+/* The inbound peer on connection (fd, seq). */
+peer_t *peer_find_conn(const peer_table_t *t, int fd, uint64_t seq);
 /* A ready peer with this node id, other than except (may be NULL). */
 peer_t *peer_find_id(const peer_table_t *t, const uint8_t id[PEER_ID_LEN], const peer_t *except);
 /* The ready peer whose origin string is origin. */
@@ -146,15 +182,23 @@ bool peer_should_ban(const peer_t *p);
 void peer_ban(peer_table_t *t, const char *key, uint64_t now_unix, uint64_t seconds);
 /* Whether key is banned at now_unix. NULL or "" is never banned. */
 bool peer_banned(const peer_table_t *t, const char *key, uint64_t now_unix);
-/* Bans every key that names p (its address, node id, non-loopback IP). */
-void peer_ban_peer(peer_table_t *t, const peer_t *p, uint64_t now_unix, uint64_t seconds);
-/* Whether any key of a peer is banned: addr, node id (may be NULL), ip. */
-bool peer_banned_any(const peer_table_t *t, const char *addr, const uint8_t *node_id,
-                     const char *ip, uint64_t now_unix);
+/* The keys a ban of p holds (the header: where it really is), into keys
+ * (borrowing p's strings); their count, 0 to 2. */
+size_t peer_ban_keys(const peer_t *p, const char *keys[2]);
+/* Bans p's keys; returns their count (0: a local unverified peer, which
+ * nothing but its connection names). */
+size_t peer_ban_peer(peer_table_t *t, const peer_t *p, uint64_t now_unix, uint64_t seconds);
+/* Whether a key of p is banned. */
+bool peer_banned_peer(const peer_table_t *t, const peer_t *p, uint64_t now_unix);
 /* Drops expired bans. */
 void peer_bans_expire(peer_table_t *t, uint64_t now_unix);
-/* Node id as the ban key: "id:" and 16 hex digits (out holds 20 bytes). */
+/* Node id in text, for origins and logs: "id:" and 16 hex digits (out holds
+ * 20 bytes). */
 void peer_id_key(char out[20], const uint8_t id[PEER_ID_LEN]);
+
+/* A pong with nonce came: true when it answers our ping (then the round
+ * trip counts towards min_ping_ms). */
+bool peer_pong(peer_t *p, uint64_t nonce, uint64_t now_ms);
 
 /* Ban persistence (persist.h). Load skips expired and malformed lines; a
  * missing file is no bans. -1 with e. */

@@ -390,6 +390,8 @@ static void on_submitted_tx(gossip_t *g, const client_result_t *r)
         err_ban_score(code) >= PEER_BAN_SCORE)
         relay_note_seen(g->relay, &r->tag.hash);
     peer_t *p = tag_peer(g, &r->tag);
+    if (p && code == ERR_OK)
+        conn_delivered(g, p, RELAY_TX);
     if (p && code != ERR_OK) {
         char why[256];
         snprintf(why, sizeof why, "a transaction chaind rejects (%s: %s)", err_str(code),
@@ -404,8 +406,10 @@ static void on_synced_block(gossip_t *g, const client_result_t *r, err_code_t co
                        : code != ERR_OK        ? SYNC_REJECTED
                        : orphan                ? SYNC_ORPHANED
                                                : SYNC_ACCEPTED;
-    if (v == SYNC_ACCEPTED)
+    if (v == SYNC_ACCEPTED) {
         relay_note_seen(g->relay, &r->tag.hash);
+        conn_delivered(g, tag_peer(g, &r->tag), RELAY_BLOCK);
+    }
     sync_submitted(g->sync, &r->tag.hash, v, code, g->now_ms);
 }
 
@@ -429,6 +433,8 @@ static void on_submitted_block(gossip_t *g, const client_result_t *r)
         return;
     if (orphan) {
         sync_announced(g->sync, peer_slot(&g->pt, p)); /* we lack its parents */
+    } else if (code == ERR_OK && strcmp(status, "known") != 0) {
+        conn_delivered(g, p, RELAY_BLOCK);
     } else if (code != ERR_OK) {
         char why[256];
         snprintf(why, sizeof why, "a block chaind rejects (%s: %s)", err_str(code),

@@ -10,6 +10,8 @@
 #define BINN(k, n) {k, PROTO_BIN, n, n, 0, 0}
 #define BLOB(k, m) {k, PROTO_BIN, 0, m, 0, 0}
 #define UINT(k) {k, PROTO_UINT, 0, 0, 0, 0}
+/* a value shown as a JSON number (a signed 64-bit integer there): below 2^63 */
+#define UINT63(k) {k, PROTO_UINT, 63, 0, 0, 0}
 #define STR(k, m) {k, PROTO_STR, m, 0, 0, 0}
 #define HASHES(k, m) {k, PROTO_ARRAY, 0, m, PROTO_BIN, 32}
 #define ORIGIN STR("origin", 128)
@@ -51,7 +53,7 @@ static const proto_schema_t replies[PROTO_REQ_COUNT] = {
 static const proto_schema_t error_reply = {"error", {STR("code", 32), STR("message", 1024)}};
 
 static const proto_schema_t peer_msgs[PROTO_MSG_COUNT] = {
-    [PROTO_MSG_HELLO] = {"hello", {UINT("version"), UINT("height"), BIN32("tip"),
+    [PROTO_MSG_HELLO] = {"hello", {UINT63("version"), UINT63("height"), BIN32("tip"),
                                    STR("listen", 255), BINN("node_id", 8)}},
     [PROTO_MSG_ADDR] = {"addr", {{"addrs", PROTO_ARRAY, 0, PROTO_MAX_ADDRS, PROTO_STR, 255}}},
     [PROTO_MSG_INV] = {"inv", {STR("kind", 8), HASHES("hashes", PROTO_MAX_INV)}},
@@ -64,6 +66,9 @@ static const proto_schema_t peer_msgs[PROTO_MSG_COUNT] = {
                                         88}}},
     [PROTO_MSG_PING] = {"ping", {UINT("nonce")}},
     [PROTO_MSG_PONG] = {"pong", {UINT("nonce")}},
+    [PROTO_MSG_CHALLENGE] = {"challenge", {BINN("nonce", 8)}},
+    [PROTO_MSG_PROBE] = {"probe", {BINN("node_id", 8)}},
+    [PROTO_MSG_PROOF] = {"proof", {BINN("node_id", 8), BINN("nonce", 8)}},
 };
 
 /* "seq" comes first in every event and is not listed */
@@ -181,7 +186,7 @@ static int check_value(mp_reader_t *r, proto_kind_t kind, uint32_t exact, uint32
     bool flag;
     uint32_t n;
     switch (kind) {
-    case PROTO_UINT: return mp_get_uint(r, &u);
+    case PROTO_UINT: return mp_get_uint(r, &u) < 0 || (exact && exact < 64 && u >> exact) ? -1 : 0;
     case PROTO_BOOL: return mp_get_bool(r, &flag);
     case PROTO_STR:
         return mp_get_str(r, &s, &len) < 0 || (exact && len > exact) ? -1 : 0;
@@ -204,7 +209,7 @@ static int check_field(const proto_body_t *body, const proto_field_t *f, err_t *
         return err_set(e, ERR_BAD_REQUEST, "field \"%s\" is missing", f->key);
     if (f->kind != PROTO_ARRAY) {
         if (check_value(&r, f->kind, f->len, f->max) < 0)
-            return err_set(e, ERR_BAD_REQUEST, "field \"%s\" has the wrong type or length",
+            return err_set(e, ERR_BAD_REQUEST, "field \"%s\" has the wrong type, length or range",
                            f->key);
         return 0;
     }

@@ -70,6 +70,9 @@ typedef enum {
     PROTO_MSG_HEADERS,
     PROTO_MSG_PING,
     PROTO_MSG_PONG,
+    PROTO_MSG_CHALLENGE, /* the dial-back check of a claimed listen address */
+    PROTO_MSG_PROBE,
+    PROTO_MSG_PROOF,
     PROTO_MSG_COUNT
 } proto_msg_t;
 
@@ -91,7 +94,8 @@ typedef enum { PROTO_UINT, PROTO_STR, PROTO_BIN, PROTO_BOOL, PROTO_MAP, PROTO_AR
 typedef struct {
     const char *key;
     proto_kind_t kind;
-    uint32_t len;      /* PROTO_BIN: exact length (0: any up to max); PROTO_STR: max */
+    uint32_t len;      /* PROTO_BIN: exact length (0: any up to max); PROTO_STR: max;
+                          PROTO_UINT: the most bits the value may take (0: 64) */
     uint32_t max;      /* PROTO_BIN: max length; PROTO_ARRAY: max elements */
     proto_kind_t elem; /* PROTO_ARRAY: the elements' kind */
     uint32_t elem_len; /* PROTO_ARRAY of PROTO_BIN: exact length; of PROTO_STR: max */

@@ -4,6 +4,7 @@
  * them), and restarts of either daemon. GOSSIP_TEST_KEEP=1 keeps each node's
  * directory (chaind.log, gossipd.log) for a look after the run. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -233,6 +234,19 @@ static size_t peers_of(const node_t *n)
     return count;
 }
 
+/* Whether chaind's /known_node_request (gossipd's report) names addr. */
+static bool lists(const node_t *n, const char *addr)
+{
+    json_t *j = get_json(n, "/known_node_request", NULL);
+    bool found = false;
+    for (size_t i = 0; j && i < json_array_size(j); i++) {
+        const char *h = json_string_value(json_object_get(json_array_get(j, i), "hostname"));
+        found |= h && strcmp(h, addr) == 0;
+    }
+    json_decref(j);
+    return found;
+}
+
 static void post_block(const node_t *n, const mp_buf_t *b)
 {
     tb_http_t r;
@@ -418,12 +432,15 @@ Test(gossip, partition_heals_onto_the_most_work_chain)
 
 typedef struct {
     void *ctx, *sock, *mon;
+    void *listener;  /* a ROUTER where it claims to listen (bad_listen), or NULL */
+    char listen[32]; /* its address */
 } bad_t;
 
 static void bad_connect(bad_t *b, void *ctx, const node_t *n, int id)
 {
     char ep[64], mon[64];
     b->ctx = ctx;
+    b->listener = NULL;
     b->sock = zmq_socket(ctx, ZMQ_DEALER);
     int never = -1, unlimited = 0, linger = 0;
     zmq_setsockopt(b->sock, ZMQ_RECONNECT_IVL, &never, sizeof never);
@@ -442,6 +459,74 @@ static void bad_close(bad_t *b)
     zmq_socket_monitor(b->sock, NULL, 0);
     zmq_close(b->sock);
     zmq_close(b->mon);
+    if (b->listener)
+        zmq_close(b->listener);
+    b->listener = NULL;
+}
+
+/* The bad peer listens too, so that the node can dial it back. */
+static void bad_listen(bad_t *b)
+{
+    char ep[64];
+    int linger = 0;
+    snprintf(b->listen, sizeof b->listen, "127.0.0.1:%d", tb_free_port());
+    snprintf(ep, sizeof ep, "tcp://%s", b->listen);
+    b->listener = zmq_socket(b->ctx, ZMQ_ROUTER);
+    zmq_setsockopt(b->listener, ZMQ_LINGER, &linger, sizeof linger);
+    cr_assert_eq(zmq_bind(b->listener, ep), 0, "%s", zmq_strerror(zmq_errno()));
+}
+
+/* Reads what the node sends b until a message of type (ms at most), into m. */
+static bool bad_expect(bad_t *b, proto_msg_t type, proto_peer_msg_t *m, uint8_t *buf, size_t cap,
+                       long ms)
+{
+    long until = now_ms() + ms;
+    while (now_ms() < until) {
+        zmq_pollitem_t it = {b->sock, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, until - now_ms()) <= 0)
+            continue;
+        int n = zmq_recv(b->sock, buf, cap, ZMQ_DONTWAIT);
+        if (n > 0 && (size_t)n <= cap &&
+            proto_decode_peer(m, "regtest", buf, (size_t)n, NULL) == 0 && m->type == type)
+            return true;
+    }
+    return false;
+}
+
+/* The node's challenge to b, after b's hello. */
+static void bad_challenged(bad_t *b, uint8_t nonce[8])
+{
+    static uint8_t buf[1 << 16];
+    proto_peer_msg_t m;
+    cr_assert(bad_expect(b, PROTO_MSG_CHALLENGE, &m, buf, sizeof buf, 5000), "no challenge");
+    cr_assert_eq(proto_get_bin_exact(&m.body, "nonce", nonce, 8), 0);
+}
+
+/* Answers the node's dial-back on b's listener with a proof (id, nonce). */
+static bool bad_prove(bad_t *b, uint8_t id_byte, const uint8_t nonce[8], long ms)
+{
+    uint8_t rid[256], buf[512], id[8];
+    zmq_pollitem_t it = {b->listener, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, ms) <= 0)
+        return false;
+    int rid_len = zmq_recv(b->listener, rid, sizeof rid, 0), n = zmq_recv(b->listener, buf,
+                                                                            sizeof buf, 0);
+    proto_peer_msg_t m;
+    if (rid_len <= 0 || n <= 0 || proto_decode_peer(&m, "regtest", buf, (size_t)n, NULL) < 0 ||
+        m.type != PROTO_MSG_PROBE)
+        return false;
+    mp_buf_t proof;
+    mp_buf_init(&proof, 256);
+    memset(id, id_byte, sizeof id);
+    proto_open_peer(&proof, "regtest", PROTO_MSG_PROOF);
+    mp_put_cstr(&proof, "node_id");
+    mp_put_bin(&proof, id, 8);
+    mp_put_cstr(&proof, "nonce");
+    mp_put_bin(&proof, nonce, 8);
+    cr_assert_eq(zmq_send(b->listener, rid, (size_t)rid_len, ZMQ_SNDMORE), rid_len);
+    cr_assert_eq(zmq_send(b->listener, proof.data, proof.len, 0), (int)proof.len);
+    mp_buf_free(&proof);
+    return true;
 }
 
 static void bad_send(bad_t *b, const void *data, size_t len)
@@ -496,6 +581,78 @@ static bool file_has(const char *path, const char *needle)
     return found;
 }
 
+/* Whether bans.txt at path holds key ("key until" a line). */
+static bool bans_hold(const char *path, const char *key)
+{
+    char needle[300];
+    snprintf(needle, sizeof needle, "%s ", key);
+    return file_has(path, needle);
+}
+
+/* A hello of height 2^64 - 1, which JSON would show as -1. */
+static void send_tall_hello(bad_t *x)
+{
+    mp_buf_t m;
+    uint8_t zero[32] = {0}, id[8] = {3, 3, 3, 3, 3, 3, 3, 3};
+    mp_buf_init(&m, 512);
+    proto_open_peer(&m, "regtest", PROTO_MSG_HELLO);
+    mp_put_cstr(&m, "version");
+    mp_put_uint(&m, PROTO_VERSION);
+    mp_put_cstr(&m, "height");
+    mp_put_uint(&m, UINT64_MAX);
+    mp_put_cstr(&m, "tip");
+    mp_put_bin(&m, zero, 32);
+    mp_put_cstr(&m, "listen");
+    mp_put_cstr(&m, "");
+    mp_put_cstr(&m, "node_id");
+    mp_put_bin(&m, id, 8);
+    bad_send(x, m.data, m.len);
+    mp_buf_free(&m);
+}
+
+/* A bad peer (node id of id_byte) that listens, and proves it to n: its
+ * listen address, now n's to report and ban, in addr. */
+static void bad_verified(bad_t *x, void *ctx, const node_t *n, uint8_t id_byte, char addr[32])
+{
+    uint8_t nonce[8];
+    bad_connect(x, ctx, n, id_byte);
+    bad_listen(x);
+    snprintf(addr, 32, "%s", x->listen);
+    send_hello(x, "regtest", x->listen, id_byte);
+    bad_challenged(x, nonce);
+    cr_assert(bad_prove(x, id_byte, nonce, 5000), "no dial-back");
+    WAIT_UNTIL(lists(n, addr), 5000, "the verified listen address was not reported");
+}
+
+/* A block whose proof of work is right and whose merkle root is wrong (tag:
+ * its coinbase's extranonce, so that each is a block chaind has not seen). */
+static void send_invalid_block(bad_t *x, uint8_t tag)
+{
+    tb_wallet_t w;
+    tb_wallet(&w, 9);
+    tx_coinbase_t cb;
+    uint8_t extra[8] = {tag};
+    cr_assert_eq(tx_coinbase_build(&cb, 1, extra, sizeof extra, &w.pkh, SUBSIDY), 0);
+    hash32_t g = genesis_hash(), hash;
+    block_header_t h = {.version = 1, .previous_block_hash = g,
+                        .timestamp = (uint64_t)time(NULL), .bits = 0x207fffff};
+    for (;; h.nonce++) {
+        block_header_hash(&hash, &h);
+        if (block_hash_meets(&hash, h.bits))
+            break;
+    }
+    mp_buf_t blk, m;
+    mp_buf_init(&blk, BLOCK_MAX_SIZE);
+    cr_assert_eq(block_assemble(&blk, &h, &cb.tx, NULL, NULL, 0), 0);
+    mp_buf_init(&m, PROTO_MAX_MSG);
+    proto_open_peer(&m, "regtest", PROTO_MSG_BLOCK);
+    mp_put_cstr(&m, "block");
+    mp_put_bin(&m, blk.data, blk.len);
+    bad_send(x, m.data, m.len);
+    mp_buf_free(&m);
+    mp_buf_free(&blk);
+}
+
 Test(gossip, misbehaving_peers_are_banned_and_others_served)
 {
     node_t *a = node_start((const char *[]){NULL});
@@ -509,52 +666,33 @@ Test(gossip, misbehaving_peers_are_banned_and_others_served)
     bad_send(&x, "\x93\xc1\xc1\xc1 not msgpack", 16);
     cr_assert(hung_up(&x, 5000), "a peer that sent garbage stayed connected");
     bad_close(&x);
-
+    /* a hello whose height would show as a negative JSON number: refused */
+    bad_connect(&x, ctx, a, 3);
+    send_tall_hello(&x);
+    cr_assert_not(answered(&x, 1500), "a hello of height 2^64 - 1 was answered");
+    bad_close(&x);
     /* a hello for another network */
     bad_connect(&x, ctx, a, 2);
     send_hello(&x, "demo", "127.0.0.1:3", 3);
     cr_assert(hung_up(&x, 5000), "a peer of another network stayed connected");
     bad_close(&x);
 
-    /* an invalid block (its merkle root is wrong, its proof of work right) */
-    bad_connect(&x, ctx, a, 4);
-    send_hello(&x, "regtest", "127.0.0.1:4", 4);
-    cr_assert(answered(&x, 5000), "no hello back");
-    {
-        tb_wallet_t w;
-        tb_wallet(&w, 9);
-        tx_coinbase_t cb;
-        uint8_t extra[8] = {4};
-        cr_assert_eq(tx_coinbase_build(&cb, 1, extra, sizeof extra, &w.pkh, SUBSIDY), 0);
-        hash32_t g = genesis_hash(), hash;
-        block_header_t h = {.version = 1, .previous_block_hash = g,
-                            .timestamp = (uint64_t)time(NULL), .bits = 0x207fffff};
-        for (;; h.nonce++) {
-            block_header_hash(&hash, &h);
-            if (block_hash_meets(&hash, h.bits))
-                break;
-        }
-        mp_buf_t blk, m;
-        mp_buf_init(&blk, BLOCK_MAX_SIZE);
-        cr_assert_eq(block_assemble(&blk, &h, &cb.tx, NULL, NULL, 0), 0);
-        mp_buf_init(&m, PROTO_MAX_MSG);
-        proto_open_peer(&m, "regtest", PROTO_MSG_BLOCK);
-        mp_put_cstr(&m, "block");
-        mp_put_bin(&m, blk.data, blk.len);
-        bad_send(&x, m.data, m.len);
-        mp_buf_free(&m);
-        mp_buf_free(&blk);
-    }
+    /* an invalid block (its merkle root is wrong, its proof of work right),
+     * from a peer whose listen address is verified */
+    char verified[32];
+    bad_verified(&x, ctx, a, 4, verified);
+    send_invalid_block(&x, 4);
     cr_assert(hung_up(&x, 5000), "a peer that sent an invalid block stayed connected");
     bad_close(&x);
-    /* it is banned: the same node coming back gets no hello */
+    /* it is banned by its verified address: the same node coming back gets no hello */
     bad_connect(&x, ctx, a, 5);
-    send_hello(&x, "regtest", "127.0.0.1:4", 4);
+    send_hello(&x, "regtest", verified, 4);
     cr_assert_not(answered(&x, 1500), "a banned peer was answered");
     cr_assert(hung_up(&x, 5000), "a banned peer stayed connected");
     bad_close(&x);
 
-    /* a flood of pings */
+    /* a flood of pings, from a peer whose claim nothing answers: it loses
+     * its connection, and that is all a loopback peer can lose */
     bad_connect(&x, ctx, a, 6);
     send_hello(&x, "regtest", "127.0.0.1:6", 6);
     cr_assert(answered(&x, 5000), "no hello back");
@@ -568,6 +706,10 @@ Test(gossip, misbehaving_peers_are_banned_and_others_served)
             break;
     mp_buf_free(&ping);
     cr_assert(hung_up(&x, 10000), "a flooding peer stayed connected");
+    bad_close(&x);
+    bad_connect(&x, ctx, a, 7);
+    send_hello(&x, "regtest", "127.0.0.1:6", 6);
+    cr_assert(answered(&x, 5000), "an unverified loopback peer was banned beyond its connection");
     bad_close(&x);
     zmq_ctx_term(ctx);
 
@@ -583,10 +725,11 @@ Test(gossip, misbehaving_peers_are_banned_and_others_served)
     gossipd_stop(a);
     char bans[340];
     snprintf(bans, sizeof bans, "%s/bans.txt", a->gdir);
-    cr_assert(file_has(bans, "127.0.0.1:3"), "the wrong network's ban was not saved");
-    cr_assert(file_has(bans, "127.0.0.1:4"), "the invalid block's ban was not saved");
-    cr_assert(file_has(bans, "127.0.0.1:6"), "the flood's ban was not saved");
-    cr_assert(file_has(bans, "id:0404040404040404"));
+    cr_assert(bans_hold(bans, verified), "the invalid block's ban was not saved");
+    /* claims nobody verified, node ids: never ban keys */
+    cr_assert_not(bans_hold(bans, "127.0.0.1:3"), "a wrong network's claim was banned");
+    cr_assert_not(bans_hold(bans, "127.0.0.1:6"), "the flood's claim was banned");
+    cr_assert_not(file_has(bans, "id:"), "a node id was banned");
     node_stop(b);
     node_stop(a);
 }
@@ -635,6 +778,208 @@ Test(gossip, restarts_reconnect_by_themselves)
     WAIT_UNTIL(tip_is(a, &c.hashes[2]), 20000, "no relay into a restarted chaind (height %ld)",
                height_of(a));
     free_chain(&c);
+    node_stop(b);
+    node_stop(a);
+}
+
+/* --- claims and the inbound slots ------------------------------------------------------ */
+
+/* The node id a node's hello gives (a DEALER says hello and reads it). */
+static void node_id_of(void *ctx, const node_t *n, uint8_t id[8])
+{
+    static uint8_t buf[1 << 16];
+    bad_t x;
+    proto_peer_msg_t m;
+    bad_connect(&x, ctx, n, 90);
+    send_hello(&x, "regtest", "", 0x90);
+    cr_assert(bad_expect(&x, PROTO_MSG_HELLO, &m, buf, sizeof buf, 5000), "no hello");
+    cr_assert_eq(proto_get_bin_exact(&m.body, "node_id", id, 8), 0);
+    bad_close(&x);
+}
+
+/* The line of node n's peers.txt (after its gossipd stopped) for addr, or "". */
+static void book_line(const node_t *n, const char *addr, char out[512])
+{
+    char path[340];
+    snprintf(path, sizeof path, "%s/peers.txt", n->gdir);
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    while (f && fgets(out, 512, f))
+        if (strncmp(out, addr, strlen(addr)) == 0 && out[strlen(addr)] == ' ')
+            break;
+        else
+            out[0] = '\0';
+    if (f)
+        fclose(f);
+}
+
+/* Ban poisoning: while an honest node is away, a peer says hello with its
+ * listen address (and, the second time, its node id too), then misbehaves.
+ * It loses its own connection, and that is all: the honest node comes back
+ * welcome, unbanned, its address book entry still there. */
+Test(gossip, a_peer_claiming_an_honest_nodes_address_gets_only_itself_dropped)
+{
+    node_t *a = node_start((const char *[]){NULL});
+    node_t *b = node_start((const char *[]){"--peer", a->addr, NULL});
+    WAIT_UNTIL(lists(a, b->addr), 15000, "the honest peer did not connect and verify");
+    void *ctx = zmq_ctx_new();
+    uint8_t bid[8];
+    node_id_of(ctx, b, bid);
+    gossipd_stop(b);
+    WAIT_UNTIL(!lists(a, b->addr), 10000, "the honest peer did not leave");
+    mp_buf_t hello;
+    mp_buf_init(&hello, PROTO_MAX_MSG);
+    for (int i = 0; i < 2; i++) {
+        uint8_t id[8];
+        memset(id, 0x77, sizeof id);
+        sample_hello_of(&hello, "regtest", b->addr, i ? bid : id);
+        bad_t x;
+        bad_connect(&x, ctx, a, 1 + i);
+        bad_send(&x, hello.data, hello.len);
+        cr_assert(answered(&x, 5000), "no hello back");
+        sleep_ms(1500); /* its dial-back finds nobody at b's address */
+        send_invalid_block(&x, (uint8_t)(8 + i));
+        cr_assert(hung_up(&x, 5000), "the liar stayed connected");
+        bad_close(&x);
+    }
+    mp_buf_free(&hello);
+    zmq_ctx_term(ctx);
+    /* b comes back (from its saved address book): welcome */
+    gossipd_start(b, (const char *[]){NULL});
+    WAIT_UNTIL(lists(a, b->addr), 15000, "the honest node is refused after the attack");
+    cr_assert_eq(peers_of(a), 1);
+    gossipd_stop(a);
+    char bans[340], line[512];
+    snprintf(bans, sizeof bans, "%s/bans.txt", a->gdir);
+    cr_assert_not(bans_hold(bans, b->addr), "the honest node's address was banned");
+    cr_assert_not(file_has(bans, "id:"), "a node id was banned");
+    book_line(a, b->addr, line);
+    cr_assert_str_neq(line, "", "the honest node's address book entry is gone");
+    /* (its failures are a's own dials of b while b was away) */
+    unsigned long long seen;
+    unsigned failures;
+    int source;
+    cr_assert_eq(sscanf(line + strlen(b->addr), "%llu %u %d", &seen, &failures, &source), 3);
+    cr_assert_eq(source, 2, "the honest node's entry changed its source: %s", line);
+    node_stop(b);
+    node_stop(a);
+}
+
+/* A claimed address where another node answers the dial-back is not
+ * reported, kept or passed on. */
+Test(gossip, a_claim_that_another_node_answers_is_not_gossiped)
+{
+    node_t *a = node_start((const char *[]){NULL});
+    node_t *b = node_start((const char *[]){"--peer", a->addr, NULL});
+    node_t *c = node_start((const char *[]){NULL}); /* a bystander, connected to no one */
+    WAIT_UNTIL(lists(a, b->addr), 15000, "the honest peer did not connect and verify");
+    void *ctx = zmq_ctx_new();
+    bad_t x;
+    bad_connect(&x, ctx, a, 1);
+    send_hello(&x, "regtest", c->addr, 0x78);
+    cr_assert(answered(&x, 5000), "no hello back");
+    sleep_ms(3000); /* the dial-back: c answers with its own id */
+    cr_assert_not(lists(a, c->addr), "an address another node answers for was reported");
+    bad_close(&x);
+    zmq_ctx_term(ctx);
+    gossipd_stop(a);
+    gossipd_stop(b);
+    char line[512];
+    book_line(a, c->addr, line);
+    cr_assert_str_eq(line, "", "the claim was kept: %s", line);
+    book_line(b, c->addr, line);
+    cr_assert_str_eq(line, "", "the claim was gossiped: %s", line);
+    book_line(a, b->addr, line);
+    cr_assert_str_neq(line, "", "the verified peer was not kept");
+    node_stop(c);
+    node_stop(b);
+    node_stop(a);
+}
+
+static long rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+static long open_fds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    long n = 0;
+    while (d && readdir(d))
+        n++;
+    if (d)
+        closedir(d);
+    return n - 2;
+}
+
+static long lines_of(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long n = 0;
+    for (int c; f && (c = fgetc(f)) != EOF;)
+        n += c == '\n';
+    if (f)
+        fclose(f);
+    return n;
+}
+
+#define FLOOD 300
+
+/* 300 connections from one address (some say hello with a claim nothing
+ * answers, some say nothing), then an honest node: it completes its
+ * handshake, is verified and stays; the node keeps answering; its memory,
+ * descriptors and log stay bounded. */
+Test(gossip, three_hundred_connections_from_one_address_leave_room_for_an_honest_peer)
+{
+    node_t *a = node_start((const char *[]){"--log-level", "info", NULL});
+    char log[340];
+    snprintf(log, sizeof log, "%s.log", a->gdir);
+    sleep_ms(500);
+    long rss0 = rss_kb(a->gpid), lines0 = lines_of(log);
+    void *ctx = zmq_ctx_new();
+    int max_sockets = 4 * FLOOD + 64; /* a DEALER, its monitor and the monitor's reader */
+    zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, max_sockets);
+    static bad_t flood[FLOOD];
+    for (int i = 0; i < FLOOD; i++) {
+        bad_connect(&flood[i], ctx, a, 1000 + i);
+        if (i % 3) {
+            char claim[32];
+            snprintf(claim, sizeof claim, "127.0.0.1:%d", 1 + i); /* nothing listens there */
+            send_hello(&flood[i], "regtest", claim, (uint8_t)i);
+        }
+    }
+    sleep_ms(3000);
+    long fds = open_fds(a->gpid);
+    node_t *b = node_start((const char *[]){"--peer", a->addr, NULL});
+    WAIT_UNTIL(peers_of(b) == 1 && lists(a, b->addr), 20000,
+               "the honest peer did not get in (b has %zu peers)", peers_of(b));
+    sleep_ms(3000);
+    cr_assert(lists(a, b->addr) && peers_of(b) == 1, "the honest peer did not stay");
+    long status;
+    json_t *j = get_json(a, "/status", &status);
+    cr_assert_eq(status, 200, "/status did not answer");
+    cr_assert_geq(json_integer_value(json_object_get(j, "peers")), 1);
+    json_decref(j);
+    long rss1 = rss_kb(a->gpid), lines1 = lines_of(log);
+    cr_log_info("gossipd: rss %ld -> %ld kB, %ld descriptors under the flood, %ld log lines",
+                rss0, rss1, fds, lines1 - lines0);
+    cr_assert_lt(fds, 64 + 16 + 48, "gossipd holds %ld descriptors", fds);
+    cr_assert_lt(rss1 - rss0, 64 * 1024, "gossipd grew by %ld kB", rss1 - rss0);
+    cr_assert_lt(lines1 - lines0, 100, "gossipd logged %ld lines", lines1 - lines0);
+    for (int i = 0; i < FLOOD; i++)
+        bad_close(&flood[i]);
+    zmq_ctx_term(ctx);
     node_stop(b);
     node_stop(a);
 }

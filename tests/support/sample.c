@@ -67,7 +67,9 @@ static void put_map(mp_buf_t *b, uint64_t *x)
 static void put_value(mp_buf_t *b, uint64_t *x, proto_kind_t kind, uint32_t len, uint32_t max)
 {
     switch (kind) {
-    case PROTO_UINT: mp_put_uint(b, pick_uint(x)); break;
+    case PROTO_UINT: /* within the field's bits: UINT64_MAX becomes the top of the range */
+        mp_put_uint(b, len ? pick_uint(x) & (UINT64_MAX >> (64 - len)) : pick_uint(x));
+        break;
     case PROTO_STR: put_str(b, x, len); break;
     case PROTO_BIN: put_bin(b, x, len == max ? len : 0, max); break;
     case PROTO_BOOL: mp_put_bool(b, next(x) & 1); break;

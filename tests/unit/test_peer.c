@@ -1,6 +1,7 @@
 /* peer.h: the peer table's caps and refs, misbehaviour scores and their
- * decay, the flood bucket, bans (by address, node id and IP) and their
- * persistence, and the decoding of a peer's message scoring what is bad. */
+ * decay, the flood bucket, the ban keys (where a peer is: verified,
+ * unverified, loopback) and ban persistence, the ping round trip, and the
+ * decoding of a peer's message scoring what is bad. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,32 +83,104 @@ Test(peer, flood_bucket_refills_and_scores_when_empty)
     peer_table_free(&t);
 }
 
-Test(peer, bans_cover_address_id_and_remote_ip_not_loopback)
+/* A ban names where the peer really is, never what it claims to be. */
+Test(peer, ban_keys_are_where_a_peer_is_not_what_it_claims)
+{
+    static const struct {
+        bool inbound;
+        const char *ip, *addr, *claim;
+        peer_claim_t claim_state;
+        const char *keys[2]; /* NULL-terminated */
+    } cases[] = {
+        /* outbound: the address we dialled */
+        {false, "", "10.0.0.5:9333", "", PEER_CLAIM_NONE, {"10.0.0.5:9333", NULL}},
+        /* inbound: its connection's IP; a claim only once verified */
+        {true, "10.0.0.5", "", "10.9.9.9:9333", PEER_CLAIM_WAIT, {"10.0.0.5", NULL}},
+        {true, "10.0.0.5", "", "10.9.9.9:9333", PEER_CLAIM_PROBING, {"10.0.0.5", NULL}},
+        {true, "10.0.0.5", "", "10.9.9.9:9333", PEER_CLAIM_FAILED, {"10.0.0.5", NULL}},
+        {true, "10.0.0.5", "10.0.0.5:9333", "10.0.0.5:9333", PEER_CLAIM_VERIFIED,
+         {"10.0.0.5", "10.0.0.5:9333"}},
+        {true, "2001:db8::7", "", "", PEER_CLAIM_NONE, {"2001:db8::7", NULL}},
+        /* local: the shared address bans nobody; only a verified claim names it */
+        {true, "127.0.0.1", "", "127.0.0.1:4000", PEER_CLAIM_FAILED, {NULL}},
+        {true, "127.0.0.1", "", "127.0.0.1:4000", PEER_CLAIM_WAIT, {NULL}},
+        {true, "127.0.0.1", "127.0.0.1:4000", "127.0.0.1:4000", PEER_CLAIM_VERIFIED,
+         {"127.0.0.1:4000", NULL}},
+        {true, "::1", "", "", PEER_CLAIM_NONE, {NULL}},
+        {true, "", "", "127.0.0.1:4001", PEER_CLAIM_FAILED, {NULL}}, /* ipc:// */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        peer_table_t t = table();
+        peer_t *p = peer_alloc(&t, cases[i].inbound, 0, 1000);
+        memset(p->node_id, 7, PEER_ID_LEN);
+        p->have_id = true;
+        snprintf(p->ip, sizeof p->ip, "%s", cases[i].ip);
+        peer_set_addr(p, cases[i].addr);
+        snprintf(p->claim, sizeof p->claim, "%s", cases[i].claim);
+        p->claim_state = cases[i].claim_state;
+        size_t want = 0;
+        while (want < 2 && cases[i].keys[want])
+            want++;
+        cr_assert_eq(peer_ban_peer(&t, p, 1000, 60), want, "case %zu", i);
+        cr_assert_eq(t.n_bans, want, "case %zu: %zu bans", i, t.n_bans);
+        for (size_t k = 0; k < want; k++)
+            cr_assert(peer_banned(&t, cases[i].keys[k], 1000), "case %zu: %s", i,
+                      cases[i].keys[k]);
+        /* never the node id, never an unverified claim */
+        cr_assert_not(peer_banned(&t, "id:0707070707070707", 1000), "case %zu", i);
+        if (cases[i].claim_state != PEER_CLAIM_VERIFIED && cases[i].claim[0])
+            cr_assert_not(peer_banned(&t, cases[i].claim, 1000), "case %zu", i);
+        cr_assert_eq(peer_banned_peer(&t, p, 1000), want > 0, "case %zu", i);
+        cr_assert_not(peer_banned_peer(&t, p, 1060), "case %zu: the ban outlived it", i);
+        peer_table_free(&t);
+    }
+}
+
+/* An inbound peer from ip, node id of id_byte, claiming claim. */
+static peer_t *inbound(peer_table_t *t, const char *ip, uint8_t id_byte, const char *claim,
+                       peer_claim_t state)
+{
+    peer_t *p = peer_alloc(t, true, 0, 1000);
+    snprintf(p->ip, sizeof p->ip, "%s", ip);
+    snprintf(p->claim, sizeof p->claim, "%s", claim);
+    p->claim_state = state;
+    memset(p->node_id, id_byte, PEER_ID_LEN);
+    p->have_id = true;
+    return p;
+}
+
+/* The attack the keys are for: a peer claims an honest node's address and
+ * id, then misbehaves. The honest node stays welcome. */
+Test(peer, a_peer_that_claims_an_honest_node_bans_only_itself)
+{
+    peer_table_t t = table();
+    peer_t *liar = inbound(&t, "10.6.6.6", 1, "10.1.1.1:9333", PEER_CLAIM_FAILED);
+    peer_ban_peer(&t, liar, 1000, 86400);
+    peer_t *honest = inbound(&t, "10.1.1.1", 1, "10.1.1.1:9333", PEER_CLAIM_VERIFIED);
+    cr_assert_not(peer_banned_peer(&t, honest, 1001), "the honest node was banned");
+    cr_assert_not(peer_banned(&t, "10.1.1.1:9333", 1001));
+    cr_assert(peer_banned(&t, "10.6.6.6", 1001), "the liar's own address was not banned");
+    peer_table_free(&t);
+}
+
+Test(peer, a_pong_to_our_ping_measures_the_round_trip)
 {
     peer_table_t t = table();
     peer_t *p = peer_alloc(&t, true, 0, 1000);
-    uint8_t id[PEER_ID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8};
-    memcpy(p->node_id, id, PEER_ID_LEN);
-    p->have_id = true;
-    peer_set_addr(p, "10.0.0.5:9333");
-    snprintf(p->ip, sizeof p->ip, "10.0.0.5");
-    cr_assert_str_eq(p->origin, "peer:10.0.0.5:9333");
-    peer_ban_peer(&t, p, 1000, 60);
-    cr_assert(peer_banned(&t, "10.0.0.5:9333", 1000));
-    cr_assert(peer_banned(&t, "id:0102030405060708", 1000));
-    cr_assert(peer_banned(&t, "10.0.0.5", 1000));
-    cr_assert(peer_banned_any(&t, NULL, NULL, "10.0.0.5", 1059));
-    cr_assert_not(peer_banned_any(&t, NULL, NULL, "10.0.0.5", 1060), "the ban outlived --ban-seconds");
-    cr_assert_not(peer_banned(&t, "10.0.0.6:9333", 1000));
-    /* a loopback peer bans its own names only: the others there stay */
-    peer_t *q = peer_alloc(&t, true, 0, 1000);
-    peer_set_addr(q, "127.0.0.1:4000");
-    snprintf(q->ip, sizeof q->ip, "127.0.0.1");
-    peer_ban_peer(&t, q, 1000, 60);
-    cr_assert(peer_banned(&t, "127.0.0.1:4000", 1000));
-    cr_assert_not(peer_banned_any(&t, "127.0.0.1:4001", NULL, "127.0.0.1", 1000));
-    peer_bans_expire(&t, 2000);
-    cr_assert_eq(t.n_bans, 0);
+    cr_assert_eq(p->min_ping_ms, UINT64_MAX);
+    p->ping_nonce = 42;
+    p->last_ping_ms = 1000;
+    p->ping_out = true;
+    cr_assert_not(peer_pong(p, 41, 1003), "a pong to another nonce answered our ping");
+    cr_assert_eq(p->min_ping_ms, UINT64_MAX);
+    cr_assert(peer_pong(p, 42, 1030));
+    cr_assert_eq(p->min_ping_ms, 30);
+    cr_assert(peer_pong(p, 42, 1001), "an answer is an answer");
+    cr_assert_eq(p->min_ping_ms, 30, "a second pong to one ping counted");
+    p->last_ping_ms = 2000;
+    p->ping_out = true;
+    cr_assert(peer_pong(p, 42, 2012));
+    cr_assert_eq(p->min_ping_ms, 12);
     peer_table_free(&t);
 }
 

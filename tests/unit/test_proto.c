@@ -681,6 +681,66 @@ Test(proto, peer_hello)
     expect_peer_fail(ERR_BAD_REQUEST, "node_id");
 }
 
+/* A hello's version and height are shown as JSON numbers (signed 64-bit):
+ * 2^63 - 1 passes, 2^63 and 2^64 - 1 are refused before anyone reads them. */
+Test(proto, peer_hello_numbers_fit_json)
+{
+    static const struct {
+        const char *field;
+        uint64_t value;
+        bool ok;
+    } cases[] = {
+        {"height", INT64_MAX, true},       {"height", (uint64_t)INT64_MAX + 1, false},
+        {"height", UINT64_MAX, false},     {"version", INT64_MAX, true},
+        {"version", (uint64_t)INT64_MAX + 1, false},
+    };
+    uint8_t id[8] = {0};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bool height = strcmp(cases[i].field, "height") == 0;
+        mp_buf_reset(&b);
+        raw_peer("regtest", "hello", 5);
+        kv_uint("version", height ? PROTO_VERSION : cases[i].value);
+        kv_uint("height", height ? cases[i].value : 0);
+        kv_bin("tip", h32, 32);
+        kv_str("listen", "");
+        kv_bin("node_id", id, 8);
+        proto_peer_msg_t m;
+        if (cases[i].ok)
+            decode_peer_ok(&m, "hello");
+        else
+            expect_peer_fail(ERR_BAD_REQUEST, cases[i].field);
+    }
+}
+
+/* The dial-back check's messages: a challenge, a probe, a proof. */
+Test(proto, peer_challenge_probe_proof)
+{
+    proto_peer_msg_t m;
+    uint8_t id[8] = {9, 8, 7, 6, 5, 4, 3, 2}, nonce[8] = {1, 1, 2, 3, 5, 8, 13, 21}, got[8];
+    raw_peer("regtest", "challenge", 1);
+    kv_bin("nonce", nonce, 8);
+    decode_peer_ok(&m, "challenge");
+    cr_assert_eq(m.type, PROTO_MSG_CHALLENGE);
+    mp_buf_reset(&b);
+    raw_peer("regtest", "probe", 1);
+    kv_bin("node_id", id, 8);
+    decode_peer_ok(&m, "probe");
+    cr_assert_eq(m.type, PROTO_MSG_PROBE);
+    mp_buf_reset(&b);
+    raw_peer("regtest", "proof", 2);
+    kv_bin("node_id", id, 8);
+    kv_bin("nonce", nonce, 8);
+    decode_peer_ok(&m, "proof");
+    cr_assert_eq(m.type, PROTO_MSG_PROOF);
+    cr_assert_eq(proto_get_bin_exact(&m.body, "nonce", got, 8), 0);
+    cr_assert_arr_eq(got, nonce, 8);
+    mp_buf_reset(&b);
+    raw_peer("regtest", "proof", 2);
+    kv_bin("node_id", id, 8);
+    kv_bin("nonce", nonce, 7);
+    expect_peer_fail(ERR_BAD_REQUEST, "nonce");
+}
+
 Test(proto, peer_addr)
 {
     proto_peer_msg_t m;

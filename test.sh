@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: a release build and an ASan+UBSan build, each with all
 # criterion tests (ctest); the explorer's browser tests; checks of the
-# systemd units and Kubernetes manifests; then every fuzz target for
-# FUZZ_SECONDS (default 30).
+# systemd units and Kubernetes manifests; the pod test and the capture of an
+# rpc link (as root); then every fuzz target for FUZZ_SECONDS (default 30).
 # Needs the Debian packages in .ci/packages (.ci/run installs them).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -42,13 +42,13 @@ tests/browser/run.sh build-release
 echo "== deployment files: systemd units and Kubernetes manifests"
 tests/deploy/check_units.sh
 /usr/bin/python3 tests/deploy/check_manifests.py build-release
+# network namespaces and packet captures need root; as another user these
+# run through sudo
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi; }
 echo "== pod test: two nodes started as the manifests start them"
-# network namespaces need root; as another user the test runs through sudo
-if [ "$(id -u)" -eq 0 ]; then
-  tests/deploy/pod_test.sh build-release
-else
-  sudo -n tests/deploy/pod_test.sh build-release
-fi
+as_root tests/deploy/pod_test.sh build-release
+echo "== capture: a tcp:// rpc link carries no transaction byte in clear (tshark)"
+as_root build-release/tests/test_capture --jobs 1 --short-filename
 echo "== fuzz smoke run: ${FUZZ_SECONDS:-30} s a target"
 tests/fuzz/run.sh "${FUZZ_SECONDS:-30}"
 echo "all tests passed"

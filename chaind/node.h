@@ -59,7 +59,7 @@ typedef struct {
     uint64_t timestamp;
     size_t mempool_count, mempool_bytes;
     size_t peers;
-    uint64_t hashrate; /* hashes a second, summed over reporting miners */
+    uint64_t hashrate; /* hashes a second, summed over reporting miners (saturating) */
     size_t orphans;
     uint64_t sigcache_hits, sigcache_misses;
     size_t sigcache_entries;

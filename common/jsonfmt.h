@@ -44,6 +44,10 @@ int jsonfmt_parse_header(block_header_t *h, const json_t *j, err_t *e)
 int jsonfmt_parse_block(mp_buf_t *out, const json_t *j, err_t *e)
     __attribute__((warn_unused_result));
 
+/* An unsigned count as a JSON integer: jansson's are int64, so a count
+ * above 2^63 - 1 shows as 2^63 - 1, never negative. */
+json_int_t jsonfmt_count(uint64_t v);
+
 /* Lowercase hex of a hash, NUL-terminated. */
 void jsonfmt_hash_hex(char out[65], const hash32_t *h);
 

@@ -850,7 +850,7 @@ static void rpc_bytes(const char *type, const char *key, const hash32_t *h, cons
     proto_begin_request(&req, type, 7, 1);
     mp_put_cstr(&req, key);
     mp_put_bin(&req, h->b, 32);
-    rpc_handle(N, req.data, req.len, &rep);
+    rpc_handle(N, RPC_LOCAL, req.data, req.len, &rep);
     proto_reply_t r;
     err_t e;
     cr_assert_eq(proto_decode_reply(&r, rep.data, rep.len, &e), 0, "%s", e.message);

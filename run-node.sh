@@ -21,13 +21,23 @@ stop() {
 }
 trap stop INT TERM
 
+# chaind first: at its first start it makes the control plane's keys in
+# data/chaind/rpc, which gossipd and minerd present on its tcp:// sockets
+keys=./data/chaind/rpc
 build-release/chaind/chaind --network demo --datadir ./data/chaind --http 127.0.0.1:8080 &
 pids+=($!)
+for _ in $(seq 100); do
+  [ -f "$keys/gossip.key" ] && [ -f "$keys/miner.key" ] && break
+  kill -0 "${pids[0]}" 2>/dev/null || { echo "chaind did not start"; exit 1; }
+  sleep 0.1
+done
+[ -f "$keys/miner.key" ] || { echo "chaind made no keys in $keys"; stop; exit 1; }
 for daemon in gossipd minerd; do
   if [ -x "build-release/$daemon/$daemon" ]; then
     case $daemon in
-      gossipd) "build-release/$daemon/$daemon" --network demo --datadir ./data/gossipd & ;;
-      minerd)  "build-release/$daemon/$daemon" --network demo & ;;
+      gossipd) "build-release/$daemon/$daemon" --network demo --datadir ./data/gossipd \
+                 --rpc-key "$keys/gossip.key" & ;;
+      minerd)  "build-release/$daemon/$daemon" --network demo --rpc-key "$keys/miner.key" & ;;
     esac
     pids+=($!)
   fi

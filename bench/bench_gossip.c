@@ -26,6 +26,8 @@
 #include "key.h"
 #include "params.h"
 #include "proto.h"
+#include "rpckey.h"
+#include "zmqopt.h"
 
 #define LINE 5
 
@@ -35,6 +37,7 @@ typedef struct {
     char dir[64];
     int http, rpc, events, p2p;
     char rpc_ep[64], events_ep[64], addr[32];
+    char key[96]; /* the gossip key its chaind made */
     pid_t chaind, gossipd;
     void *req, *sub; /* our sockets to its chaind */
 } node_t;
@@ -65,6 +68,15 @@ static node_t *start_chaind(void)
     bench_wait_port(n->http, n->chaind, "chaind did not start");
     n->req = zmq_socket(zctx, ZMQ_DEALER);
     n->sub = zmq_socket(zctx, ZMQ_SUB);
+    /* a gossip key, as gossipd's: the bench submits blocks as gossipd does */
+    rpckey_client_t key;
+    err_t e;
+    memcpy(n->key, n->dir, sizeof n->dir);
+    strncat(n->key, "/rpc/gossip.key", sizeof n->key - strlen(n->key) - 1);
+    zmqopt_t o = {.sndhwm = 1000, .rcvhwm = 100000, .curve_client = &key};
+    if (rpckey_load_client(n->key, &key, &e) < 0 || zmqopt_apply(n->req, &o, &e) < 0 ||
+        zmqopt_apply(n->sub, &o, &e) < 0)
+        bench_die("%s", e.message);
     int hwm = 0;
     zmq_setsockopt(n->sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(n->sub, ZMQ_SUBSCRIBE, "block", 5);
@@ -81,8 +93,8 @@ static void start_gossipd(node_t *n, const char *const *extra)
     snprintf(log, sizeof log, "%s/gossipd.log", n->dir);
     const char *argv[32] = {CHAIN_BINARY_DIR "/gossipd/gossipd", "--network", "regtest",
                             "--datadir", dir, "--listen", listen, "--rpc", n->rpc_ep,
-                            "--events", n->events_ep};
-    int argc = 11;
+                            "--events", n->events_ep, "--rpc-key", n->key};
+    int argc = 13;
     for (int i = 0; extra && extra[i] && argc < 30; i++)
         argv[argc++] = extra[i];
     argv[argc] = NULL;

@@ -655,7 +655,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
-/* MHD's own messages (bind failures, broken clients) into our log. */
+/* MHD's own messages (bind failures, broken clients) into our log, a line
+ * a second a kind at most: a client can make them repeat (a descriptor
+ * limit hit once a connection, thousands a second). MHD passes its format
+ * strings as literals, so the format is the kind. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -663,7 +666,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     vsnprintf(raw, sizeof raw, fmt, ap);
     raw[strcspn(raw, "\r\n")] = '\0';
     printable(line, sizeof line, raw);
-    LOGINFO("http: libmicrohttpd: %s", line);
+    log_limited(LOG_INFO, fmt, "http: libmicrohttpd: %s", line);
 }
 
 /* "a.b.c.d:PORT", "[v6]:PORT" or "localhost:PORT" (127.0.0.1): numeric

@@ -84,7 +84,7 @@ typedef struct {
     size_t mempool_unbroadcast;
     journal_stats_t journal; /* the mempool table's group commits */
     size_t peers;
-    uint64_t hashrate; /* hashes a second, summed over reporting miners */
+    uint64_t hashrate; /* hashes a second, summed over reporting miners (saturating) */
     size_t orphans;
     uint64_t sigcache_hits, sigcache_misses;
     size_t sigcache_entries;

@@ -12,8 +12,7 @@
 #include "script.h"
 #include "u256.h"
 
-/* JSON numbers are signed 64-bit in jansson. */
-static json_int_t jint(uint64_t v) { return v > INT64_MAX ? INT64_MAX : (json_int_t)v; }
+static json_int_t jint(uint64_t v) { return jsonfmt_count(v); }
 
 json_t *views_hash(const hash32_t *h)
 {

@@ -7,12 +7,26 @@
 #include "key.h"
 #include "log.h"
 
-static volatile sig_atomic_t *stop_flag;
+static volatile sig_atomic_t *stop_flag, *hup_flag;
 
 static void on_signal(int sig)
 {
     (void)sig;
     *stop_flag = 1;
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    *hup_flag = 1;
+}
+
+void daemon_on_hup(volatile sig_atomic_t *flag)
+{
+    hup_flag = flag;
+    struct sigaction sa = {.sa_handler = on_hup};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
 }
 
 void daemon_signals(volatile sig_atomic_t *stop)

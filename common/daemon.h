@@ -11,6 +11,8 @@
 /* SIGTERM and SIGINT set *stop; SIGPIPE is ignored (a closed socket is an
  * error return, never a death). */
 void daemon_signals(volatile sig_atomic_t *stop);
+/* SIGHUP sets *flag (its reader clears it): a reload, not a stop. */
+void daemon_on_hup(volatile sig_atomic_t *flag);
 
 /* Parses the --log-level and --network values every daemon takes, starts
  * logging as program and initialises the signature library (key_init), so a

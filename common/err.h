@@ -43,6 +43,7 @@
     X(ERR_BAD_KEY,       "bad_key",             400,   0)                  \
     X(ERR_BAD_NETWORK,   "bad_network",         400, 100)                  \
     X(ERR_BAD_REQUEST,   "bad_request",         400,  20)                  \
+    X(ERR_FORBIDDEN,     "forbidden",           403,   0)                  \
     X(ERR_BAD_JSON,      "bad_json",            400,   0)                  \
     X(ERR_NOT_JSON,      "not_json",            415,   0)                  \
     X(ERR_NOT_FOUND,     "not_found",           404,   0)                  \

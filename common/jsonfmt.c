@@ -68,6 +68,8 @@ json_t *jsonfmt_tx(const tx_t *tx, const hash32_t *txid)
     return j;
 }
 
+json_int_t jsonfmt_count(uint64_t v) { return v > INT64_MAX ? INT64_MAX : (json_int_t)v; }
+
 json_t *jsonfmt_header(const block_header_t *h, int64_t height)
 {
     char nonce[17];
@@ -78,7 +80,7 @@ json_t *jsonfmt_header(const block_header_t *h, int64_t height)
     if (!j || json_object_set_new(j, "version", json_integer(h->version)) ||
         json_object_set_new(j, "previous_block_hash", hash_json(&h->previous_block_hash)) ||
         json_object_set_new(j, "merkle_root", hash_json(&h->merkle_root)) ||
-        json_object_set_new(j, "timestamp", json_integer((json_int_t)h->timestamp)) ||
+        json_object_set_new(j, "timestamp", json_integer(jsonfmt_count(h->timestamp))) ||
         json_object_set_new(j, "bits", json_integer(h->bits)) ||
         json_object_set_new(j, "nonce", json_string(nonce)) ||
         json_object_set_new(j, "hash", hash_json(&hash)) ||

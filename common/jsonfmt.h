@@ -47,6 +47,10 @@ int jsonfmt_parse_block(mp_buf_t *out, const json_t *j, err_t *e)
 /* A script as ASM (DESIGN §3.3), a JSON string. */
 json_t *jsonfmt_script(const uint8_t *s, size_t len);
 
+/* An unsigned count as a JSON integer: jansson's are int64, so a count
+ * above 2^63 - 1 shows as 2^63 - 1, never negative. */
+json_int_t jsonfmt_count(uint64_t v);
+
 /* Lowercase hex of a hash, NUL-terminated. */
 void jsonfmt_hash_hex(char out[65], const hash32_t *h);
 

@@ -60,8 +60,18 @@ static int write_new(const char *path, const char *text, err_t *e)
     return 0;
 }
 
-/* Reads a key file whole; refuses one that group or others may read: a
- * secret anyone on the machine can copy authenticates nobody. */
+/* Whether a key file's mode keeps it to us: no access for others, no write
+ * for the group, and group read only for our own group. That group may
+ * already use chaind's ipc:// sockets (mode 0660), so reading a key gives it
+ * nothing more; and it is how a Kubernetes Secret reaches a pod with an
+ * fsGroup (root-owned, mode 0440, the pod's group). */
+static bool private_mode(const struct stat *st)
+{
+    return !(st->st_mode & 027) && (!(st->st_mode & 040) || st->st_gid == getegid());
+}
+
+/* Reads a key file whole; refuses one that other users may read: a secret
+ * anyone on the machine can copy authenticates nobody. */
 static int read_secret_file(const char *path, char **out, err_t *e)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -73,7 +83,7 @@ static int read_secret_file(const char *path, char **out, err_t *e)
         return err_set(e, ERR_BAD_KEY, "%s is not a key file (a regular file of at most %d "
                        "bytes)", path, RPCKEY_FILE_MAX);
     }
-    if (st.st_mode & 077) {
+    if (!private_mode(&st)) {
         close(fd);
         return err_set(e, ERR_BAD_KEY, "%s may be read by other users (mode %03o): chmod 600 "
                        "it", path, (unsigned)(st.st_mode & 0777));
@@ -385,4 +395,49 @@ int rpckey_init_dir(const char *dir, bool *created, err_t *e)
     }
     *created = true;
     return 0;
+}
+
+int rpckey_new_client(const char *dir, const char *spec, err_t *e)
+{
+    char role_name[16], name[RPCKEY_NAME_MAX + 1], path[PATH_CAP], clients[PATH_CAP];
+    const char *c1 = strchr(spec, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    rpckey_role_t role;
+    if (!c2 || (size_t)(c1 - spec) >= sizeof role_name || (size_t)(c2 - c1 - 1) >= sizeof name ||
+        !c2[1])
+        return err_set(e, ERR_BAD_KEY, "a new key is ROLE:NAME:FILE (gossip, miner or "
+                       "subscriber; a name of at most %d characters; the file to write)",
+                       RPCKEY_NAME_MAX);
+    snprintf(role_name, sizeof role_name, "%.*s", (int)(c1 - spec), spec);
+    snprintf(name, sizeof name, "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+    if (rpckey_role_parse(role_name, &role) < 0)
+        return err_set(e, ERR_BAD_KEY, "role \"%s\" is none of gossip, miner, subscriber",
+                       role_name);
+    bool created;
+    rpckey_pair_t server;
+    int rc = rpckey_init_dir(dir, &created, e);
+    if (rc == 0 && (!path_in(path, dir, "server.key") || !path_in(clients, dir, "clients")))
+        rc = err_set(e, ERR_INTERNAL, "key directory path too long");
+    if (rc == 0)
+        rc = rpckey_load_server(path, &server, e);
+    return rc < 0 ? rc : rpckey_add_client(clients, c2 + 1, role, name, server.public_key, e);
+}
+
+bool rpckey_endpoint_curve(const char *endpoint) { return strncmp(endpoint, "tcp://", 6) == 0; }
+
+int rpckey_client_for(const char *path, const char *rpc, const char *events, rpckey_role_t role,
+                      rpckey_client_t *key, err_t *e)
+{
+    const char *tcp = rpckey_endpoint_curve(rpc) ? rpc : rpckey_endpoint_curve(events) ? events
+                                                                                      : NULL;
+    if (!tcp)
+        return 0;
+    if (!path || !*path)
+        return err_set(e, ERR_BAD_KEY, "chaind at %.48s speaks CURVE: give --rpc-key the %s key "
+                       "chaind made (<chaind datadir>/rpc/%s.key)", tcp, rpckey_role_name(role),
+                       rpckey_role_name(role));
+    int rc = rpckey_load_client(path, key, e);
+    if (rc == 0 && key->role != role)
+        rc = err_set(e, ERR_BAD_KEY, "%s is a %s key; this daemon needs a %s key", path,
+                     rpckey_role_name(key->role), rpckey_role_name(role));
+    return rc < 0 ? rc : 1;
 }

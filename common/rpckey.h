@@ -5,7 +5,9 @@
  * a key pair of its own whose public half chaind lists with a role. Keys are
  * Z85 text (40 characters for 32 bytes), as zmq_curve_keypair() makes them.
  *
- * Files, all mode 0600, in one directory (chaind's <datadir>/rpc by default):
+ * Files, all mode 0600, in one directory (chaind's <datadir>/rpc by default;
+ * a file the group may read is taken when the group is the process's own and
+ * may not write it: a Kubernetes Secret mounted with an fsGroup):
  *   server.key     the server's pair:          public = …, secret = …
  *   <role>.key     a client's pair and the server's public key:
  *                  role = …, public = …, secret = …, server = …
@@ -79,13 +81,34 @@ int rpckey_add_client(const char *clients_path, const char *path, rpckey_role_t 
                       const char *name, const char *server_public, err_t *e)
     __attribute__((warn_unused_result));
 
+/* `chaind --new-rpc-key ROLE:NAME:FILE` (spec): makes dir's set when it has
+ * none (rpckey_init_dir()), then a new client key of ROLE for dir's server
+ * in FILE (as rpckey_add_client(), listed as NAME in dir's clients file).
+ * ERR_BAD_KEY for a malformed spec or role. */
+int rpckey_new_client(const char *dir, const char *spec, err_t *e)
+    __attribute__((warn_unused_result));
+
 /* Reads the server's pair from path. ERR_BAD_KEY naming the file and line
- * when it is missing, unreadable, malformed or readable by group or others. */
+ * when it is missing, unreadable, malformed or readable by others (or by a
+ * group not ours, or writable by the group). */
 int rpckey_load_server(const char *path, rpckey_pair_t *pair, err_t *e)
     __attribute__((warn_unused_result));
 /* Reads a client's key file (same errors). */
 int rpckey_load_client(const char *path, rpckey_client_t *client, err_t *e)
     __attribute__((warn_unused_result));
+
+/* Whether endpoint is tcp://: a CURVE endpoint, where a key is needed
+ * (ipc:// relies on the socket file's permissions). */
+bool rpckey_endpoint_curve(const char *endpoint);
+
+/* What a client of chaind (gossipd, minerd: role) loads at start: when rpc
+ * or events is tcp://, the key file at path into *key (1); when both are
+ * ipc://, nothing (0, path unused). ERR_BAD_KEY when a tcp:// endpoint has
+ * no path (the message names the file chaind writes,
+ * <chaind datadir>/rpc/<role>.key), the file cannot be used, or it holds a
+ * key of another role. */
+int rpckey_client_for(const char *path, const char *rpc, const char *events, rpckey_role_t role,
+                      rpckey_client_t *key, err_t *e) __attribute__((warn_unused_result));
 
 /* Reads the clients file into *clients (which the caller frees). A malformed
  * line is an error naming it: a reload keeps the old list rather than take

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
+
 static int set_int(void *sock, int option, const char *name, int v, err_t *e)
 {
     if (zmq_setsockopt(sock, option, &v, sizeof v) < 0)
@@ -17,6 +19,40 @@ static int set_int(void *sock, int option, const char *name, int v, err_t *e)
 static int set_given(void *sock, int option, const char *name, int v, err_t *e)
 {
     return v ? set_int(sock, option, name, v, e) : 0;
+}
+
+static int set_str(void *sock, int option, const char *name, const char *v, err_t *e)
+{
+    if (zmq_setsockopt(sock, option, v, strlen(v)) < 0)
+        return err_set(e, ERR_INTERNAL, "cannot set %s: %s", name, zmq_strerror(zmq_errno()));
+    return 0;
+}
+
+/* CURVE as a server (with the ZAP domain its handler tells sockets apart
+ * by) or as a client; a socket is at most one of them. */
+static int set_curve(void *sock, const zmqopt_t *o, err_t *e)
+{
+    if (o->curve_server && o->curve_client)
+        return err_set(e, ERR_INTERNAL, "a socket is a CURVE server or a client, not both");
+    if (o->curve_server) {
+        if (!o->zap_domain || !*o->zap_domain)
+            return err_set(e, ERR_INTERNAL, "a CURVE server needs a ZAP domain");
+        int rc = set_int(sock, ZMQ_CURVE_SERVER, "ZMQ_CURVE_SERVER", 1, e);
+        if (rc == 0)
+            rc = set_str(sock, ZMQ_CURVE_SECRETKEY, "ZMQ_CURVE_SECRETKEY",
+                         o->curve_server->secret_key, e);
+        return rc == 0 ? set_str(sock, ZMQ_ZAP_DOMAIN, "ZMQ_ZAP_DOMAIN", o->zap_domain, e) : rc;
+    }
+    if (!o->curve_client)
+        return 0;
+    int rc = set_str(sock, ZMQ_CURVE_SERVERKEY, "ZMQ_CURVE_SERVERKEY",
+                     o->curve_client->server_key, e);
+    if (rc == 0)
+        rc = set_str(sock, ZMQ_CURVE_PUBLICKEY, "ZMQ_CURVE_PUBLICKEY",
+                     o->curve_client->pair.public_key, e);
+    return rc == 0 ? set_str(sock, ZMQ_CURVE_SECRETKEY, "ZMQ_CURVE_SECRETKEY",
+                             o->curve_client->pair.secret_key, e)
+                   : rc;
 }
 
 int zmqopt_apply(void *sock, const zmqopt_t *o, err_t *e)
@@ -48,6 +84,12 @@ int zmqopt_apply(void *sock, const zmqopt_t *o, err_t *e)
         rc = set_int(sock, ZMQ_IPV6, "ZMQ_IPV6", 1, e);
     if (rc == 0 && o->router_mandatory)
         rc = set_int(sock, ZMQ_ROUTER_MANDATORY, "ZMQ_ROUTER_MANDATORY", 1, e);
+    if (rc == 0)
+        rc = set_given(sock, ZMQ_HANDSHAKE_IVL, "ZMQ_HANDSHAKE_IVL", o->handshake_ivl_ms, e);
+    if (rc == 0)
+        rc = set_given(sock, ZMQ_SNDBUF, "ZMQ_SNDBUF", o->sndbuf, e);
+    if (rc == 0)
+        rc = set_curve(sock, o, e);
     for (size_t i = 0; rc == 0 && o->subscribe && o->subscribe[i]; i++)
         if (zmq_setsockopt(sock, ZMQ_SUBSCRIBE, o->subscribe[i], strlen(o->subscribe[i])) < 0)
             rc = err_set(e, ERR_INTERNAL, "cannot subscribe to %s: %s", o->subscribe[i],
@@ -119,4 +161,28 @@ void zmqopt_monitor_close(void *sock, void *mon)
         zmq_socket_monitor(sock, NULL, 0);
     if (mon)
         zmq_close(mon);
+}
+
+void zmqopt_redial(void *sock, const char *endpoint)
+{
+    (void)zmq_disconnect(sock, endpoint); /* usually gone already (ENOENT) */
+    if (zmq_connect(sock, endpoint) < 0)
+        LOGWARN("cannot connect to %s again: %s", endpoint, zmq_strerror(zmq_errno()));
+}
+
+void zmqopt_log_handshake(const char *endpoint, const char *key_path, uint16_t event,
+                          int32_t value)
+{
+    const char *key = key_path ? key_path : "no key";
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        log_limited(LOG_WARN, endpoint, "chaind at %s refused our key (%s, status %d): it is not "
+                    "in chaind's clients file with a role that socket admits; add it there "
+                    "(chaind --new-rpc-key makes one) and send chaind SIGHUP", endpoint, key,
+                    (int)value);
+    else
+        log_limited(LOG_WARN, endpoint, "the handshake with chaind at %s failed (%s, %s %d): "
+                    "a key made for another chaind's server key, or a tcp:// endpoint that is "
+                    "not chaind's", endpoint, key,
+                    event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error" : "errno",
+                    (int)value);
 }

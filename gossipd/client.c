@@ -15,11 +15,21 @@ typedef struct {
     uint64_t deadline_ms;
 } pending_t;
 
+/* A socket's monitor, read for failed handshakes only (a refused key). */
+typedef struct {
+    void *sock, *mon;
+    const char *endpoint;
+    int id;    /* its reactor registration */
+    int timer; /* a redial due: -1 when none */
+} watch_t;
+
 struct client {
     void *rpc, *sub;
     reactor_t *reactor;
     client_handlers_t h;
     int rpc_id, sub_id; /* reactor registrations */
+    watch_t watch[2];   /* rpc, sub */
+    const char *key_path;
     pending_t *pending;
     uint32_t *free_slots; /* stack of unused table slots */
     size_t n_pending;
@@ -33,12 +43,70 @@ struct client {
  * reply for a slot since reused is told apart. */
 #define SLOT_BITS 16
 
-static int set_options(void *s, int rcvhwm, const char *const *topics, err_t *e)
+/* The options of a socket to endpoint; the CURVE key (may be NULL) is
+ * used on a tcp:// endpoint. */
+static int set_options(void *s, int rcvhwm, const char *const *topics, const char *endpoint,
+                       const rpckey_client_t *key, err_t *e)
 {
     zmqopt_t o = {.sndhwm = CLIENT_HWM, .rcvhwm = rcvhwm, .max_msg = PROTO_MAX_MSG + 1024,
                   .heartbeat_ivl_ms = 1000, .heartbeat_timeout_ms = 5000,
-                  .heartbeat_ttl_ms = 5000, .reconnect_ivl_max_ms = 2000, .subscribe = topics};
+                  .heartbeat_ttl_ms = 5000, .reconnect_ivl_max_ms = 2000, .subscribe = topics,
+                  .curve_client = rpckey_endpoint_curve(endpoint) ? key : NULL};
     return zmqopt_apply(s, &o, e);
+}
+
+static void on_redial_rpc(void *arg)
+{
+    client_t *c = arg;
+    c->watch[0].timer = -1;
+    zmqopt_redial(c->watch[0].sock, c->watch[0].endpoint);
+}
+
+static void on_redial_sub(void *arg)
+{
+    client_t *c = arg;
+    c->watch[1].timer = -1;
+    zmqopt_redial(c->watch[1].sock, c->watch[1].endpoint);
+}
+
+/* A failed handshake is logged; one libzmq gives up on is dialled again
+ * later (a key chaind lists after a SIGHUP then gets in). */
+static void on_watch(client_t *c, watch_t *w, reactor_fn redial_fn)
+{
+    uint16_t event;
+    int32_t value;
+    while (zmqopt_monitor_read(w->mon, &event, &value)) {
+        zmqopt_log_handshake(w->endpoint, c->key_path, event, value);
+        if ((event & ZMQOPT_GIVEN_UP) && w->timer < 0)
+            w->timer = reactor_timer(c->reactor, ZMQOPT_REDIAL_MS, 0, redial_fn, c);
+    }
+}
+
+static void on_watch_rpc(void *arg)
+{
+    client_t *c = arg;
+    on_watch(c, &c->watch[0], on_redial_rpc);
+}
+
+static void on_watch_sub(void *arg)
+{
+    client_t *c = arg;
+    on_watch(c, &c->watch[1], on_redial_sub);
+}
+
+/* A monitor of sock (to endpoint) for failed handshakes, read by the loop:
+ * a few events a reconnection at most, so the loop keeps up. */
+static int watch(client_t *c, watch_t *w, void *zctx, void *sock, const char *endpoint,
+                 reactor_fn fn, err_t *e)
+{
+    w->sock = sock;
+    w->endpoint = endpoint;
+    w->mon = zmqopt_monitor(zctx, sock, ZMQOPT_HANDSHAKE_FAILED, e);
+    if (!w->mon)
+        return -(int)e->code;
+    if ((w->id = reactor_add_socket(c->reactor, w->mon, fn, c)) < 0)
+        return err_set(e, ERR_INTERNAL, "the event loop has no room for chaind's monitors");
+    return 0;
 }
 
 static void on_rpc(void *arg)
@@ -55,7 +123,8 @@ static void on_sub(void *arg)
 
 int client_open(client_t **out, void *zctx, reactor_t *reactor, const client_handlers_t *h,
                 const char *rpc_endpoint, const char *events_endpoint,
-                const char *const *topics, err_t *e)
+                const char *const *topics, const rpckey_client_t *key, const char *key_path,
+                err_t *e)
 {
     *out = NULL;
     client_t *c = calloc(1, sizeof *c);
@@ -65,7 +134,9 @@ int client_open(client_t **out, void *zctx, reactor_t *reactor, const client_han
     zmq_msg_init(&c->event_msg);
     c->reactor = reactor;
     c->h = *h;
-    c->rpc_id = c->sub_id = -1;
+    c->rpc_id = c->sub_id = c->watch[0].id = c->watch[1].id = -1;
+    c->watch[0].timer = c->watch[1].timer = -1;
+    c->key_path = key_path;
     c->pending = calloc(CLIENT_MAX_PENDING, sizeof *c->pending);
     c->free_slots = malloc(CLIENT_MAX_PENDING * sizeof *c->free_slots);
     c->rpc = zmq_socket(zctx, ZMQ_DEALER);
@@ -75,8 +146,10 @@ int client_open(client_t **out, void *zctx, reactor_t *reactor, const client_han
                  : 0;
     for (uint32_t i = 0; rc == 0 && i < CLIENT_MAX_PENDING; i++)
         c->free_slots[i] = CLIENT_MAX_PENDING - 1 - i;
-    if (rc == 0 && (rc = set_options(c->rpc, CLIENT_HWM, NULL, e)) == 0)
-        rc = set_options(c->sub, CLIENT_EVENTS_HWM, topics, e);
+    if (rc == 0 && (rc = set_options(c->rpc, CLIENT_HWM, NULL, rpc_endpoint, key, e)) == 0)
+        rc = set_options(c->sub, CLIENT_EVENTS_HWM, topics, events_endpoint, key, e);
+    if (rc == 0 && (rc = watch(c, &c->watch[0], zctx, c->rpc, rpc_endpoint, on_watch_rpc, e)) == 0)
+        rc = watch(c, &c->watch[1], zctx, c->sub, events_endpoint, on_watch_sub, e);
     if (rc == 0 && (zmq_connect(c->rpc, rpc_endpoint) < 0 ||
                     zmq_connect(c->sub, events_endpoint) < 0))
         rc = err_set(e, ERR_INTERNAL, "cannot connect to chaind (%s, %s): %s", rpc_endpoint,
@@ -99,6 +172,12 @@ void client_close(client_t **cp)
         return;
     reactor_remove(c->reactor, c->rpc_id);
     reactor_remove(c->reactor, c->sub_id);
+    for (int i = 0; i < 2; i++) {
+        reactor_remove(c->reactor, c->watch[i].id);
+        reactor_timer_cancel(c->reactor, c->watch[i].timer);
+    }
+    zmqopt_monitor_close(c->rpc, c->watch[0].mon);
+    zmqopt_monitor_close(c->sub, c->watch[1].mon);
     if (c->rpc)
         zmq_close(c->rpc);
     if (c->sub)

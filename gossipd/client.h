@@ -12,7 +12,12 @@
  * a seq that went back (chaind restarted), is reported so the caller
  * re-syncs with a request. Both sockets are registered with the daemon's
  * reactor; readiness reaches the caller through client_handlers_t. Not
- * thread-safe. */
+ * thread-safe.
+ *
+ * On a tcp:// endpoint both sockets are CURVE clients with gossipd's key
+ * (DESIGN §1); a socket monitor tells a handshake chaind refused, in a
+ * rate-limited log line, and the socket dials again ZMQOPT_REDIAL_MS later
+ * (libzmq gives a refused endpoint up). */
 #ifndef GOSSIP_CLIENT_H
 #define GOSSIP_CLIENT_H
 
@@ -25,6 +30,7 @@
 #include "mp.h"
 #include "proto.h"
 #include "reactor.h"
+#include "rpckey.h"
 
 #define CLIENT_MAX_PENDING 2048
 #define CLIENT_HWM 4096         /* messages queued each way on the rpc socket */
@@ -54,16 +60,21 @@ typedef struct {
     void (*events)(void *ctx);  /* read them with client_recv_event() */
 } client_handlers_t;
 
-/* The reactor registrations a client takes. */
-#define CLIENT_REACTOR_IO 2
+/* The reactor registrations a client takes: two sockets, two monitors, and
+ * a redial timer for each socket. */
+#define CLIENT_REACTOR_IO 4
+#define CLIENT_REACTOR_TIMERS 2
 
 /* Connects (ZeroMQ connects lazily: chaind need not be up), subscribes to
  * the topics (NULL-terminated names) and registers both sockets with reactor
- * (which must outlive the client). -1 with e when an endpoint is malformed
- * or the reactor is full. */
+ * (which must outlive the client). key (may be NULL; read from key_path,
+ * named in the log) is used on tcp:// endpoints. The endpoints and key_path
+ * must outlive the client. -1 with e when an endpoint is malformed or the
+ * reactor is full. */
 int client_open(client_t **c, void *zctx, reactor_t *reactor, const client_handlers_t *h,
                 const char *rpc_endpoint, const char *events_endpoint,
-                const char *const *topics, err_t *e) __attribute__((warn_unused_result));
+                const char *const *topics, const rpckey_client_t *key, const char *key_path,
+                err_t *e) __attribute__((warn_unused_result));
 void client_close(client_t **c);
 
 /* Starts a request of type in b (reset first): its head with a fresh id and

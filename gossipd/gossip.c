@@ -236,7 +236,8 @@ static int open_parts(gossip_t *g, err_t *e)
     size_t cap = g->pt.cap;
     sync_ops_t ops = handlers_sync_ops(g);
     g->reactor = reactor_new(NET_REACTOR_IO(cfg->max_outbound + PROBE_MAX) + CLIENT_REACTOR_IO,
-                             HOUSEKEEPING_TIMERS + 1 /* conn's flush */);
+                             HOUSEKEEPING_TIMERS + 1 /* conn's flush */ +
+                                 CLIENT_REACTOR_TIMERS);
     g->ab = addrbook_new(g->hs.advertise);
     g->relay = relay_new(cap);
     g->sync = sync_new(cap, cfg->params, &ops);
@@ -252,7 +253,8 @@ static int open_parts(gossip_t *g, err_t *e)
     /* a slot a peer, then one a dial-back (the peer table's cap + probe_t's slot) */
     int rc = net_open(&g->net, g->zctx, g->reactor, &nh, cfg->listen, cap + PROBE_MAX, &in, e);
     if (rc == 0)
-        rc = client_open(&g->client, g->zctx, g->reactor, &ch, cfg->rpc, cfg->events, topics, e);
+        rc = client_open(&g->client, g->zctx, g->reactor, &ch, cfg->rpc, cfg->events, topics,
+                         cfg->rpc_key, cfg->rpc_key_path, e);
     if (rc == 0 && housekeeping_start(g, cfg->datadir) < 0)
         rc = err_set(e, ERR_INTERNAL, "the event loop has no room for the timers");
     if (rc == 0 && (rc = addrbook_load(g->ab, g->house.peers_path, g->now_ms, e)) == 0)

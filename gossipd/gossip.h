@@ -43,6 +43,7 @@
 #include "err.h"
 #include "params.h"
 #include "peer.h"
+#include "rpckey.h"
 
 typedef struct {
     const chain_params_t *params;
@@ -51,6 +52,8 @@ typedef struct {
     const char *advertise; /* "host:port" sent in hello and addr; NULL or "": none */
     const char *seeds;     /* "host:port,host:port"; may be NULL */
     const char *rpc, *events; /* chaind's endpoints */
+    const rpckey_client_t *rpc_key; /* the CURVE key for tcp:// ones; NULL: none */
+    const char *rpc_key_path;       /* where it was read, for the log */
     unsigned max_inbound, max_outbound;
     unsigned max_per_group; /* inbound peers from one address group (netgroup.h), >= 1 */
     uint64_t ban_seconds;

@@ -10,6 +10,7 @@
 #include "gossip.h"
 #include "log.h"
 #include "net.h"
+#include "rpckey.h"
 
 static volatile sig_atomic_t stop;
 
@@ -24,6 +25,8 @@ static flag_t flags[] = {
     {"rpc", "GOSSIPD_RPC", "ENDPOINT", "chaind's rpc endpoint", "tcp://127.0.0.1:9340", false},
     {"events", "GOSSIPD_EVENTS", "ENDPOINT", "chaind's events endpoint", "tcp://127.0.0.1:9341",
      false},
+    {"rpc-key", "GOSSIPD_RPC_KEY", "FILE", "the gossip key chaind made, for tcp:// endpoints "
+     "(<chaind datadir>/rpc/gossip.key)", NULL, false},
     {"advertise", "GOSSIPD_ADVERTISE", "HOST:PORT", "the address other nodes reach this one at "
      "(default: from --listen; a wildcard host lets peers use the address they see)", NULL,
      false},
@@ -85,6 +88,14 @@ int main(int argc, char **argv)
     } else {
         derive_advertise(advertise, sizeof advertise, listen);
     }
+    rpckey_client_t key;
+    err_t e;
+    int keyed = rpckey_client_for(FLAG("rpc-key"), FLAG("rpc"), FLAG("events"), RPCKEY_GOSSIP,
+                                  &key, &e);
+    if (keyed < 0) {
+        fprintf(stderr, "gossipd: %s\n", e.message);
+        return 2;
+    }
     daemon_signals(&stop);
 
     gossip_config_t cfg = {
@@ -95,12 +106,13 @@ int main(int argc, char **argv)
         .seeds = FLAG("peer"),
         .rpc = FLAG("rpc"),
         .events = FLAG("events"),
+        .rpc_key = keyed ? &key : NULL,
+        .rpc_key_path = FLAG("rpc-key"),
         .max_inbound = (unsigned)max_in,
         .max_outbound = (unsigned)max_out,
         .max_per_group = (unsigned)per_group,
         .ban_seconds = ban_seconds,
     };
-    err_t e;
     gossip_t *g;
     LOGINFO("starting: network %s, data in %s, chaind at %s / %s", params->name, cfg.datadir,
             cfg.rpc, cfg.events);

@@ -32,6 +32,7 @@ typedef struct {
     void *sock, *monitor;
     const char *name, *endpoint;
     bool connected;
+    int redial; /* a redial due (its timer): -1 when none */
 } link_t;
 
 struct client {
@@ -73,16 +74,21 @@ static int open_link(client_t *c, link_t *l, int type, const char *name, const c
 {
     /* a restarted chaind is found again within ~2 s */
     zmqopt_t o = {.sndhwm = CLIENT_HWM, .rcvhwm = CLIENT_HWM, .max_msg = PROTO_MAX_MSG + 1024,
-                  .reconnect_ivl_ms = 100, .reconnect_ivl_max_ms = 2000, .subscribe = subscribe};
+                  .reconnect_ivl_ms = 100, .reconnect_ivl_max_ms = 2000, .subscribe = subscribe,
+                  .curve_client = rpckey_endpoint_curve(endpoint) ? c->cfg.key : NULL};
     l->name = name;
     l->endpoint = endpoint;
+    l->redial = -1;
     l->sock = zmq_socket(c->ctx, type);
     if (!l->sock)
         return err_set(e, ERR_INTERNAL, "cannot create the %s socket: %s", name,
                        zmq_strerror(zmq_errno()));
     int rc = zmqopt_apply(l->sock, &o, e);
-    if (rc == 0 && !(l->monitor = zmqopt_monitor(c->ctx, l->sock, ZMQ_EVENT_CONNECTED |
-                                                 ZMQ_EVENT_DISCONNECTED, e)))
+    /* connected once the handshake succeeded: a TCP connection whose key
+     * chaind refuses is no connection */
+    if (rc == 0 && !(l->monitor = zmqopt_monitor(c->ctx, l->sock, ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                                                 ZMQ_EVENT_DISCONNECTED |
+                                                 ZMQOPT_HANDSHAKE_FAILED, e)))
         rc = -(int)e->code;
     if (rc == 0 && zmq_connect(l->sock, endpoint) < 0)
         rc = err_set(e, ERR_INTERNAL, "cannot connect to %s (%s): %s", endpoint, name,
@@ -353,14 +359,35 @@ static void close_frames(zmq_msg_t *frames, int n)
         zmq_msg_close(&frames[i]);
 }
 
-static void on_link_event(client_t *c, link_t *l, uint16_t event)
+static void on_redial_rpc(void *arg)
 {
-    if (event == ZMQ_EVENT_CONNECTED) {
+    client_t *c = arg;
+    c->rpc.redial = -1;
+    zmqopt_redial(c->rpc.sock, c->rpc.endpoint);
+}
+
+static void on_redial_events(void *arg)
+{
+    client_t *c = arg;
+    c->events.redial = -1;
+    zmqopt_redial(c->events.sock, c->events.endpoint);
+}
+
+/* A failed handshake is logged; one libzmq gives up on (a key chaind
+ * refused) is dialled again later, so a key listed after a SIGHUP gets in. */
+static void on_link_event(client_t *c, link_t *l, uint16_t event, int32_t value)
+{
+    if (event & ZMQOPT_HANDSHAKE_FAILED) {
+        zmqopt_log_handshake(l->endpoint, c->cfg.key_path, event, value);
+        if ((event & ZMQOPT_GIVEN_UP) && l->redial < 0)
+            l->redial = reactor_timer(c->reactor, ZMQOPT_REDIAL_MS, 0,
+                                      l == &c->rpc ? on_redial_rpc : on_redial_events, c);
+    } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
         l->connected = true;
         LOGINFO("connected to chaind's %s socket at %s", l->name, l->endpoint);
         /* either socket coming back may mean a new chaind, new job ids */
         request_job(c);
-    } else if (event == ZMQ_EVENT_DISCONNECTED) {
+    } else if (event == ZMQ_EVENT_DISCONNECTED && l->connected) {
         l->connected = false;
         if (l == &c->rpc) {
             /* what the lost peer had not answered, it never will */
@@ -387,7 +414,7 @@ static void on_monitor(client_t *c, link_t *l)
     uint16_t event;
     int32_t value;
     while (zmqopt_monitor_read(l->monitor, &event, &value))
-        on_link_event(c, l, event);
+        on_link_event(c, l, event, value);
 }
 
 static void on_rpc_monitor(void *arg)
@@ -563,7 +590,7 @@ int client_new(client_t **out, const client_config_t *cfg, worker_pool_t *pool, 
     int rc = RAND_bytes(c->random, sizeof c->random) == 1
                  ? 0
                  : err_set(e, ERR_INTERNAL, "the random source failed");
-    if (rc == 0 && (!(c->ctx = zmq_ctx_new()) || !(c->reactor = reactor_new(5, 2))))
+    if (rc == 0 && (!(c->ctx = zmq_ctx_new()) || !(c->reactor = reactor_new(5, 4 /* reports, log, redials */))))
         rc = err_set(e, ERR_INTERNAL, "cannot create a ZeroMQ context and its loop");
     if (rc == 0)
         rc = open_link(c, &c->rpc, ZMQ_DEALER, "rpc", cfg->rpc_endpoint, NULL, e);

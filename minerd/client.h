@@ -10,7 +10,9 @@
  *           block; hashrate every CLIENT_REPORT_MS.
  *
  * ZeroMQ reconnects by itself, so a chaind restart needs nothing but asking
- * for a job again: a socket monitor reports connections and losses. While
+ * for a job again: a socket monitor reports connections (a handshake that
+ * succeeded) and losses, and, rate-limited, a key chaind refused. On tcp://
+ * both sockets are CURVE clients with the miner key (DESIGN §1). While
  * chaind is gone, or while the job has no transactions and empty blocks are
  * not wanted, the pool idles, and the log says why. */
 #ifndef MINERD_CLIENT_H
@@ -22,6 +24,7 @@
 #include "err.h"
 #include "hash.h"
 #include "params.h"
+#include "rpckey.h"
 #include "worker.h"
 
 #define CLIENT_TIMEOUT_MS 5000   /* a request unanswered this long is sent again */
@@ -35,6 +38,8 @@ typedef struct {
     hash20_t payout;
     bool empty_blocks;           /* mine jobs without transactions too */
     const char *worker;          /* the name in hashrate reports, at most 64 bytes */
+    const rpckey_client_t *key;  /* the CURVE key for tcp:// endpoints; NULL: none */
+    const char *key_path;        /* where it was read, for the log */
 } client_config_t;
 
 typedef struct client client_t;

@@ -36,6 +36,9 @@ static flag_t flags[] = {
     {"kernel", "MINERD_KERNEL", "NAME",
      "SHA-256d kernel: avx512, shani, avx2 or generic (default: the fastest this CPU runs)",
      NULL, false},
+    {"rpc-key", "MINERD_RPC_KEY", "FILE", "the miner key chaind made, for tcp:// endpoints "
+     "(<chaind datadir>/rpc/miner.key, or one from chaind --new-rpc-key miner:NAME:FILE)", NULL,
+     false},
     {"worker", "MINERD_WORKER", "NAME", "name in hash rate reports (default: hostname-pid)", NULL,
      false},
     {"log-level", "MINERD_LOG_LEVEL", "LEVEL", "error, warn, info or debug", "info", false},
@@ -87,6 +90,15 @@ static int run_miner(const chain_params_t *params, const sha256d_kernel_t *kerne
         snprintf(worker, sizeof worker, "%s-%ld", host, (long)getpid());
     }
     cfg.worker = worker;
+    rpckey_client_t key;
+    int keyed = rpckey_client_for(FLAG("rpc-key"), cfg.rpc_endpoint, cfg.events_endpoint,
+                                  RPCKEY_MINER, &key, &e);
+    if (keyed < 0) {
+        fprintf(stderr, "minerd: %s\n", e.message);
+        return 2;
+    }
+    cfg.key = keyed ? &key : NULL;
+    cfg.key_path = FLAG("rpc-key");
 
     daemon_signals(&stop);
 

@@ -5,7 +5,11 @@ Every manifest must parse; every container must run one of our binaries with
 only the flags and environment variables that binary's --help lists; the ports
 a daemon is told to listen on must be the container ports declared; probes
 must hit routes chaind serves; Services must target declared ports; the
-Dockerfile must copy binaries the install step produces.
+Dockerfile must copy binaries the install step produces. A daemon with a
+tcp:// rpc or events endpoint must have its CURVE keys (DESIGN §1): chaind its
+key directory holding server.key and clients, gossipd gossip.key, minerd
+miner.key, each from a Secret mounted read-only, and no container another's
+keys.
 
 usage: check_manifests.py BUILD_DIR
 """
@@ -23,6 +27,11 @@ BINARIES = {"chaind": "chaind/chaind", "gossipd": "gossipd/gossipd", "minerd": "
 LISTEN_ENV = {"CHAIND_HTTP": "http", "CHAIND_RPC": "rpc", "CHAIND_EVENTS": "events",
               "GOSSIPD_LISTEN": "p2p"}
 ROUTES = {"/healthz", "/readyz", "/status", "/metrics"}
+# each daemon's endpoints, the variable naming its keys, and the Secret's
+# items it must see there (a directory for chaind, a file for the others)
+KEYS = {"chaind": (("CHAIND_RPC", "CHAIND_EVENTS"), "CHAIND_RPC_KEYS", {"server.key", "clients"}),
+        "gossipd": (("GOSSIPD_RPC", "GOSSIPD_EVENTS"), "GOSSIPD_RPC_KEY", {"gossip.key"}),
+        "minerd": (("MINERD_RPC", "MINERD_EVENTS"), "MINERD_RPC_KEY", {"miner.key"})}
 errors = []
 
 
@@ -36,7 +45,37 @@ def help_of(build, binary):
     return set(re.findall(r"--([a-z][a-z0-9-]*)", out)), set(re.findall(r"\benv ([A-Z0-9_]+)", out))
 
 
-def check_container(where, c, build):
+def check_keys(where, binary, c, volumes):
+    """The container's keys: where its variable points, from a read-only Secret."""
+    endpoints, var, items = KEYS[binary]
+    env = {e["name"]: e.get("value", "") for e in c.get("env") or []}
+    # the defaults are tcp://127.0.0.1
+    if not any(env.get(v, "tcp://").startswith("tcp://") for v in endpoints):
+        return
+    path = env.get(var)
+    if not path:
+        fail(where, f"{binary} speaks to tcp:// endpoints but {var} names no key")
+        return
+    keydir = path if binary == "chaind" else os.path.dirname(path)
+    mounts = [m for m in c.get("volumeMounts") or [] if m["mountPath"] == keydir]
+    if not mounts:
+        fail(where, f"{var}={path}: nothing is mounted at {keydir}")
+        return
+    m = mounts[0]
+    secret = (volumes.get(m["name"]) or {}).get("secret")
+    if not secret:
+        fail(where, f"{keydir} is not a Secret volume")
+        return
+    if not m.get("readOnly"):
+        fail(where, f"the keys at {keydir} are not mounted read-only")
+    got = {i["path"] for i in secret.get("items") or []}
+    if got != items:
+        fail(where, f"{keydir} holds {sorted(got) or 'the whole Secret'}, not {sorted(items)}")
+    if binary != "chaind" and os.path.basename(path) not in got:
+        fail(where, f"{var}={path} is not a file of the Secret's items")
+
+
+def check_container(where, c, build, volumes):
     cmd = c.get("command") or []
     if not cmd or cmd[0] not in BINARIES:
         fail(where, f"runs {cmd!r}, not one of {sorted(BINARIES)}")
@@ -61,6 +100,7 @@ def check_container(where, c, build):
     for ref in refs:
         if ref not in names:
             fail(where, f"$({ref}) refers to no variable of the container")
+    check_keys(where, cmd[0], c, volumes)
     for probe in ("livenessProbe", "readinessProbe"):
         get = (c.get(probe) or {}).get("httpGet")
         if get:
@@ -87,8 +127,10 @@ def main():
         if d.get("kind") in ("StatefulSet", "Deployment"):
             spec = d["spec"]["template"]["spec"]
             app = d["spec"]["template"]["metadata"]["labels"]["app"]
+            volumes = {v["name"]: v for v in spec.get("volumes") or []}
             for c in spec["containers"]:
-                ports = check_container(f"{name} {d['metadata']['name']}/{c['name']}", c, build)
+                ports = check_container(f"{name} {d['metadata']['name']}/{c['name']}", c, build,
+                                        volumes)
                 pod_ports.setdefault(app, set()).update((ports or {}).keys())
             for vm in (c.get("volumeMounts") or [] for c in spec["containers"]):
                 for m in vm:

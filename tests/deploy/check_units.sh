@@ -22,4 +22,20 @@ fi
 for f in bin/chaind bin/gossipd bin/minerd bin/chain-cli etc/chain/chain.conf lib/sysusers.d/chain.conf; do
   [ -e "$stage/$f" ] || { echo "cmake --install did not install $f"; exit 1; }
 done
+# every variable a unit sets is one its binary reads (its --help lists it)
+for pair in chaind.service:chaind gossipd.service:gossipd minerd@.service:minerd; do
+  unit=${pair%%:*} bin=${pair#*:}
+  help=$("$stage/bin/$bin" --help)
+  for var in $(sed -n 's/^Environment=\([A-Z0-9_]*\)=.*/\1/p' "$units/$unit"); do
+    grep -q "env $var\b" <<<"$help" || { echo "$unit sets $var, which $bin does not read"; exit 1; }
+  done
+done
+# the clients' keys are the ones chaind makes in its key directory
+keys=$(sed -n 's/^Environment=CHAIND_RPC_KEYS=//p' "$units/chaind.service")
+[ -n "$keys" ] || { echo "chaind.service does not say where the keys are (CHAIND_RPC_KEYS)"; exit 1; }
+for pair in gossipd.service:GOSSIPD_RPC_KEY:gossip minerd@.service:MINERD_RPC_KEY:miner; do
+  IFS=: read -r unit var role <<<"$pair"
+  got=$(sed -n "s/^Environment=$var=//p" "$units/$unit")
+  [ "$got" = "$keys/$role.key" ] || { echo "$unit: $var is '$got', not $keys/$role.key"; exit 1; }
+done
 echo "systemd units verified: chaind.service gossipd.service minerd@.service chain.target"

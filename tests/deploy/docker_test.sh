@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The image as a pod runs it: builds deploy/Dockerfile, then starts chaind,
-# gossipd and minerd as three containers sharing one network namespace (a
-# pod's localhost) on the demo network, waits for mined blocks over HTTP, and
+# The image as a pod runs it: builds deploy/Dockerfile, makes a key set with
+# chaind --init-rpc-keys, then starts chaind, gossipd and minerd (each with
+# its keys) as three containers sharing one network namespace (a pod's
+# localhost) on the demo network, waits for mined blocks over HTTP, and
 # stops them: each must exit 0 on SIGTERM. Needs a Docker daemon that can
 # fetch debian:bookworm-slim, so it is not part of ./test.sh.
 #   usage: tests/deploy/docker_test.sh [IMAGE_TAG]
@@ -10,17 +11,23 @@ cd "$(dirname "$0")/../.."
 tag=${1:-chain-node:test}
 port=${DOCKER_TEST_PORT:-18080}
 names=(chain-test-chaind chain-test-gossipd chain-test-minerd)
-cleanup() { docker rm -f "${names[@]}" >/dev/null 2>&1 || true; }
+volume=chain-test-data # the pod's volume: the data, and the key set as a Secret holds it
+cleanup() {
+  docker rm -f "${names[@]}" >/dev/null 2>&1 || true
+  docker volume rm -f "$volume" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 cleanup
 
 docker build -f deploy/Dockerfile -t "$tag" .
-docker run -d --name "${names[0]}" -p "127.0.0.1:$port:8080" "$tag" \
-  chaind --datadir /data/chaind --http 0.0.0.0:8080 >/dev/null
-docker run -d --name "${names[1]}" --network "container:${names[0]}" "$tag" \
-  gossipd --datadir /data/gossipd >/dev/null
-docker run -d --name "${names[2]}" --network "container:${names[0]}" "$tag" \
-  minerd --threads 1 --empty-blocks >/dev/null
+docker volume create "$volume" >/dev/null
+docker run --rm -v "$volume:/data" "$tag" chaind --init-rpc-keys /data/rpc >/dev/null
+docker run -d --name "${names[0]}" -v "$volume:/data" -p "127.0.0.1:$port:8080" "$tag" \
+  chaind --datadir /data/chaind --rpc-keys /data/rpc --http 0.0.0.0:8080 >/dev/null
+docker run -d --name "${names[1]}" -v "$volume:/data" --network "container:${names[0]}" "$tag" \
+  gossipd --datadir /data/gossipd --rpc-key /data/rpc/gossip.key >/dev/null
+docker run -d --name "${names[2]}" -v "$volume:/data:ro" --network "container:${names[0]}" "$tag" \
+  minerd --threads 1 --empty-blocks --rpc-key /data/rpc/miner.key >/dev/null
 
 height=0
 for _ in $(seq 60); do

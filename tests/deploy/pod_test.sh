@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The pod test: two nodes started exactly as the chain-node StatefulSet starts
 # its pods (the commands and environment read from deploy/k8s/node.yaml by
-# pod_env.py), each pod in a network namespace of its own, so each has its own
-# localhost as a pod does; a veth pair joins them and each namespace's hosts
-# file gives the headless Service's names. A transaction sent to node 0 must
+# pod_env.py, the key Secret made with chaind --init-rpc-keys and mounted as
+# the kubelet mounts it), each pod in a network namespace of its own, so each
+# has its own localhost as a pod does; a veth pair joins them and each
+# namespace's hosts file gives the headless Service's names. A transaction sent to node 0 must
 # be mined there and seen confirmed on node 1.
 #   usage: tests/deploy/pod_test.sh [BUILD_DIR]      (root: it makes namespaces)
 set -euo pipefail
@@ -46,7 +47,11 @@ for i in 0 1; do
   ip -n "${ns[$i]}" link set "cpveth$i" up
 done
 
-# each pod's three containers, as the manifest starts them, on its volume
+# the Secret chain-rpc-keys, made as docs/DEPLOY.md makes it
+chaind --init-rpc-keys "$work/secret" >/dev/null
+
+# each pod's three containers, as the manifest starts them, on its volume and
+# the Secret's items it mounts
 for i in 0 1; do
   mkdir -p "$work/volume$i"
   while read -r line; do
@@ -61,7 +66,8 @@ for i in 0 1; do
     ip netns exec "${ns[$i]}" env -i PATH="$PATH" "${vars[@]}" "${cmd[@]}" \
       >"$work/pod$i-$container.log" 2>&1 &
     pids+=($!)
-  done < <(/usr/bin/python3 tests/deploy/pod_env.py deploy/k8s/node.yaml "chain-node-$i" "$work/volume$i")
+  done < <(/usr/bin/python3 tests/deploy/pod_env.py deploy/k8s/node.yaml "chain-node-$i" \
+             "$work/volume$i" "$work/secret")
 done
 
 cli() { # POD ARGS...: chain-cli inside a pod, against its own chaind

@@ -89,10 +89,12 @@ static void gossipd_start(node_t *n, const char *const *extra)
     tb_binary(bin, "gossipd/gossipd");
     snprintf(listen, sizeof listen, "127.0.0.1:%d", n->port);
     snprintf(log, sizeof log, "%s.log", n->gdir);
+    char key[320];
+    tb_rpc_key(key, &n->c, "gossip");
     const char *argv[48] = {bin, "--network", "regtest", "--datadir", n->gdir, "--listen", listen,
                             "--rpc", n->c.rpc_endpoint, "--events", n->c.events_endpoint,
-                            "--log-level", "debug"};
-    int argc = 13;
+                            "--log-level", "debug", "--rpc-key", key};
+    int argc = 15;
     for (int i = 0; extra && extra[i] && argc < 46; i++)
         argv[argc++] = extra[i];
     argv[argc] = NULL;

@@ -849,11 +849,9 @@ Test(http, routes_answer_as_documented, .fini = reap_daemon, .timeout = 120)
 
     /* POST /new_node_advertisement: a peer.add event on the events socket */
     void *zctx = zmq_ctx_new();
-    void *sub = zmq_socket(zctx, ZMQ_SUB);
-    int linger = 0;
-    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
-    cr_assert_eq(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "peer.add", 8), 0);
-    cr_assert_eq(zmq_connect(sub, d->events_endpoint), 0);
+    char key_file[320];
+    tb_rpc_key(key_file, d, "subscriber");
+    void *sub = tb_zmq_connect(zctx, ZMQ_SUB, d, key_file, "peer.add");
     const char *host = "peer-seven.example:9333";
     bool got = false;
     uint64_t last_seq = 0;
@@ -904,9 +902,8 @@ Test(http, routes_answer_as_documented, .fini = reap_daemon, .timeout = 120)
     cr_assert_eq(get(&r, d, "/known_node_request"), 200);
     cr_assert(json_is_array(r.json) && json_array_size(r.json) == 0, "%s", r.body);
     resp_free(&r);
-    void *dealer = zmq_socket(zctx, ZMQ_DEALER);
-    zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
-    cr_assert_eq(zmq_connect(dealer, d->rpc_endpoint), 0);
+    tb_rpc_key(key_file, d, "gossip");
+    void *dealer = tb_zmq_connect(zctx, ZMQ_DEALER, d, key_file, NULL);
     mp_buf_t m;
     mp_buf_init(&m, PROTO_MAX_MSG);
     proto_begin_request(&m, "peers", 77, 1);
@@ -1527,10 +1524,9 @@ Test(http, rpc_serves_pipelined_requests_in_order, .fini = reap_daemon, .timeout
     cr_assert_eq(r, R);
 
     void *zctx = zmq_ctx_new();
-    void *dealer = zmq_socket(zctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
-    cr_assert_eq(zmq_connect(dealer, d->rpc_endpoint), 0);
+    char key_file[320];
+    tb_rpc_key(key_file, d, "gossip");
+    void *dealer = tb_zmq_connect(zctx, ZMQ_DEALER, d, key_file, NULL);
     mp_buf_t m;
     mp_buf_init(&m, PROTO_MAX_MSG);
     static const uint8_t junk[] = {0x93, 0x01, 0x02};
@@ -1597,14 +1593,6 @@ Test(http, rpc_serves_pipelined_requests_in_order, .fini = reap_daemon, .timeout
 /* Load and bad input: rounds of 1000 concurrent connections, each sending
  * one kind of input. */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TH_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TH_ASAN 1
-#endif
-#endif
-
 enum { K_GARBAGE, K_TRUNCATED_LINE, K_NO_HEADER_END, K_HUGE_POST, K_VALID, K_SILENT, K_KINDS };
 
 static const char *const load_payload[K_KINDS] = {
@@ -1626,44 +1614,6 @@ typedef struct {
     bool eof;
     int status; /* 0 until a status line arrived */
 } conn_t;
-
-static long rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    long kib = -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kib = strtol(line + 6, NULL, 10);
-    fclose(f);
-    cr_assert_gt(kib, 0);
-    return kib;
-}
-
-/* GET /status with a 5 s budget: the status (0 if none) and the seconds taken. */
-static long quick_status(const tb_chaind_t *d, double *took)
-{
-    char url[128];
-    snprintf(url, sizeof url, "%s/status", d->http_url);
-    resp_t r;
-    memset(&r, 0, sizeof r);
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    double t0 = now_s();
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    *took = now_s() - t0;
-    curl_easy_cleanup(c);
-    free(r.body);
-    return status;
-}
 
 static int parse_status(const char *buf, size_t len)
 {
@@ -1812,10 +1762,10 @@ static void load_round(const tb_chaind_t *d, int n, int round)
 
     /* all of them open: a fresh client is still served */
     double took;
-    long st = quick_status(d, &took);
+    long st = tb_status_probe(d, 5000, &took);
     cr_assert_eq(st, 200, "round %d: GET /status answered %ld with %d connections open", round,
                  st, n);
-    cr_assert_lt(took, 5.0);
+    cr_assert_lt(took, 5000.0);
 
     /* read what comes back until what is owed has come, or 10 s */
     double end = now_s() + 10;
@@ -1890,29 +1840,21 @@ Test(http, load_and_bad_input_leave_it_serving, .fini = reap_daemon, .timeout = 
     cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
     cr_assert_geq(rl.rlim_cur, 1100, "the open-file limit (%lu) is below what the test needs",
                   (unsigned long)rl.rlim_cur);
-#ifdef TH_ASAN
-    /* AddressSanitizer holds freed memory in a quarantine (256 MiB by
-     * default), which reads as growth: keep it small for this chaind */
-    const char *asan = getenv("ASAN_OPTIONS");
-    char opts[512];
-    snprintf(opts, sizeof opts, "%s%squarantine_size_mb=4:thread_local_quarantine_size_kb=64",
-             asan ? asan : "", asan && *asan ? ":" : "");
-    cr_assert_eq(setenv("ASAN_OPTIONS", opts, 1), 0);
-#endif
+    tb_asan_small_quarantine();
     const char *extra[] = {"--max-connections", "2000", NULL};
     tb_chaind_t *d = start_daemon(extra);
     double t0 = now_s();
     long rss[3];
     for (int round = 0; round < 3; round++) {
         load_round(d, 1000, round + 1);
-        rss[round] = rss_kib(d->pid);
+        rss[round] = tb_rss_kib(d->pid);
         cr_log_info("round %d: chaind VmRSS %ld KiB", round + 1, rss[round]);
         cr_assert_lt(rss[round], 256 * 1024, "chaind's RSS %ld KiB is over 256 MiB", rss[round]);
     }
     cr_assert_leq(rss[2], rss[0] + 32 * 1024, "chaind grew from %ld KiB to %ld KiB over 2 rounds",
                   rss[0], rss[2]);
     double took;
-    cr_assert_eq(quick_status(d, &took), 200, "chaind stopped serving after the rounds");
+    cr_assert_eq(tb_status_probe(d, 5000, &took), 200, "chaind stopped serving after the rounds");
     cr_assert_lt(now_s() - t0, 60.0, "the rounds took over a minute");
     stop_daemon(d);
 }

@@ -27,6 +27,7 @@
 typedef struct {
     pid_t pid;
     char log[320];
+    char key[320]; /* the miner key chaind made */
 } miner_t;
 
 static void sleep_ms(unsigned ms)
@@ -55,10 +56,11 @@ static void miner_start(miner_t *m, const tb_chaind_t *d, const hash20_t *pkh, c
     char payout[41];
     hex_encode(payout, pkh->b, 20);
     snprintf(m->log, sizeof m->log, "%s.%s.log", d->datadir, name);
+    tb_rpc_key(m->key, d, "miner");
     const char *args[24] = {"--network", "regtest", "--rpc", d->rpc_endpoint, "--events",
                             d->events_endpoint, "--payout", payout, "--worker", name,
-                            "--log-level", "debug"};
-    int n = 12;
+                            "--log-level", "debug", "--rpc-key", m->key};
+    int n = 14;
     for (int i = 0; extra && extra[i] && n < 23; i++)
         args[n++] = extra[i];
     args[n] = NULL;

@@ -3,6 +3,7 @@
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -16,9 +17,11 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "hex.h"
 #include "merkle.h"
+#include "rpckey.h"
 #include "script.h"
 #include "tx.h"
 
@@ -469,15 +472,96 @@ pid_t tb_spawn(const char *const *argv, const char *log)
     return pid;
 }
 
-/* The size of the file at path (0 when absent). */
-static long file_size(const char *path)
+long tb_file_size(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 ? (long)st.st_size : 0;
 }
 
-/* Whether the file at path has, past offset, a line holding text. */
-static bool log_mentions(const char *path, long offset, const char *text)
+#if defined(__SANITIZE_ADDRESS__)
+#define TB_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TB_ASAN 1
+#endif
+#endif
+
+bool tb_asan(void)
+{
+#ifdef TB_ASAN
+    return true;
+#else
+    return false;
+#endif
+}
+
+void tb_asan_small_quarantine(void)
+{
+#ifdef TB_ASAN
+    const char *asan = getenv("ASAN_OPTIONS");
+    char opts[512];
+    snprintf(opts, sizeof opts, "%s%squarantine_size_mb=4:thread_local_quarantine_size_kb=64",
+             asan ? asan : "", asan && *asan ? ":" : "");
+    cr_assert_eq(setenv("ASAN_OPTIONS", opts, 1), 0);
+#endif
+}
+
+long tb_rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = strtol(line + 6, NULL, 10);
+    fclose(f);
+    cr_assert_gt(kib, 0);
+    return kib;
+}
+
+int tb_fd_count(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    cr_assert_not_null(d, "%s: %s", path, strerror(errno));
+    int n = 0;
+    for (struct dirent *x; (x = readdir(d)) != NULL;)
+        n += x->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static size_t sink(char *data, size_t size, size_t n, void *arg)
+{
+    (void)data, (void)arg;
+    return size * n;
+}
+
+long tb_status_probe(const tb_chaind_t *d, long timeout_ms, double *took_ms)
+{
+    char url[128];
+    snprintf(url, sizeof url, "%s/status", d->http_url);
+    CURL *c = curl_easy_init();
+    cr_assert_not_null(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *took_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    curl_easy_cleanup(c);
+    return status;
+}
+
+bool tb_log_mentions(const char *path, long offset, const char *text)
 {
     FILE *f = fopen(path, "r");
     char line[512];
@@ -492,11 +576,52 @@ static bool log_mentions(const char *path, long offset, const char *text)
 
 void tb_chaind_start(tb_chaind_t *d, const char *datadir, const char *const *extra_args)
 {
+    tb_chaind_start_under(d, datadir, extra_args, NULL);
+}
+
+void tb_rpc_key(char out[320], const tb_chaind_t *d, const char *role)
+{
+    snprintf(out, 320, "%s/%s.key", d->keys, role);
+}
+
+void *tb_zmq_socket(void *zctx, int type, const char *key_file)
+{
+    void *s = zmq_socket(zctx, type);
+    cr_assert_not_null(s);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    rpckey_client_t key;
+    err_t e;
+    if (key_file) {
+        cr_assert_eq(rpckey_load_client(key_file, &key, &e), 0, "%s", e.message);
+        cr_assert_eq(zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, key.server_key, RPCKEY_Z85_LEN), 0);
+        cr_assert_eq(zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, key.pair.public_key,
+                                    RPCKEY_Z85_LEN), 0);
+        cr_assert_eq(zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, key.pair.secret_key,
+                                    RPCKEY_Z85_LEN), 0);
+    }
+    return s;
+}
+
+void *tb_zmq_connect(void *zctx, int type, const tb_chaind_t *d, const char *key_file,
+                     const char *topic)
+{
+    void *s = tb_zmq_socket(zctx, type, key_file);
+    if (type == ZMQ_SUB && topic)
+        cr_assert_eq(zmq_setsockopt(s, ZMQ_SUBSCRIBE, topic, strlen(topic)), 0);
+    cr_assert_eq(zmq_connect(s, type == ZMQ_SUB ? d->events_endpoint : d->rpc_endpoint), 0);
+    return s;
+}
+
+void tb_chaind_start_under(tb_chaind_t *d, const char *datadir, const char *const *extra_args,
+                           const char *const *prefix)
+{
     memset(d, 0, sizeof *d);
     if (datadir && *datadir)
         snprintf(d->datadir, sizeof d->datadir, "%s", datadir);
     else
         tb_tmpdir(d->datadir);
+    snprintf(d->keys, sizeof d->keys, "%s/rpc", d->datadir);
     cr_assert(mkdir(d->datadir, 0700) == 0 || errno == EEXIST, "cannot create %s", d->datadir);
     char log[300];
     snprintf(log, sizeof log, "%s/chaind.log", d->datadir);
@@ -513,14 +638,19 @@ void tb_chaind_start(tb_chaind_t *d, const char *datadir, const char *const *ext
         char bin[512], http[64];
         tb_binary(bin, "chaind/chaind");
         snprintf(http, sizeof http, "127.0.0.1:%d", d->http_port);
-        const char *argv[64] = {bin, "--network", "regtest", "--datadir", d->datadir, "--http",
-                                http, "--rpc", d->rpc_endpoint, "--events", d->events_endpoint,
-                                "--verify-threads", "2"};
-        int argc = 13;
-        for (int i = 0; extra_args && extra_args[i] && argc < 62; i++)
+        const char *argv[80];
+        int argc = 0;
+        for (int i = 0; prefix && prefix[i] && argc < 8; i++)
+            argv[argc++] = prefix[i];
+        const char *own[] = {bin, "--network", "regtest", "--datadir", d->datadir, "--http",
+                             http, "--rpc", d->rpc_endpoint, "--events", d->events_endpoint,
+                             "--verify-threads", "2"};
+        for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+            argv[argc++] = own[i];
+        for (int i = 0; extra_args && extra_args[i] && argc < 78; i++)
             argv[argc++] = extra_args[i];
         argv[argc] = NULL;
-        long log_start = file_size(log); /* a restart appends to the same log */
+        long log_start = tb_file_size(log); /* a restart appends to the same log */
         pid_t pid = tb_spawn(argv, log);
         d->pid = pid;
         bool exited = false;
@@ -536,7 +666,7 @@ void tb_chaind_start(tb_chaind_t *d, const char *datadir, const char *const *ext
         }
         cr_assert(exited, "chaind did not answer /healthz within 10 s (see %s)", log);
         d->pid = 0;
-        cr_assert(log_mentions(log, log_start, "Address already in use"),
+        cr_assert(tb_log_mentions(log, log_start, "Address already in use"),
                   "chaind exited at start (see %s)", log);
     }
     cr_assert_fail("chaind found its ports taken three times (see %s)", log);

@@ -103,6 +103,7 @@ pid_t tb_spawn(const char *const *argv, const char *log);
 typedef struct {
     pid_t pid;
     char datadir[256];
+    char keys[300]; /* its key set: <datadir>/rpc */
     int http_port, rpc_port, events_port;
     char http_url[64], rpc_endpoint[64], events_endpoint[64];
 } tb_chaind_t;
@@ -111,12 +112,41 @@ typedef struct {
  * datadir (created if empty string: a new temporary one), stderr to
  * <datadir>/chaind.log, and waits until /healthz answers (10 s at most). */
 void tb_chaind_start(tb_chaind_t *d, const char *datadir, const char *const *extra_args);
+/* The same, chaind's command line after prefix (NULL-terminated; NULL:
+ * none), e.g. {"/usr/bin/prlimit", "--nofile=1024", NULL}, which must exec
+ * chaind in its own process. */
+void tb_chaind_start_under(tb_chaind_t *d, const char *datadir, const char *const *extra_args,
+                           const char *const *prefix);
+
+/* The key file chaind made for role ("gossip", "miner", "subscriber"). */
+void tb_rpc_key(char out[320], const tb_chaind_t *d, const char *role);
+/* A socket of type with linger 0 and the CURVE key of the file key_file
+ * (NULL: none), as gossipd's and minerd's, not connected yet. */
+void *tb_zmq_socket(void *zctx, int type, const char *key_file);
+/* tb_zmq_socket() connected: a ZMQ_DEALER to d's rpc endpoint, a ZMQ_SUB to
+ * its events, subscribed to topic (NULL: nothing yet). */
+void *tb_zmq_connect(void *zctx, int type, const tb_chaind_t *d, const char *key_file,
+                     const char *topic);
 /* SIGTERM and wait; returns the exit status (asserts it ends within 10 s). */
 int tb_chaind_stop(tb_chaind_t *d);
 /* SIGKILL and reap. */
 void tb_chaind_kill(tb_chaind_t *d);
 /* GET /status: the tip's height, and its hash into tip_hex (may be NULL). */
 long tb_chaind_height(const tb_chaind_t *d, char tip_hex[65]);
+
+/* What a test measures of a daemon: its resident memory (KiB, from
+ * /proc/PID/status), its open descriptors, and a file's size (0 when absent). */
+long tb_rss_kib(pid_t pid);
+int tb_fd_count(pid_t pid);
+long tb_file_size(const char *path);
+/* Whether the file at path has, past offset, a line holding text. */
+bool tb_log_mentions(const char *path, long offset, const char *text);
+/* Under AddressSanitizer, a small quarantine for the daemons started next
+ * (ASAN_OPTIONS): freed memory it holds back (256 MiB by default) reads as
+ * growth. Nothing otherwise. */
+void tb_asan_small_quarantine(void);
+/* Whether the tests run under AddressSanitizer (its allocator keeps more). */
+bool tb_asan(void);
 
 /* --- HTTP ------------------------------------------------------------------ */
 typedef struct {
@@ -130,6 +160,9 @@ typedef struct {
 void tb_http(tb_http_t *r, const char *method, const char *url, const char *body, size_t body_len,
              const char *content_type);
 void tb_http_free(tb_http_t *r);
+/* GET /status within timeout_ms: the HTTP status (0 when none came) and the
+ * milliseconds it took. */
+long tb_status_probe(const tb_chaind_t *d, long timeout_ms, double *took_ms);
 /* POST /transactions {"hex": ...} or POST /block {"hex": ...}: the status. */
 long tb_post_hex(const char *base_url, const char *route, const uint8_t *data, size_t len,
                  tb_http_t *out);

@@ -1243,7 +1243,7 @@ Test(mempool, rpc_submit_tx_answers_ok_only_once_durable)
     mp_put_bin(&req, t.raw, t.len);
     mp_put_cstr(&req, "origin");
     mp_put_cstr(&req, "peer:test");
-    rpc_handle(N, req.data, req.len, &rep);
+    rpc_handle(N, RPC_LOCAL, req.data, req.len, &rep);
     cr_assert(recorded(&t.txid, &t, NULL), "ok before the record was durable");
     pthread_join(th, NULL);
     proto_reply_t r;
@@ -1266,7 +1266,7 @@ static void rpc_bytes(const char *type, const char *key, const hash32_t *h, cons
     proto_begin_request(&req, type, 7, 1);
     mp_put_cstr(&req, key);
     mp_put_bin(&req, h->b, 32);
-    rpc_handle(N, req.data, req.len, &rep);
+    rpc_handle(N, RPC_LOCAL, req.data, req.len, &rep);
     proto_reply_t r;
     err_t e;
     cr_assert_eq(proto_decode_reply(&r, rep.data, rep.len, &e), 0, "%s", e.message);

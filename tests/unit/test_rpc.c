@@ -122,7 +122,7 @@ static proto_reply_t ask(proto_req_t type, uint64_t id, err_code_t want)
 {
     proto_reply_t rep;
     err_t e;
-    rpc_handle(node, req.data, req.len, &reply);
+    rpc_handle(node, RPC_LOCAL, req.data, req.len, &reply);
     cr_assert(mp_buf_ok(&reply));
     cr_assert_eq(proto_check(PROTO_OK_REPLY, (int)type, reply.data, reply.len, &e), 0, "%s: %s",
                  proto_req_name(type), e.message);
@@ -188,9 +188,125 @@ Test(rpc, malformed_and_unknown_requests_are_answered_with_their_codes)
     /* not even an envelope */
     mp_buf_reset(&req);
     mp_put_uint(&req, 5);
-    rpc_handle(node, req.data, req.len, &reply);
+    rpc_handle(node, RPC_LOCAL, req.data, req.len, &reply);
     proto_reply_t rep;
     err_t e;
     cr_assert_eq(proto_decode_reply(&rep, reply.data, reply.len, &e), 0, "%s", e.message);
     cr_assert(!rep.ok && rep.code == ERR_BAD_ENCODING);
+}
+
+/* The role table (DESIGN §1): what each key's role may ask over tcp://;
+ * over ipc:// (RPC_LOCAL) everything, without a role nothing. A request type
+ * added to proto must be given its roles here and in rpc.c. */
+Test(rpc, the_role_table)
+{
+    static const struct {
+        proto_req_t type;
+        bool gossip, miner;
+    } want[] = {
+        {PROTO_REQ_GET_TIP, true, true},       {PROTO_REQ_SUBMIT_TX, true, false},
+        {PROTO_REQ_SUBMIT_BLOCK, true, false}, {PROTO_REQ_GET_HEADERS, true, false},
+        {PROTO_REQ_GET_BLOCK, true, false},    {PROTO_REQ_GET_TX, true, false},
+        {PROTO_REQ_GET_JOB, false, true},      {PROTO_REQ_SUBMIT_WORK, false, true},
+        {PROTO_REQ_HASHRATE, false, true},     {PROTO_REQ_PEERS, true, false},
+    };
+    cr_assert_eq(sizeof want / sizeof want[0], PROTO_REQ_COUNT, "a request type without roles");
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const char *name = proto_req_name(want[i].type);
+        cr_assert_eq(rpc_allowed(RPCKEY_GOSSIP, want[i].type), want[i].gossip, "gossip %s", name);
+        cr_assert_eq(rpc_allowed(RPCKEY_MINER, want[i].type), want[i].miner, "miner %s", name);
+        cr_assert_not(rpc_allowed(RPCKEY_SUBSCRIBER, want[i].type), "subscriber %s", name);
+        cr_assert_not(rpc_allowed(-1, want[i].type), "no role %s", name);
+        cr_assert(rpc_allowed(RPC_LOCAL, want[i].type), "ipc %s", name);
+    }
+}
+
+/* A request the role may not make is answered `forbidden` and changes
+ * nothing. */
+Test(rpc, a_role_is_refused_what_it_may_not_ask)
+{
+    static const struct {
+        int caller;
+        proto_req_t type;
+        void (*write)(void);
+    } cases[] = {
+        {RPCKEY_MINER, PROTO_REQ_PEERS, NULL},
+        {RPCKEY_MINER, PROTO_REQ_SUBMIT_BLOCK, w_submit_block},
+        {RPCKEY_GOSSIP, PROTO_REQ_HASHRATE, w_hashrate},
+        {RPCKEY_SUBSCRIBER, PROTO_REQ_GET_TIP, w_none},
+        {-1, PROTO_REQ_GET_TIP, w_none},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mp_buf_reset(&req);
+        proto_open_request(&req, cases[i].type, 40 + i);
+        if (cases[i].type == PROTO_REQ_PEERS) {
+            mp_put_cstr(&req, "peers");
+            mp_put_array(&req, 1);
+            mp_put_map(&req, 1);
+            mp_put_cstr(&req, "addr");
+            mp_put_cstr(&req, "6.6.6.6:666");
+        } else {
+            cases[i].write();
+        }
+        rpc_handle(node, cases[i].caller, req.data, req.len, &reply);
+        proto_reply_t rep;
+        err_t e;
+        cr_assert_eq(proto_decode_reply(&rep, reply.data, reply.len, &e), 0, "%s", e.message);
+        cr_assert_eq(rep.id, 40 + i);
+        cr_assert(!rep.ok && rep.code == ERR_FORBIDDEN, "case %zu answered %s", i,
+                  rep.ok ? "ok" : err_str(rep.code));
+    }
+    node_status_t st;
+    node_status(node, &st);
+    cr_assert_eq(st.hashrate, 0);
+    cr_assert_eq(st.peers, 0);
+}
+
+static void w_rate(const char *worker, uint64_t rate)
+{
+    mp_buf_reset(&req);
+    proto_open_request(&req, PROTO_REQ_HASHRATE, 9);
+    mp_put_cstr(&req, "worker");
+    mp_put_cstr(&req, worker);
+    mp_put_cstr(&req, "rate");
+    mp_put_uint(&req, rate);
+}
+
+/* JSON shows int64 (jansson): a rate or a peer height above 2^63-1 is
+ * refused, and the sum of rates saturates instead of wrapping. */
+Test(rpc, numbers_that_json_cannot_show_are_refused)
+{
+    w_rate("big", (uint64_t)INT64_MAX + 1);
+    ask(PROTO_REQ_HASHRATE, 9, ERR_BAD_REQUEST);
+    w_rate("max", UINT64_MAX);
+    ask(PROTO_REQ_HASHRATE, 9, ERR_BAD_REQUEST);
+    node_status_t st;
+    node_status(node, &st);
+    cr_assert_eq(st.hashrate, 0, "a refused rate counted");
+    for (int i = 0; i < 3; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "w%d", i);
+        w_rate(name, INT64_MAX);
+        ask(PROTO_REQ_HASHRATE, 9, ERR_OK);
+    }
+    w_rate("one", 1);
+    ask(PROTO_REQ_HASHRATE, 9, ERR_OK);
+    node_status(node, &st);
+    cr_assert_eq(st.hashrate, UINT64_MAX, "the sum wrapped to %llu",
+                 (unsigned long long)st.hashrate);
+
+    mp_buf_reset(&req);
+    proto_open_request(&req, PROTO_REQ_PEERS, 9);
+    mp_put_cstr(&req, "peers");
+    mp_put_array(&req, 2);
+    for (int i = 0; i < 2; i++) {
+        mp_put_map(&req, 2);
+        mp_put_cstr(&req, "addr");
+        mp_put_cstr(&req, i ? "10.0.0.2:9333" : "10.0.0.1:9333");
+        mp_put_cstr(&req, "height");
+        mp_put_uint(&req, i ? (uint64_t)INT64_MAX + 1 : 5);
+    }
+    ask(PROTO_REQ_PEERS, 9, ERR_BAD_REQUEST);
+    node_status(node, &st);
+    cr_assert_eq(st.peers, 0, "a refused report replaced the peer table");
 }

@@ -144,9 +144,20 @@ Test(rpckey, bad_files_are_refused)
     write_file("server.key", swapped, 0600);
     cr_assert_lt(rpckey_load_server(path, &pair, &e), 0);
     cr_assert(strstr(e.message, "does not belong"), "%s", e.message);
-    write_file("server.key", good, 0644);
-    cr_assert_lt(rpckey_load_server(path, &pair, &e), 0);
-    cr_assert(strstr(e.message, "chmod 600"), "%s", e.message);
+    /* others may not read it, nor the group write it; our own group may
+     * read it (a Secret mounted with the pod's fsGroup) */
+    static const mode_t refused[] = {0644, 0604, 0660, 0620};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        write_file("server.key", good, refused[i]);
+        cr_assert_lt(rpckey_load_server(path, &pair, &e), 0, "mode %o", refused[i]);
+        cr_assert(strstr(e.message, "chmod 600"), "%s", e.message);
+    }
+    cr_assert_eq(chown(path, (uid_t)-1, getegid()), 0);
+    write_file("server.key", good, 0640);
+    cr_assert_eq(rpckey_load_server(path, &other, &e), 0, "%s", e.message);
+    cr_assert_eq(chmod(path, 0440), 0);
+    cr_assert_eq(rpckey_load_server(path, &other, &e), 0, "%s", e.message);
+    cr_assert_eq(chmod(path, 0600), 0);
     write_file("server.key", good, 0600);
     cr_assert_eq(rpckey_load_server(path, &other, &e), 0, "%s", e.message);
     snprintf(readable, sizeof readable, "miner %s ok\nminer\n", pair.public_key);
@@ -174,4 +185,55 @@ Test(rpckey, roles_round_trip)
     rpckey_role_t r;
     cr_assert_lt(rpckey_role_parse("admin", &r), 0);
     cr_assert_null(rpckey_role_name(RPCKEY_ROLE_COUNT_));
+}
+
+/* chaind --new-rpc-key ROLE:NAME:FILE: a key for the directory's server,
+ * listed under NAME; a bad spec names what is wrong. */
+Test(rpckey, new_client_from_a_spec)
+{
+    err_t e;
+    char spec[512], path[400], clients_path[400], server_path[400];
+    snprintf(path, sizeof path, "%s/rig:9.key", dir);
+    snprintf(spec, sizeof spec, "miner:rig9:%s", path);
+    cr_assert_eq(rpckey_new_client(keys, spec, &e), 0, "%s", e.message); /* makes the set too */
+    rpckey_client_t c;
+    rpckey_pair_t server;
+    rpckey_clients_t clients;
+    path_of(server_path, sizeof server_path, "server.key");
+    path_of(clients_path, sizeof clients_path, "clients");
+    cr_assert_eq(rpckey_load_client(path, &c, &e), 0, "%s", e.message);
+    cr_assert_eq(rpckey_load_server(server_path, &server, &e), 0, "%s", e.message);
+    cr_assert_str_eq(c.server_key, server.public_key);
+    cr_assert_eq(c.role, RPCKEY_MINER);
+    cr_assert_eq(rpckey_clients_load(clients_path, &clients, &e), 0, "%s", e.message);
+    const rpckey_entry_t *x = rpckey_clients_find(&clients, c.pair.public_key);
+    cr_assert(x && x->role == RPCKEY_MINER && strcmp(x->name, "rig9") == 0);
+    rpckey_clients_free(&clients);
+    static const char *const bad[] = {"miner", "miner:rig", "miner:rig:", "admin:x:/tmp/x.key",
+                                      ":x:/tmp/x.key"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_lt(rpckey_new_client(keys, bad[i], &e), 0, "%s", bad[i]);
+}
+
+/* What gossipd and minerd load: a key for tcp://, nothing for ipc://, an
+ * error naming chaind's file without one, or with another role's key. */
+Test(rpckey, client_for_its_endpoints)
+{
+    bool created;
+    err_t e;
+    cr_assert_eq(rpckey_init_dir(keys, &created, &e), 0, "%s", e.message);
+    char miner[400];
+    path_of(miner, sizeof miner, "miner.key");
+    rpckey_client_t c;
+    cr_assert_eq(rpckey_client_for(NULL, "ipc:///run/chain/rpc", "ipc:///run/chain/events",
+                                   RPCKEY_MINER, &c, &e), 0);
+    cr_assert_eq(rpckey_client_for(miner, "tcp://127.0.0.1:9340", "ipc:///x", RPCKEY_MINER, &c,
+                                   &e), 1, "%s", e.message);
+    cr_assert_eq(c.role, RPCKEY_MINER);
+    cr_assert_lt(rpckey_client_for(NULL, "ipc:///x", "tcp://127.0.0.1:9341", RPCKEY_GOSSIP, &c,
+                                   &e), 0);
+    cr_assert(strstr(e.message, "rpc/gossip.key"), "%s", e.message);
+    cr_assert_lt(rpckey_client_for(miner, "tcp://127.0.0.1:9340", "tcp://127.0.0.1:9341",
+                                   RPCKEY_GOSSIP, &c, &e), 0);
+    cr_assert(strstr(e.message, "miner key"), "%s", e.message);
 }

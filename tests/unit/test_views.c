@@ -415,3 +415,21 @@ Test(views, status)
     cr_assert_eq(json_object_size(j), 13);
     json_decref(j);
 }
+
+/* Counts past what JSON's int64 holds show as 2^63 - 1, never negative or
+ * wrapped: a saturated hash rate, a height, a header's timestamp. */
+Test(views, counts_past_int64_are_clamped)
+{
+    const chain_params_t *p = params_by_name("demo");
+    node_status_t s = {.height = UINT64_MAX, .timestamp = (uint64_t)INT64_MAX + 1,
+                       .hashrate = UINT64_MAX, .bits = 0x1e00ffff};
+    json_t *j = views_status(&s, p, "9.9.9");
+    cr_assert_eq(num(j, "hashrate"), INT64_MAX);
+    cr_assert_eq(num(j, "height"), INT64_MAX);
+    cr_assert_eq(num(j, "tip_timestamp"), INT64_MAX);
+    json_decref(j);
+    block_header_t h = {.version = 1, .timestamp = UINT64_MAX, .bits = 0x207fffff};
+    j = jsonfmt_header(&h, 3);
+    cr_assert_eq(num(j, "timestamp"), INT64_MAX);
+    json_decref(j);
+}

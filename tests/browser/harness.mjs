@@ -99,7 +99,9 @@ export async function startChaind() {
 // minerd for node paying payout; emptyBlocks: mine without transactions too.
 export function startMinerd(node, payout, emptyBlocks) {
   const args = ['--network', 'regtest', '--rpc', node.rpc, '--events', node.events,
-    '--payout', payout, '--threads', '1', '--worker', 'browser-test'];
+    '--payout', payout, '--threads', '1', '--worker', 'browser-test',
+    // the key chaind made for miners at its first start
+    '--rpc-key', path.join(node.dir, 'data', 'rpc', 'miner.key')];
   if (emptyBlocks) args.push('--empty-blocks');
   return launch('minerd/minerd', args, path.join(ARTIFACTS, 'minerd.log'));
 }

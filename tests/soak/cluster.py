@@ -209,14 +209,17 @@ class Node:
         b, d = self.build, self.dir
         chaind = [f"{b}/chaind/chaind", "--network", "regtest", "--datadir", f"{d}/chaind",
                   "--http", f"127.0.0.1:{self.http_port}"] + self._endpoints()
+        keys = f"{d}/chaind/rpc"  # the key set chaind makes at its first start
         gossipd = [f"{b}/gossipd/gossipd", "--network", "regtest", "--datadir", f"{d}/gossipd",
-                   "--listen", f"127.0.0.1:{self.p2p}"] + self._endpoints()
+                   "--listen", f"127.0.0.1:{self.p2p}", "--rpc-key", f"{keys}/gossip.key"
+                   ] + self._endpoints()
         for p in peers:
             gossipd += ["--peer", f"127.0.0.1:{p}"]
         argvs = {"chaind": chaind, "gossipd": gossipd}
         if self.payout:
             argvs["minerd"] = [f"{b}/minerd/minerd", "--network", "regtest", "--threads", "1",
-                               "--payout", self.payout] + self._endpoints()
+                               "--payout", self.payout, "--rpc-key", f"{keys}/miner.key"
+                               ] + self._endpoints()
         self.daemons = {k: Daemon(self.i, k, a, os.path.join(d, f"{k}.log"), self.clock)
                         for k, a in argvs.items()}
 

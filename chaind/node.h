@@ -188,6 +188,11 @@ size_t node_unbroadcast(node_t *n, hash32_t *txids, size_t max);
 int node_mark_broadcast(node_t *n, const hash32_t *txids, size_t count, uint64_t *ticket,
                         err_t *e) __attribute__((warn_unused_result));
 
+/* What a peer that was away should hear of: at most max pooled txids,
+ * highest fee rate first, into the caller's txids; how many (0 also when
+ * memory runs out). */
+size_t node_mempool_txids(node_t *n, hash32_t *txids, size_t max);
+
 /* Mining (DESIGN §4.4). node_job_body appends the current job as
  * NODE_JOB_FIELDS key/value pairs into a map the caller has opened (the same
  * pairs serve the get_job reply and the `job` event): job_id, height,

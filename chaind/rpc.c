@@ -477,6 +477,53 @@ static void handle_peers(node_t *node, const proto_request_t *req, mp_buf_t *rep
     proto_open_ok(reply, req->type, req->id);
 }
 
+/* get_mempool and get_unbroadcast: the ok reply with txids[0..n). */
+static void reply_txids(mp_buf_t *reply, const proto_request_t *req, const hash32_t *txids,
+                        size_t n)
+{
+    proto_open_ok(reply, req->type, req->id);
+    mp_put_cstr(reply, "txids");
+    mp_put_array(reply, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        mp_put_bin(reply, txids[i].b, 32);
+}
+
+static void handle_get_mempool(node_t *node, const proto_request_t *req, mp_buf_t *reply)
+{
+    hash32_t txids[PROTO_MAX_INV];
+    uint64_t max;
+    (void)proto_get_uint(&req->body, "max", &max); /* schema: present */
+    reply_txids(reply, req, txids,
+                node_mempool_txids(node, txids, max < PROTO_MAX_INV ? (size_t)max : PROTO_MAX_INV));
+}
+
+_Static_assert(NODE_UNBROADCAST_MAX <= PROTO_MAX_INV, "the unbroadcast set fits a reply");
+
+static void handle_get_unbroadcast(node_t *node, const proto_request_t *req, mp_buf_t *reply)
+{
+    hash32_t txids[NODE_UNBROADCAST_MAX];
+    reply_txids(reply, req, txids, node_unbroadcast(node, txids, NODE_UNBROADCAST_MAX));
+}
+
+/* Answered once queued, not once durable: a change lost to a crash only
+ * means one more announcement. */
+static void handle_mark_broadcast(node_t *node, const proto_request_t *req, mp_buf_t *reply)
+{
+    hash32_t txids[PROTO_MAX_INV];
+    mp_reader_t r;
+    uint32_t n = 0;
+    uint64_t ticket;
+    err_t e;
+    if (proto_get_array(&req->body, "txids", &r, &n) < 0)
+        n = 0;
+    for (uint32_t i = 0; i < n; i++)
+        (void)mp_get_bin_exact(&r, txids[i].b, 32); /* schema: bin32 each, at most 1000 */
+    if (node_mark_broadcast(node, txids, n, &ticket, &e) < 0)
+        reply_error(reply, req->id, &e);
+    else
+        proto_open_ok(reply, req->type, req->id);
+}
+
 /* --- dispatch ------------------------------------------------------------------- */
 
 typedef void (*handler_fn)(node_t *node, const proto_request_t *req, mp_buf_t *reply);
@@ -505,6 +552,9 @@ static const route_t routes[PROTO_REQ_COUNT] = {
     [PROTO_REQ_SUBMIT_WORK] = {handle_submit_work, NULL, NULL},
     [PROTO_REQ_HASHRATE] = {handle_hashrate, NULL, NULL},
     [PROTO_REQ_PEERS] = {handle_peers, NULL, NULL},
+    [PROTO_REQ_GET_MEMPOOL] = {handle_get_mempool, NULL, NULL},
+    [PROTO_REQ_GET_UNBROADCAST] = {handle_get_unbroadcast, NULL, NULL},
+    [PROTO_REQ_MARK_BROADCAST] = {handle_mark_broadcast, NULL, NULL},
 };
 
 /* Who may make each request over tcp:// (DESIGN §1), by name, so that a

@@ -57,7 +57,13 @@ typedef struct {
     unsigned max_inbound, max_outbound;
     unsigned max_per_group; /* inbound peers from one address group (netgroup.h), >= 1 */
     uint64_t ban_seconds;
+    uint64_t rebroadcast_ms; /* mean interval of the rebroadcast (0: GOSSIP_REBROADCAST_MS) */
 } gossip_config_t;
+
+/* The unbroadcast set is announced again every 15 s on average, each time
+ * within ±25 % of it (so that nodes started together do not announce in
+ * step). */
+#define GOSSIP_REBROADCAST_MS 15000
 
 typedef struct gossip gossip_t;
 

@@ -157,6 +157,7 @@ static void make_ready(gossip_t *g, peer_t *p, const char *claim, const uint8_t 
             conn_name(p), p->inbound ? "inbound" : "outbound", height, idhex,
             claim[0] ? ", claims " : "", claim);
     share_addresses(g, p);
+    upstream_announce_mempool(g, p); /* what it missed while away */
     housekeeping_report_soon(g);
 }
 

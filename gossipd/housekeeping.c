@@ -84,6 +84,7 @@ static void on_tick(void *arg)
     peer_bans_expire(&g->pt, clock_unix());
     handshake_probe_expire(g);
     ping_and_expire(g);
+    upstream_flush_marks(g);
 }
 
 /* --- chaind, files, the log ------------------------------------------------------ */
@@ -91,6 +92,27 @@ static void on_tick(void *arg)
 static void on_tip_check(void *arg) { upstream_request_tip(gossip_enter(arg)); }
 
 static void on_report(void *arg) { upstream_report_peers(gossip_enter(arg)); }
+
+/* A one-shot timer re-armed each time at a random point of [¾, 1¼] of the
+ * interval. */
+static int arm_rebroadcast(gossip_t *g);
+
+static void on_rebroadcast(void *arg)
+{
+    gossip_t *g = gossip_enter(arg);
+    upstream_rebroadcast(g);
+    if (arm_rebroadcast(g) < 0)
+        LOGERR("the rebroadcast timer could not be set again: no rebroadcast from now on");
+}
+
+static int arm_rebroadcast(gossip_t *g)
+{
+    uint64_t mean = g->cfg.rebroadcast_ms ? g->cfg.rebroadcast_ms : GOSSIP_REBROADCAST_MS;
+    uint32_t r = 0;
+    (void)RAND_bytes((unsigned char *)&r, sizeof r); /* jitter only: 0 on failure is fine */
+    uint64_t delay = mean - mean / 4 + r % (mean / 2 + 1);
+    return reactor_timer(g->reactor, delay, 0, on_rebroadcast, g) < 0 ? -1 : 0;
+}
 
 void housekeeping_report_soon(gossip_t *g)
 {
@@ -161,8 +183,9 @@ int housekeeping_start(gossip_t *g, const char *datadir)
     h->report_timer = reactor_timer(g->reactor, 0, HOUSEKEEPING_REPORT_MS, on_report, g);
     int save = reactor_timer(g->reactor, 0, HOUSEKEEPING_SAVE_MS, on_save, g);
     int status = reactor_timer(g->reactor, 0, HOUSEKEEPING_STATUS_MS, on_status, g);
+    int rebroadcast = arm_rebroadcast(g);
     return h->dial_timer < 0 || tick < 0 || tip < 0 || h->report_timer < 0 || save < 0 ||
-                   status < 0
+                   status < 0 || rebroadcast < 0
                ? -1
                : 0;
 }

@@ -3,7 +3,9 @@
  * (HOUSEKEEPING_TICK_MS: requests to chaind past their deadline, relay
  * requests and bans that expired, pings every HOUSEKEEPING_PING_MS, peers
  * silent for HOUSEKEEPING_SILENCE_MS or without a hello in time dropped);
- * chaind's tip check; the peers report (every
+ * chaind's tip check and the served txids it is told of (mark_broadcast,
+ * each tick); the rebroadcast of chaind's unbroadcast set (about every
+ * cfg.rebroadcast_ms, jittered); the peers report (every
  * HOUSEKEEPING_REPORT_MS, and at most HOUSEKEEPING_REPORT_SOON_MS after a
  * change); saving known peers and bans; the status lines (the sync, and
  * what the inbound limits turned away: counts, never a line a connection).
@@ -23,7 +25,7 @@
 #define HOUSEKEEPING_REPORT_SOON_MS 300
 #define HOUSEKEEPING_SAVE_MS 60000
 #define HOUSEKEEPING_STATUS_MS 5000
-#define HOUSEKEEPING_TIMERS 6 /* the timers it holds */
+#define HOUSEKEEPING_TIMERS 7 /* the timers it holds */
 
 #define HOUSEKEEPING_INBOUND_COUNTS 7
 

@@ -36,6 +36,8 @@ static flag_t flags[] = {
      "group (an IPv4 /16, an IPv6 /32; on loopback, one verified listen address)", "8", false},
     {"ban-seconds", "GOSSIPD_BAN_SECONDS", "S", "how long a misbehaving peer stays banned",
      "86400", false},
+    {"rebroadcast-interval", "GOSSIPD_REBROADCAST_INTERVAL", "S", "mean seconds between "
+     "announcements of the payments submitted here that no peer has asked for yet", "15", false},
     {"log-level", "GOSSIPD_LOG_LEVEL", "LEVEL", "error, warn, info or debug", "info", false},
 };
 #define N_FLAGS (sizeof flags / sizeof flags[0])
@@ -63,14 +65,16 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     const chain_params_t *params;
-    uint64_t max_in, max_out, per_group, ban_seconds;
+    uint64_t max_in, max_out, per_group, ban_seconds, rebroadcast_s;
     if (daemon_common_flags("gossipd", FLAG("log-level"), FLAG("network"), &params) < 0)
         return 2;
     if (flags_uint("gossipd", "max-inbound", FLAG("max-inbound"), 0, 1000, &max_in) ||
         flags_uint("gossipd", "max-outbound", FLAG("max-outbound"), 0, 24, &max_out) ||
         flags_uint("gossipd", "max-per-group", FLAG("max-per-group"), 1, 1000, &per_group) ||
         flags_uint("gossipd", "ban-seconds", FLAG("ban-seconds"), 1, (uint64_t)10 * 365 * 86400,
-                   &ban_seconds))
+                   &ban_seconds) ||
+        flags_uint("gossipd", "rebroadcast-interval", FLAG("rebroadcast-interval"), 1, 86400,
+                   &rebroadcast_s))
         return 2;
     char listen[NET_ENDPOINT_MAX], advertise[ADDRBOOK_ADDR_MAX + 1];
     if (net_endpoint(listen, sizeof listen, FLAG("listen")) < 0) {
@@ -112,6 +116,7 @@ int main(int argc, char **argv)
         .max_outbound = (unsigned)max_out,
         .max_per_group = (unsigned)per_group,
         .ban_seconds = ban_seconds,
+        .rebroadcast_ms = rebroadcast_s * 1000,
     };
     gossip_t *g;
     LOGINFO("starting: network %s, data in %s, chaind at %s / %s", params->name, cfg.datadir,

@@ -32,6 +32,14 @@ size_t relay_set_count(const relay_set_t *s)
     return (s->cur ? hmap_count(s->cur) : 0) + (s->old ? hmap_count(s->old) : 0);
 }
 
+void relay_set_del(relay_set_t *s, const hash32_t *h)
+{
+    if (s->cur)
+        (void)hmap_del(s->cur, h->b);
+    if (s->old)
+        (void)hmap_del(s->old, h->b);
+}
+
 int relay_set_add(relay_set_t *s, const hash32_t *h)
 {
     if (relay_set_has(s, h))
@@ -161,6 +169,13 @@ void relay_learn(relay_t *r, uint32_t slot, const hash32_t *h)
 bool relay_knows(const relay_t *r, uint32_t slot, const hash32_t *h)
 {
     return slot < r->n_slots && r->peers[slot].open && relay_set_has(&r->peers[slot].known, h);
+}
+
+void relay_forget(relay_t *r, uint32_t slot, const hash32_t *h)
+{
+    relay_peer_t *p = relay_peer(r, slot);
+    if (p)
+        relay_set_del(&p->known, h);
 }
 
 int relay_announce(relay_t *r, uint32_t slot, relay_kind_t kind, const hash32_t *h)

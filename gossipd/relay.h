@@ -48,6 +48,8 @@ bool relay_set_has(const relay_set_t *s, const hash32_t *h);
 /* Adds h (a no-op when present). -1 when memory runs out (h not added). */
 int relay_set_add(relay_set_t *s, const hash32_t *h);
 size_t relay_set_count(const relay_set_t *s);
+/* Removes h (a no-op when absent). */
+void relay_set_del(relay_set_t *s, const hash32_t *h);
 
 typedef struct {
     uint8_t kind; /* relay_kind_t */
@@ -82,6 +84,9 @@ relay_peer_t *relay_peer(relay_t *r, uint32_t slot);
 /* The peer has h (it announced, sent or was sent it). */
 void relay_learn(relay_t *r, uint32_t slot, const hash32_t *h);
 bool relay_knows(const relay_t *r, uint32_t slot, const hash32_t *h);
+/* Forgets that the peer has h, so that h can be announced to it again (a
+ * rebroadcast: an announcement it may have failed to follow). */
+void relay_forget(relay_t *r, uint32_t slot, const hash32_t *h);
 /* Queues an inv of h for the peer unless it knows h (then 0). 1 queued;
  * -1 when the queue is full: flush with relay_take_inv() and call again. */
 int relay_announce(relay_t *r, uint32_t slot, relay_kind_t kind, const hash32_t *h);

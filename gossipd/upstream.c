@@ -24,6 +24,9 @@ enum {
     REQ_SUBMIT_BLOCK, /* a block outside the download (a new tip) */
     REQ_SYNC_BLOCK,   /* a block of the download */
     REQ_PEERS,
+    REQ_MEMPOOL,     /* a snapshot for one peer (the tag's) or all */
+    REQ_UNBROADCAST,
+    REQ_MARK,
     REQ_COUNT
 };
 
@@ -31,7 +34,8 @@ int upstream_init(upstream_state_t *u, size_t n_slots)
 {
     mp_buf_init(&u->req, PROTO_MAX_MSG);
     u->serving_headers = calloc(n_slots ? n_slots : 1, sizeof *u->serving_headers);
-    return u->serving_headers ? 0 : -1;
+    u->marks = malloc(UPSTREAM_MARKS_MAX * sizeof *u->marks);
+    return u->serving_headers && u->marks ? 0 : -1;
 }
 
 void upstream_free(upstream_state_t *u)
@@ -39,6 +43,8 @@ void upstream_free(upstream_state_t *u)
     mp_buf_free(&u->req);
     free(u->serving_headers);
     u->serving_headers = NULL;
+    free(u->marks);
+    u->marks = NULL;
 }
 
 void upstream_peer_gone(gossip_t *g, uint32_t slot) { g->up.serving_headers[slot] = false; }
@@ -149,6 +155,49 @@ void upstream_report_peers(gossip_t *g)
             put_peer(g, &g->pt.peers[i], (uint32_t)i);
     client_tag_t tag = tag_of(g, REQ_PEERS, NULL, NULL);
     g->up.report_pending = send_request(g, t, &tag, UPSTREAM_RPC_TIMEOUT_MS) == 0;
+}
+
+void upstream_announce_mempool(gossip_t *g, peer_t *p)
+{
+    if (!p && g->up.snapshot_pending)
+        return;
+    int t = client_begin(g->client, &g->up.req, PROTO_REQ_GET_MEMPOOL);
+    if (t < 0)
+        return;
+    mp_put_cstr(&g->up.req, "max");
+    mp_put_uint(&g->up.req, UPSTREAM_MEMPOOL_MAX);
+    client_tag_t tag = tag_of(g, REQ_MEMPOOL, p, NULL);
+    if (send_request(g, t, &tag, UPSTREAM_RPC_TIMEOUT_MS) == 0 && !p)
+        g->up.snapshot_pending = true;
+}
+
+void upstream_rebroadcast(gossip_t *g)
+{
+    if (g->up.unbroadcast_pending)
+        return;
+    int t = client_begin(g->client, &g->up.req, PROTO_REQ_GET_UNBROADCAST);
+    client_tag_t tag = tag_of(g, REQ_UNBROADCAST, NULL, NULL);
+    if (t >= 0 && send_request(g, t, &tag, UPSTREAM_RPC_TIMEOUT_MS) == 0)
+        g->up.unbroadcast_pending = true;
+}
+
+void upstream_flush_marks(gossip_t *g)
+{
+    upstream_state_t *u = &g->up;
+    if (u->marks_pending || !u->n_marks)
+        return;
+    int t = client_begin(g->client, &u->req, PROTO_REQ_MARK_BROADCAST);
+    if (t < 0)
+        return;
+    mp_put_cstr(&u->req, "txids");
+    mp_put_array(&u->req, (uint32_t)u->n_marks);
+    for (size_t i = 0; i < u->n_marks; i++)
+        mp_put_bin(&u->req, u->marks[i].b, 32);
+    client_tag_t tag = tag_of(g, REQ_MARK, NULL, NULL);
+    if (send_request(g, t, &tag, UPSTREAM_RPC_TIMEOUT_MS) == 0) {
+        u->marks_pending = true;
+        u->n_marks = 0;
+    }
 }
 
 void upstream_serve(gossip_t *g, peer_t *p)
@@ -309,8 +358,11 @@ static void on_tip(gossip_t *g, const client_result_t *r)
         u->have_last_tip = false;
         return;
     }
-    if (!u->chaind_up)
+    if (!u->chaind_up) {
         LOGINFO("chaind answers at %s", g->cfg.rpc);
+        /* its tx events while it was away (or before we subscribed) are lost */
+        upstream_announce_mempool(g, NULL);
+    }
     u->chaind_up = true;
     hash32_t hash;
     uint64_t height;
@@ -344,6 +396,10 @@ static void on_served(gossip_t *g, const client_result_t *r)
         mp_put_cstr(b, tx ? "tx" : "block");
         mp_put_bin(b, data, len);
         conn_send(g, p);
+        /* asked for, so seen: out of the unbroadcast set (chaind ignores a
+         * txid that is not in it; one past the bound is rebroadcast once more) */
+        if (tx && g->up.n_marks < UPSTREAM_MARKS_MAX)
+            g->up.marks[g->up.n_marks++] = r->tag.hash;
     } else {
         conn_send_hashes(g, p, PROTO_MSG_NOTFOUND, tx ? RELAY_TX : RELAY_BLOCK, &r->tag.hash, 1);
     }
@@ -450,6 +506,60 @@ static void on_peers_reported(gossip_t *g, const client_result_t *r)
 }
 
 /* How each request's reply is handled, by what the request was for. */
+/* The txids of a get_mempool or get_unbroadcast reply: *n of them at *rd. */
+static bool reply_txids(const client_result_t *r, mp_reader_t *rd, uint32_t *n)
+{
+    return !r->timed_out && r->reply.ok && proto_get_array(&r->reply.body, "txids", rd, n) == 0;
+}
+
+static void on_mempool(gossip_t *g, const client_result_t *r)
+{
+    bool to_all = r->tag.slot == UINT32_MAX;
+    if (to_all)
+        g->up.snapshot_pending = false;
+    peer_t *p = to_all ? NULL : tag_peer(g, &r->tag);
+    mp_reader_t rd;
+    uint32_t n;
+    if ((!to_all && !p) || !reply_txids(r, &rd, &n))
+        return;
+    for (uint32_t i = 0; i < n; i++) {
+        hash32_t txid;
+        (void)mp_get_bin_exact(&rd, txid.b, 32); /* schema: bin32 each */
+        for (size_t k = 0; k < g->pt.cap; k++) {
+            peer_t *q = &g->pt.peers[k];
+            if ((to_all || q == p) && q->state == PEER_READY)
+                conn_announce(g, q, RELAY_TX, &txid);
+        }
+    }
+}
+
+static void on_unbroadcast(gossip_t *g, const client_result_t *r)
+{
+    g->up.unbroadcast_pending = false;
+    mp_reader_t rd;
+    uint32_t n;
+    if (!reply_txids(r, &rd, &n) || !n)
+        return;
+    for (uint32_t i = 0; i < n; i++) {
+        hash32_t txid;
+        (void)mp_get_bin_exact(&rd, txid.b, 32);
+        for (size_t k = 0; k < g->pt.cap; k++) {
+            peer_t *q = &g->pt.peers[k];
+            if (q->state != PEER_READY)
+                continue;
+            relay_forget(g->relay, (uint32_t)k, &txid);
+            conn_announce(g, q, RELAY_TX, &txid);
+        }
+    }
+    LOGDEBUG("rebroadcast: %" PRIu32 " transaction(s) no peer has asked for yet", n);
+}
+
+static void on_marked(gossip_t *g, const client_result_t *r)
+{
+    (void)r; /* a mark lost (timeout, busy journal) costs one more announcement */
+    g->up.marks_pending = false;
+}
+
 static void (*const on_reply[REQ_COUNT])(gossip_t *g, const client_result_t *r) = {
     [REQ_TIP] = on_tip,
     [REQ_WALK] = on_walk,
@@ -460,6 +570,9 @@ static void (*const on_reply[REQ_COUNT])(gossip_t *g, const client_result_t *r) 
     [REQ_SUBMIT_BLOCK] = on_submitted_block,
     [REQ_SYNC_BLOCK] = on_submitted_block,
     [REQ_PEERS] = on_peers_reported,
+    [REQ_MEMPOOL] = on_mempool,
+    [REQ_UNBROADCAST] = on_unbroadcast,
+    [REQ_MARK] = on_marked,
 };
 
 void upstream_on_result(gossip_t *g, const client_result_t *r)
@@ -522,7 +635,8 @@ static void on_tx_event(gossip_t *g, const proto_event_t *ev, bool gap)
 {
     hash32_t txid;
     char origin[PEER_ORIGIN_MAX + 1] = "";
-    (void)gap;
+    if (gap) /* the missed ones are in chaind's mempool, if anywhere */
+        upstream_announce_mempool(g, NULL);
     (void)proto_get_bin_exact(&ev->body, "txid", txid.b, 32);
     (void)proto_get_str(&ev->body, "origin", origin, sizeof origin);
     relay_note_seen(g->relay, &txid);

@@ -22,11 +22,16 @@
 #define UPSTREAM_SUBMIT_TIMEOUT_MS 60000 /* a big block can take chaind a while */
 #define UPSTREAM_SERVE_PARALLEL 32       /* requests in flight to answer one peer */
 #define UPSTREAM_CLIENT_RESERVE 64       /* pending slots kept for our own requests */
+#define UPSTREAM_MEMPOOL_MAX PROTO_MAX_INV /* txids announced to a peer from a snapshot */
+#define UPSTREAM_MARKS_MAX PROTO_MAX_INV   /* served txids waiting for a mark_broadcast */
 
 typedef struct {
     mp_buf_t req;          /* the request being built */
     bool *serving_headers; /* [slot]: a getheaders of that peer is with chaind */
     bool tip_pending, report_pending, chaind_up;
+    bool snapshot_pending, unbroadcast_pending, marks_pending;
+    hash32_t *marks; /* [UPSTREAM_MARKS_MAX] txids served to peers, to tell chaind */
+    size_t n_marks;
     bool have_last_tip;    /* chaind's tip at the check before */
     hash32_t last_tip;
     uint64_t last_tip_h;
@@ -53,6 +58,19 @@ void upstream_on_result(gossip_t *g, const client_result_t *r);
 void upstream_request_tip(gossip_t *g);
 /* The peer table to chaind (`peers`), unless a report is out. */
 void upstream_report_peers(gossip_t *g);
+
+/* Mempool catch-up ("subscribe, then snapshot"): asks chaind for its
+ * mempool's best UPSTREAM_MEMPOOL_MAX txids and announces them to p, a peer
+ * just connected, or with p NULL to every peer (chaind came back, or tx
+ * events were missed; one such request at a time). */
+void upstream_announce_mempool(gossip_t *g, peer_t *p);
+/* The rebroadcast: asks chaind for its unbroadcast set (unless a request is
+ * out) and announces each txid to every peer again, whatever they were
+ * told before. */
+void upstream_rebroadcast(gossip_t *g);
+/* Tells chaind which transactions peers asked for (mark_broadcast), so they
+ * leave its unbroadcast set; one request at a time. */
+void upstream_flush_marks(gossip_t *g);
 
 /* A transaction (PROTO_REQ_SUBMIT_TX) or block (PROTO_REQ_SUBMIT_BLOCK) that p
  * relayed, hash h, to chaind; its verdict scores p. Dropped (logged) when

@@ -34,6 +34,9 @@ static const proto_schema_t requests[PROTO_REQ_COUNT] = {
                                                BINN("payout", 20)}},
     [PROTO_REQ_HASHRATE] = {"hashrate", {STR("worker", 64), UINT("rate")}},
     [PROTO_REQ_PEERS] = {"peers", {{"peers", PROTO_ARRAY, 0, PROTO_MAX_PEERS, PROTO_MAP, 0}}},
+    [PROTO_REQ_GET_MEMPOOL] = {"get_mempool", {UINT("max")}},
+    [PROTO_REQ_GET_UNBROADCAST] = {"get_unbroadcast", {{0}}},
+    [PROTO_REQ_MARK_BROADCAST] = {"mark_broadcast", {HASHES("txids", PROTO_MAX_INV)}},
 };
 
 static const proto_schema_t replies[PROTO_REQ_COUNT] = {
@@ -48,6 +51,9 @@ static const proto_schema_t replies[PROTO_REQ_COUNT] = {
     [PROTO_REQ_SUBMIT_WORK] = {"submit_work", {BIN32("hash")}},
     [PROTO_REQ_HASHRATE] = {"hashrate", {{0}}},
     [PROTO_REQ_PEERS] = {"peers", {{0}}},
+    [PROTO_REQ_GET_MEMPOOL] = {"get_mempool", {HASHES("txids", PROTO_MAX_INV)}},
+    [PROTO_REQ_GET_UNBROADCAST] = {"get_unbroadcast", {HASHES("txids", PROTO_MAX_INV)}},
+    [PROTO_REQ_MARK_BROADCAST] = {"mark_broadcast", {{0}}},
 };
 
 static const proto_schema_t error_reply = {"error", {STR("code", 32), STR("message", 1024)}};

@@ -784,6 +784,51 @@ Test(gossip, restarts_reconnect_by_themselves)
     node_stop(a);
 }
 
+/* Whether n's GET /mempool lists txid, and with "unbroadcast": true. */
+static bool pooled(const node_t *n, const hash32_t *txid, bool *unbroadcast)
+{
+    char want[65];
+    hex_encode(want, txid->b, 32);
+    json_t *j = get_json(n, "/mempool", NULL);
+    bool found = false;
+    for (size_t i = 0; j && i < json_array_size(j); i++) {
+        json_t *o = json_array_get(j, i);
+        const char *h = json_string_value(json_object_get(o, "transaction_hash"));
+        if (h && strcmp(h, want) == 0) {
+            found = true;
+            *unbroadcast = json_is_true(json_object_get(o, "unbroadcast"));
+        }
+    }
+    json_decref(j);
+    return found;
+}
+
+/* A payment acknowledged while the node's gossipd was down reaches its peer
+ * once gossipd is back (it announces chaind's mempool to each new peer), and
+ * leaves the unbroadcast set once the peer asked for it. */
+Test(gossip, a_payment_taken_while_gossipd_was_down_is_relayed_when_it_returns)
+{
+    node_t *a = node_start((const char *[]){NULL});
+    node_t *b = node_start((const char *[]){"--peer", a->addr, NULL});
+    WAIT_UNTIL(peers_of(a) == 1 && peers_of(b) == 1, 15000, "the nodes did not connect");
+    gossipd_stop(a);
+    mp_buf_t tx;
+    hash32_t txid;
+    albert_pays(&tx, &txid, 10 * COIN);
+    post_tx(a, &tx);
+    bool unbroadcast = false;
+    cr_assert(pooled(a, &txid, &unbroadcast) && unbroadcast, "not in the unbroadcast set");
+    sleep_ms(500);
+    cr_assert_not(in_mempool(b, &txid), "relayed without a gossipd");
+    gossipd_start(a, (const char *[]){NULL});
+    WAIT_UNTIL(in_mempool(b, &txid), 15000, "the payment never reached the peer");
+    WAIT_UNTIL(pooled(a, &txid, &unbroadcast) && !unbroadcast, 5000,
+               "still unbroadcast after the peer asked for it");
+    mp_buf_free(&tx);
+    node_stop(b);
+    node_stop(a);
+}
+
 /* --- claims and the inbound slots ------------------------------------------------------ */
 
 /* The node id a node's hello gives (a DEALER says hello and reads it). */

@@ -1301,6 +1301,63 @@ Test(mempool, rpc_get_tx_and_get_block_answer_their_bytes)
     rpc_bytes("get_block", "hash", &none, "block", NULL, 0, ERR_NOT_FOUND);
 }
 
+/* rpc_handle(type) with txids[0..n) under "txids" when txids is not NULL,
+ * or {max} when max is not 0; the ok reply's txids into got: how many. */
+static size_t rpc_txids(const char *type, uint64_t max, const hash32_t *txids, size_t n,
+                        hash32_t *got, size_t cap)
+{
+    mp_buf_t req, rep;
+    mp_buf_init(&req, PROTO_MAX_MSG);
+    mp_buf_init(&rep, PROTO_MAX_MSG);
+    proto_begin_request(&req, type, 5, max || txids ? 1 : 0);
+    if (max) {
+        mp_put_cstr(&req, "max");
+        mp_put_uint(&req, max);
+    } else if (txids) {
+        mp_put_cstr(&req, "txids");
+        mp_put_array(&req, (uint32_t)n);
+        for (size_t i = 0; i < n; i++)
+            mp_put_bin(&req, txids[i].b, 32);
+    }
+    rpc_handle(N, RPC_LOCAL, req.data, req.len, &rep);
+    proto_reply_t r;
+    err_t e;
+    cr_assert_eq(proto_decode_reply(&r, rep.data, rep.len, &e), 0, "%s", e.message);
+    cr_assert(r.ok, "%s: %s", type, r.message);
+    mp_reader_t rd;
+    uint32_t k = 0;
+    if (got && proto_get_array(&r.body, "txids", &rd, &k) == 0)
+        for (uint32_t i = 0; i < k && i < cap; i++)
+            cr_assert_eq(mp_get_bin_exact(&rd, got[i].b, 32), 0);
+    mp_buf_free(&req);
+    mp_buf_free(&rep);
+    return k;
+}
+
+/* What gossipd asks to catch a peer up and to rebroadcast: the best of the
+ * mempool by fee rate, and the unbroadcast set until a peer asked for it. */
+Test(mempool, rpc_mempool_snapshot_and_the_unbroadcast_set)
+{
+    rtx_t lo = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 2 * COIN, 5000);
+    rtx_t hi = pay(&GTX, 1, 30 * COIN, &bertrand, &camille.pkh, 3 * COIN, 90000);
+    rtx_t mid = pay(&GTX, 2, 10 * COIN, &camille, &albert.pkh, COIN, 20000);
+    submit_flagged_ok(&lo, STORE_MEMPOOL_UNBROADCAST);
+    submit_tx_ok(&hi);
+    submit_flagged_ok(&mid, STORE_MEMPOOL_UNBROADCAST);
+    hash32_t got[8];
+    cr_assert_eq(rpc_txids("get_mempool", 8, NULL, 0, got, 8), 3);
+    cr_assert(hash32_eq(&got[0], &hi.txid) && hash32_eq(&got[1], &mid.txid) &&
+              hash32_eq(&got[2], &lo.txid), "not by fee rate, highest first");
+    cr_assert_eq(rpc_txids("get_mempool", 2, NULL, 0, got, 8), 2, "max not kept");
+    cr_assert_eq(rpc_txids("get_mempool", 100000, NULL, 0, got, 8), 3);
+    cr_assert_eq(rpc_txids("get_unbroadcast", 0, NULL, 0, got, 8), 2);
+    cr_assert(hash32_eq(&got[0], &lo.txid) && hash32_eq(&got[1], &mid.txid));
+    hash32_t asked[2] = {lo.txid, {{0x77}}}; /* one unknown: no error */
+    cr_assert_eq(rpc_txids("mark_broadcast", 0, asked, 2, NULL, 0), 0);
+    cr_assert_eq(rpc_txids("get_unbroadcast", 0, NULL, 0, got, 8), 1);
+    cr_assert(hash32_eq(&got[0], &mid.txid));
+}
+
 /* --- the explorer's queries ------------------------------------------------ */
 
 typedef struct {

@@ -110,6 +110,18 @@ static void w_hashrate(void)
     mp_put_cstr(&req, "rate");
     mp_put_uint(&req, 1000);
 }
+static void w_max(void)
+{
+    mp_put_cstr(&req, "max");
+    mp_put_uint(&req, 10);
+}
+static void w_txids(void)
+{
+    hash32_t none = {{0x3c}};
+    mp_put_cstr(&req, "txids");
+    mp_put_array(&req, 1);
+    mp_put_bin(&req, none.b, 32);
+}
 static void w_peers(void)
 {
     mp_put_cstr(&req, "peers");
@@ -151,6 +163,9 @@ Test(rpc, every_request_type_reaches_its_handler)
         {PROTO_REQ_SUBMIT_WORK, w_work, ERR_NOT_FOUND, NULL},
         {PROTO_REQ_HASHRATE, w_hashrate, ERR_OK, NULL},
         {PROTO_REQ_PEERS, w_peers, ERR_OK, NULL},
+        {PROTO_REQ_GET_MEMPOOL, w_max, ERR_OK, "txids"},
+        {PROTO_REQ_GET_UNBROADCAST, w_none, ERR_OK, "txids"},
+        {PROTO_REQ_MARK_BROADCAST, w_txids, ERR_OK, NULL},
     };
     cr_assert_eq(sizeof cases / sizeof cases[0], PROTO_REQ_COUNT, "a request type untested");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -209,6 +224,8 @@ Test(rpc, the_role_table)
         {PROTO_REQ_GET_BLOCK, true, false},    {PROTO_REQ_GET_TX, true, false},
         {PROTO_REQ_GET_JOB, false, true},      {PROTO_REQ_SUBMIT_WORK, false, true},
         {PROTO_REQ_HASHRATE, false, true},     {PROTO_REQ_PEERS, true, false},
+        {PROTO_REQ_GET_MEMPOOL, true, false},  {PROTO_REQ_GET_UNBROADCAST, true, false},
+        {PROTO_REQ_MARK_BROADCAST, true, false},
     };
     cr_assert_eq(sizeof want / sizeof want[0], PROTO_REQ_COUNT, "a request type without roles");
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {

@@ -57,11 +57,17 @@ void hash_sha256(uint8_t out[32], const void *data, size_t len)
     digest(&md_sha256, out, data, len);
 }
 
-void hash_sha256d(hash32_t *out, const void *data, size_t len)
+/* SHA-256 of data, then md of that digest: the two-round hashes. */
+static void sha256_then(EVP_MD *const *md, uint8_t *out, const void *data, size_t len)
 {
     uint8_t first[32];
     digest(&md_sha256, first, data, len);
-    digest(&md_sha256, out->b, first, sizeof first);
+    digest(md, out, first, sizeof first);
+}
+
+void hash_sha256d(hash32_t *out, const void *data, size_t len)
+{
+    sha256_then(&md_sha256, out->b, data, len);
 }
 
 void hash_ripemd160(uint8_t out[20], const void *data, size_t len)
@@ -71,9 +77,7 @@ void hash_ripemd160(uint8_t out[20], const void *data, size_t len)
 
 void hash_hash160(hash20_t *out, const void *data, size_t len)
 {
-    uint8_t first[32];
-    digest(&md_sha256, first, data, len);
-    digest(&md_ripemd160, out->b, first, sizeof first);
+    sha256_then(&md_ripemd160, out->b, data, len);
 }
 
 void hash_sha256_begin(hash_stream_t *s)

@@ -167,30 +167,33 @@ static int check_pair(const char *path, const rpckey_pair_t *pair, err_t *e)
     return 0;
 }
 
-int rpckey_load_server(const char *path, rpckey_pair_t *pair, err_t *e)
+/* The fields of a key file, read with its permissions checked. */
+static int load_fields(const char *path, field_t *fields, size_t n, err_t *e)
 {
     char *text;
     int rc = read_secret_file(path, &text, e);
     if (rc < 0)
         return rc;
-    field_t fields[] = {{"public", pair->public_key}, {"secret", pair->secret_key}};
-    rc = parse_fields(path, text, fields, 2, e);
+    rc = parse_fields(path, text, fields, n, e);
     free(text);
+    return rc;
+}
+
+int rpckey_load_server(const char *path, rpckey_pair_t *pair, err_t *e)
+{
+    field_t fields[] = {{"public", pair->public_key}, {"secret", pair->secret_key}};
+    int rc = load_fields(path, fields, 2, e);
     return rc < 0 ? rc : check_pair(path, pair, e);
 }
 
 int rpckey_load_client(const char *path, rpckey_client_t *c, err_t *e)
 {
-    char *text, role[RPCKEY_Z85_LEN + 1];
-    int rc = read_secret_file(path, &text, e);
-    if (rc < 0)
-        return rc;
+    char role[RPCKEY_Z85_LEN + 1];
     field_t fields[] = {{"role", role},
                         {"public", c->pair.public_key},
                         {"secret", c->pair.secret_key},
                         {"server", c->server_key}};
-    rc = parse_fields(path, text, fields, 4, e);
-    free(text);
+    int rc = load_fields(path, fields, 4, e);
     if (rc == 0 && rpckey_role_parse(role, &c->role) < 0)
         rc = err_set(e, ERR_BAD_KEY, "%s: role \"%s\" is none of gossip, miner, subscriber",
                      path, role);

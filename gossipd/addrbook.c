@@ -273,30 +273,32 @@ int addrbook_save(const addrbook_t *ab, const char *path, err_t *e)
     return rc;
 }
 
+typedef struct {
+    addrbook_t *ab;
+    uint64_t now_ms;
+} load_t;
+
+/* One saved entry: "addr last_seen failures source"; a bad line is skipped. */
+static void load_line(void *ctx, char *line)
+{
+    load_t *l = ctx;
+    char addr[ADDRBOOK_ADDR_MAX + 1];
+    uint64_t last_seen;
+    uint32_t failures;
+    int source;
+    if (sscanf(line, "%255s %" SCNu64 " %" SCNu32 " %d", addr, &last_seen, &failures,
+               &source) != 4 ||
+        source < ADDR_ADVERT || source > ADDR_GOSSIP ||
+        addrbook_add(l->ab, addr, (addr_source_t)source, l->now_ms) != 1)
+        return;
+    addrbook_entry_t *x = find(l->ab, addr);
+    x->last_seen = last_seen;
+    x->failures = failures;
+    x->next_try_ms = l->now_ms + backoff_ms(failures);
+}
+
 int addrbook_load(addrbook_t *ab, const char *path, uint64_t now_ms, err_t *e)
 {
-    char *text;
-    int rc = persist_read(path, FILE_MAX, &text, e);
-    if (rc != 0)
-        return rc > 0 ? 0 : rc;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char addr[ADDRBOOK_ADDR_MAX + 1];
-        uint64_t last_seen;
-        uint32_t failures;
-        int source;
-        if (line[0] == '#' ||
-            sscanf(line, "%255s %" SCNu64 " %" SCNu32 " %d", addr, &last_seen, &failures,
-                   &source) != 4 ||
-            source < ADDR_ADVERT || source > ADDR_GOSSIP)
-            continue;
-        if (addrbook_add(ab, addr, (addr_source_t)source, now_ms) != 1)
-            continue;
-        addrbook_entry_t *x = find(ab, addr);
-        x->last_seen = last_seen;
-        x->failures = failures;
-        x->next_try_ms = now_ms + backoff_ms(failures);
-    }
-    free(text);
-    return 0;
+    load_t l = {ab, now_ms};
+    return persist_read_lines(path, FILE_MAX, load_line, &l, e);
 }

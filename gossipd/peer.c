@@ -311,21 +311,26 @@ int peer_bans_save(peer_table_t *t, const char *path, err_t *e)
     return rc;
 }
 
+typedef struct {
+    peer_table_t *t;
+    uint64_t now_unix;
+} bans_load_t;
+
+/* One saved ban: "key until"; a bad or expired one is skipped. */
+static void ban_line(void *ctx, char *line)
+{
+    bans_load_t *l = ctx;
+    char key[PEER_BAN_KEY_MAX + 1];
+    uint64_t until;
+    if (sscanf(line, "%255s %" SCNu64, key, &until) == 2 && until > l->now_unix)
+        peer_ban(l->t, key, 0, until);
+}
+
 int peer_bans_load(peer_table_t *t, const char *path, uint64_t now_unix, err_t *e)
 {
-    char *text;
-    int rc = persist_read(path, BANS_FILE_MAX, &text, e);
-    if (rc != 0)
-        return rc > 0 ? 0 : rc;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char key[PEER_BAN_KEY_MAX + 1];
-        uint64_t until;
-        if (line[0] == '#' || sscanf(line, "%255s %" SCNu64, key, &until) != 2 || until <= now_unix)
-            continue;
-        peer_ban(t, key, 0, until);
-    }
-    free(text);
-    t->bans_dirty = false;
-    return 0;
+    bans_load_t l = {t, now_unix};
+    int rc = persist_read_lines(path, BANS_FILE_MAX, ban_line, &l, e);
+    if (rc == 0)
+        t->bans_dirty = false;
+    return rc;
 }

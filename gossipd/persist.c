@@ -56,7 +56,7 @@ int persist_write(const char *path, const char *data, size_t len, err_t *e)
     return 0;
 }
 
-int persist_read(const char *path, size_t max, char **out, err_t *e)
+static int read_all(const char *path, size_t max, char **out, err_t *e)
 {
     *out = NULL;
     FILE *f = fopen(path, "rb");
@@ -80,5 +80,20 @@ int persist_read(const char *path, size_t max, char **out, err_t *e)
     }
     buf[n] = '\0';
     *out = buf;
+    return 0;
+}
+
+int persist_read_lines(const char *path, size_t max, void (*line)(void *ctx, char *text),
+                       void *ctx, err_t *e)
+{
+    char *text;
+    int rc = read_all(path, max, &text, e);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
+    char *save = NULL;
+    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        if (l[0] != '#')
+            line(ctx, l);
+    free(text);
     return 0;
 }

@@ -56,6 +56,7 @@ static int set_peer_options(void *s, bool router, err_t *e)
                   .heartbeat_ivl_ms = NET_HEARTBEAT_IVL_MS,
                   .heartbeat_timeout_ms = NET_HEARTBEAT_TIMEOUT_MS,
                   .heartbeat_ttl_ms = NET_HEARTBEAT_TIMEOUT_MS,
+                  .handshake_ivl_ms = NET_HANDSHAKE_MS,
                   /* a DEALER is one connection's life (net.h): it never reconnects */
                   .reconnect_ivl_ms = router ? 0 : -1, .ipv6 = true,
                   /* a send to a peer that left fails (EHOSTUNREACH) instead of vanishing */

@@ -42,6 +42,10 @@
 #define NET_HWM 256
 #define NET_HEARTBEAT_IVL_MS 2000
 #define NET_HEARTBEAT_TIMEOUT_MS 6000
+/* a connection that has not finished ZeroMQ's own handshake by then is closed
+ * (ZMQ_HANDSHAKE_IVL; ZeroMQ's default is 30 s): the bound on what a socket
+ * that connects and says nothing costs before the hello deadline applies */
+#define NET_HANDSHAKE_MS 5000
 #define NET_ENDPOINT_MAX 300
 
 enum { NET_OK = 0, NET_FULL = -1, NET_GONE = -2 };

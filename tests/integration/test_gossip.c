@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1028,5 +1029,31 @@ Test(gossip, three_hundred_connections_from_one_address_leave_room_for_an_honest
         bad_close(&flood[i]);
     zmq_ctx_term(ctx);
     node_stop(b);
+    node_stop(a);
+}
+
+/* A plain TCP connection that never completes ZeroMQ's handshake is closed
+ * by gossipd within NET_HANDSHAKE_MS (ZMQ_HANDSHAKE_IVL), instead of
+ * holding a descriptor for as long as the client likes. */
+Test(gossip, a_connection_that_never_handshakes_is_closed)
+{
+    node_t *a = node_start((const char *[]){NULL});
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)a->port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    struct timeval tv = {.tv_sec = 1};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    long start = now_ms(), closed_at = -1;
+    char buf[256];
+    /* gossipd's greeting comes first; then, past the limit, the end */
+    while (closed_at < 0 && now_ms() - start < 20000) {
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+            closed_at = now_ms();
+    }
+    close(fd);
+    cr_assert_geq(closed_at, 0, "still open after 20 s");
+    cr_assert_lt(closed_at - start, 15000, "closed only after %ld ms", closed_at - start);
     node_stop(a);
 }

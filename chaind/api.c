@@ -233,7 +233,8 @@ int api_get_tx(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e)
         return rc < 0 ? rc : answer(out, j);
     uint8_t *raw;
     size_t len;
-    if (node_mempool_tx(a->node, &txid, &raw, &len) < 0)
+    bool parked;
+    if (node_mempool_tx(a->node, &txid, &raw, &len, &parked) < 0)
         return err_set(e, ERR_NOT_FOUND, "unknown transaction");
     tx_t tx;
     err_t de;
@@ -244,7 +245,7 @@ int api_get_tx(api_t *a, const api_request_t *q, api_answer_t *out, err_t *e)
                        de.message);
     rc = mempool_tx_view(a, &tx, &txid, len, &j, e);
     tx_free(&tx);
-    return rc < 0 ? rc : answer(out, views_mempool_tx(j));
+    return rc < 0 ? rc : answer(out, views_mempool_tx(j, parked));
 }
 
 /* --- coins ------------------------------------------------------------------ */
@@ -1062,7 +1063,7 @@ static int search_hash(api_t *a, const hash32_t *h, const char **kind, bool *has
     size_t len;
     int rc = store_read_begin(node_store(a->node), &r, e);
     if (rc == 0 && (rc = store_find_tx(r, h, &loc, e)) == -(int)ERR_NOT_FOUND &&
-        node_mempool_tx(a->node, h, &raw, &len) == 0) {
+        node_mempool_tx(a->node, h, &raw, &len, NULL) == 0) {
         free(raw);
         rc = 0;
     }

@@ -58,6 +58,9 @@ int metrics_render(char **text, size_t *len, const node_status_t *s, const chain
         metric(buf, cap, &pos, "chain_mempool_unbroadcast", "gauge",
                "Mempool transactions submitted here that no peer has asked for yet.",
                s->mempool_unbroadcast) &&
+        metric(buf, cap, &pos, "chain_mempool_parked", "gauge",
+               "Acknowledged transactions waiting for a parent to confirm (not in the mempool "
+               "proper).", s->mempool_parked) &&
         metric(buf, cap, &pos, "chain_mempool_commits_total", "counter",
                "Group commits of the stored mempool (one sync each).", s->journal.commits) &&
         metric(buf, cap, &pos, "chain_mempool_commit_ops_total", "counter",

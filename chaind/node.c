@@ -13,6 +13,7 @@
 #include "hex.h"
 #include "clock.h"
 #include "log.h"
+#include "parking.h"
 #include "proto.h"
 #include "script.h"
 
@@ -51,6 +52,8 @@ struct node {
     hash32_t *evicted; /* by the admission under way, for their deletes */
     size_t n_evicted, cap_evicted;
     mp_buf_t encoding; /* a disconnected transaction's, for its record */
+    parking_t parked;  /* acknowledged children waiting for a parent to confirm */
+    parking_t cands;   /* refused for a coin not confirmed: to park or to drop */
 };
 
 const chain_params_t *node_params(const node_t *n) { return n->cfg.params; }
@@ -268,9 +271,116 @@ static int accept_tx(node_t *n, const uint8_t *raw, size_t len, const char *orig
     return 0;
 }
 
-/* After blocks left the main chain: drops the mempool transactions that spend
- * a coin the new main chain does not have (an output of a disconnected
- * transaction, a vanished coinbase) or has as a coinbase not yet mature. */
+/* --- parking (parking.h) -------------------------------------------------- */
+
+/* Whether a transaction is confirmed on the main chain. */
+static bool confirmed(node_t *n, const hash32_t *txid)
+{
+    store_read_t *r;
+    store_tx_loc_t loc;
+    if (store_read_begin(chain_store(n->chain), &r, NULL) < 0)
+        return false;
+    bool yes = store_find_tx(r, txid, &loc, NULL) == 0;
+    store_read_end(&r);
+    return yes;
+}
+
+/* Whether the encoding spends an output of a pooled or parked transaction. */
+static bool waits_for_parent(node_t *n, const uint8_t *raw, size_t len)
+{
+    tx_t tx;
+    if (tx_decode(&tx, raw, len, NULL) < 0)
+        return false;
+    bool waits = false;
+    for (size_t i = 0; i < tx.n_inputs && !waits; i++) {
+        const hash32_t *parent = &tx.inputs[i].prev_txid;
+        waits = mempool_get(n->mempool, parent) || parking_get(&n->parked, parent);
+    }
+    tx_free(&tx);
+    return waits;
+}
+
+/* An acknowledged transaction leaves for good: its record goes too. */
+static void unpark_drop(node_t *n, const hash32_t *txid, const char *why)
+{
+    char hex[65];
+    hex_encode(hex, txid->b, 32);
+    log_limited(LOG_INFO, "parked drop", "mempool: %s dropped: %s", hex, why);
+    (void)journal_delete(n->journal, txid);
+}
+
+/* Adds to set (n->parked or n->cands); what the bound pushes out is dropped. */
+static void park_into(node_t *n, parking_t *set, const hash32_t *txid, const uint8_t *raw,
+                      size_t len, uint8_t flags, uint64_t arrival)
+{
+    static hash32_t pushed[PARKING_MAX_COUNT];
+    size_t k;
+    if (parking_add(set, txid, raw, len, flags, arrival, pushed, &k) < 0) {
+        unpark_drop(n, txid, "no room to park it (out of memory)");
+        return;
+    }
+    for (size_t i = 0; i < k; i++)
+        unpark_drop(n, &pushed[i], "pushed out of the parked set by newer ones (its bound)");
+}
+
+/* The candidates park when they spend a pooled or parked transaction's
+ * output (again until none moves: a grandchild may come before its parent);
+ * the others stay in n->cands for the caller to drop. The parked count is
+ * returned. */
+static size_t settle_candidates(node_t *n)
+{
+    size_t parked = 0;
+    for (bool moved = true; moved;) {
+        moved = false;
+        for (size_t i = 0; i < n->cands.n;) {
+            parking_entry_t c = n->cands.v[i];
+            if (!waits_for_parent(n, c.raw, c.len)) {
+                i++;
+                continue;
+            }
+            park_into(n, &n->parked, &c.txid, c.raw, c.len, c.flags, c.arrival);
+            parking_remove(&n->cands, &c.txid);
+            parked++;
+            moved = true;
+        }
+    }
+    return parked;
+}
+
+#define NO_PARENT "it spends a coin that is not confirmed, of no transaction the node holds"
+
+
+/* After a block: the parked are offered to the pool again, in the order
+ * they came; one whose parent is still pending keeps waiting. */
+static void retry_parked(node_t *n)
+{
+    size_t admitted = 0, gone = 0;
+    for (size_t i = 0; i < n->parked.n;) {
+        parking_entry_t x = n->parked.v[i];
+        mempool_meta_t meta = {x.flags, x.arrival};
+        hash32_t txid;
+        uint64_t ticket;
+        err_t e;
+        int rc = accept_tx(n, x.raw, x.len, "parked", &meta, false, &txid, &ticket, &e);
+        if (rc == -(int)ERR_UNKNOWN_UTXO && waits_for_parent(n, x.raw, x.len)) {
+            i++;
+            continue;
+        }
+        if (rc == 0)
+            admitted++;
+        else if (!confirmed(n, &x.txid)) /* confirmed: its block took its record */
+            unpark_drop(n, &x.txid, e.message), gone++;
+        parking_remove(&n->parked, &x.txid);
+    }
+    if (admitted || gone)
+        LOGINFO("parked: %zu back in the mempool, %zu dropped, %zu still waiting for a parent",
+                admitted, gone, n->parked.n);
+}
+
+/* After blocks left the main chain: the mempool transactions that spend a
+ * coin the new main chain does not have (an output of a disconnected
+ * transaction, a vanished coinbase) become candidates to park; those that
+ * spend a coinbase not yet mature are dropped. */
 static void drop_unconfirmed_spends(node_t *n)
 {
     const mempool_entry_t **all;
@@ -289,35 +399,42 @@ static void drop_unconfirmed_spends(node_t *n)
     }
     uint64_t next_height = chain_tip(n->chain)->height + 1;
     uint32_t maturity = n->cfg.params->coinbase_maturity;
+    size_t immature = 0;
     for (size_t i = 0; i < count; i++) {
-        const tx_t *tx = &all[i]->tx;
-        for (size_t j = 0; j < tx->n_inputs; j++) {
+        const mempool_entry_t *x = all[i];
+        for (size_t j = 0; j < x->tx.n_inputs; j++) {
             store_coin_t coin;
-            if (store_get_coin(r, &tx->inputs[j].prev_txid, tx->inputs[j].index, &coin, NULL) < 0 ||
-                (coin.coinbase && next_height < coin.height + maturity)) {
-                gone[n_gone++] = all[i]->txid;
-                break;
+            bool missing = store_get_coin(r, &x->tx.inputs[j].prev_txid, x->tx.inputs[j].index,
+                                          &coin, NULL) < 0;
+            if (!missing && !(coin.coinbase && next_height < coin.height + maturity))
+                continue;
+            if (missing) {
+                park_into(n, &n->cands, &x->txid, x->raw, x->len, x->flags, x->arrival);
+            } else {
+                (void)journal_delete(n->journal, &x->txid);
+                immature++;
             }
+            gone[n_gone++] = x->txid;
+            break;
         }
     }
     store_read_end(&r);
     free(all);
-    for (size_t i = 0; i < n_gone; i++) {
+    for (size_t i = 0; i < n_gone; i++)
         mempool_remove(n->mempool, &gone[i]);
-        (void)journal_delete(n->journal, &gone[i]);
-    }
     free(gone);
     if (n_gone) {
         n->mempool_changed = true;
-        LOGINFO("reorganisation: %zu mempool transaction(s) spent coins no longer confirmed",
-                n_gone);
+        LOGINFO("reorganisation: %zu mempool transaction(s) spent coins no longer confirmed "
+                "(%zu of them an immature coinbase: dropped)", n_gone, immature);
     }
 }
 
-/* Offers the transactions of disconnected blocks to the mempool again. */
+/* Offers the transactions of disconnected blocks to the mempool again; those
+ * refused for a coin not confirmed join the candidates to park. */
 static void readmit(node_t *n)
 {
-    size_t pos = 0, back = 0, dropped = 0;
+    size_t pos = 0, back = 0, known = 0, dropped = 0;
     while (n->readd.len - pos >= 4) {
         const uint8_t *p = n->readd.data + pos;
         size_t len = (size_t)bytes_get_le(p, 4);
@@ -328,19 +445,30 @@ static void readmit(node_t *n)
         err_t e;
         mempool_meta_t meta = {0, clock_unix()};
         /* its record came back in the disconnect's write */
-        if (accept_tx(n, p + 4, len, "reorg", &meta, false, &txid, &ticket, &e) == 0) {
-            back++;
-        } else {
+        int rc = accept_tx(n, p + 4, len, "reorg", &meta, false, &txid, &ticket, &e);
+        if (rc < 0) {
             hash_sha256d(&txid, p + 4, len);
-            (void)journal_delete(n->journal, &txid);
-            dropped++;
+            if (confirmed(n, &txid)) {
+                known++; /* the new branch has it; its block took the record */
+            } else if (rc == -(int)ERR_UNKNOWN_UTXO) {
+                park_into(n, &n->cands, &txid, p + 4, len, 0, meta.arrival);
+            } else {
+                (void)journal_delete(n->journal, &txid);
+                dropped++;
+            }
         }
+        back += rc == 0;
         pos += 4 + len;
     }
-    if (back || dropped)
-        LOGINFO("reorganisation: %zu transaction(s) back in the mempool, %zu dropped", back,
-                dropped);
     mp_buf_reset(&n->readd);
+    size_t parked = settle_candidates(n);
+    for (size_t i = 0; i < n->cands.n; i++)
+        unpark_drop(n, &n->cands.v[i].txid, NO_PARENT);
+    dropped += n->cands.n;
+    parking_free(&n->cands);
+    if (back || known || parked || dropped)
+        LOGINFO("reorganisation: %zu transaction(s) back in the mempool, %zu already "
+                "confirmed, %zu parked, %zu dropped", back, known, parked, dropped);
 }
 
 /* --- jobs ---------------------------------------------------------------- */
@@ -398,8 +526,10 @@ static int submit_block_locked(node_t *n, const uint8_t *raw, size_t len, const 
         n->disconnected = false;
         drop_unconfirmed_spends(n);
     }
-    if (n->readd.len)
+    if (n->readd.len || n->cands.n)
         readmit(n);
+    if (n->tip_changed && n->parked.n)
+        retry_parked(n);
     if (n->tip_changed)
         publish_job(n);
     char hex[65];
@@ -543,6 +673,7 @@ void node_status(node_t *n, node_status_t *s)
     s->mempool_count = mempool_count(n->mempool);
     s->mempool_bytes = mempool_bytes(n->mempool);
     s->mempool_unbroadcast = mempool_unbroadcast_count(n->mempool);
+    s->mempool_parked = parking_count(&n->parked);
     s->peers = n->peers_count;
     s->orphans = chain_orphan_count(n->chain);
     s->hashrate = 0;
@@ -564,14 +695,19 @@ int node_headers_after(node_t *n, const hash32_t *locator, size_t n_locator, siz
     return rc;
 }
 
-int node_mempool_tx(node_t *n, const hash32_t *txid, uint8_t **raw, size_t *len)
+int node_mempool_tx(node_t *n, const hash32_t *txid, uint8_t **raw, size_t *len, bool *parked)
 {
     pthread_mutex_lock(&n->lock);
     const mempool_entry_t *x = mempool_get(n->mempool, txid);
+    const parking_entry_t *p = x ? NULL : parking_get(&n->parked, txid);
+    const uint8_t *bytes = x ? x->raw : p ? p->raw : NULL;
+    size_t size = x ? x->len : p ? p->len : 0;
     int rc = -1;
-    if (x && (*raw = malloc(x->len)) != NULL) {
-        memcpy(*raw, x->raw, x->len);
-        *len = x->len;
+    if (bytes && (*raw = malloc(size ? size : 1)) != NULL) {
+        memcpy(*raw, bytes, size);
+        *len = size;
+        if (parked)
+            *parked = p != NULL;
         rc = 0;
     }
     pthread_mutex_unlock(&n->lock);
@@ -757,7 +893,11 @@ static void readmit_record(node_t *n, drops_t *d, const hash32_t *txid,
     if (!hash32_eq(&got, txid))
         drop_logged(n, d, "record", txid,
                     &(err_t){ERR_BAD_ENCODING, "the record is not its key's transaction"});
-    else if (accept_tx(n, rec->raw, rec->len, "store", &meta, false, &got, &ticket, &e) < 0)
+    else if (accept_tx(n, rec->raw, rec->len, "store", &meta, false, &got, &ticket, &e) == 0)
+        return;
+    else if (e.code == ERR_UNKNOWN_UTXO) /* a child whose parent may come later in the table */
+        park_into(n, &n->cands, txid, rec->raw, rec->len, rec->flags, rec->arrival);
+    else
         drop_logged(n, d, "stored transaction", txid, &e);
 }
 
@@ -882,7 +1022,14 @@ int node_open(node_t **out, const node_config_t *cfg, err_t *e)
     drops_t d = {0};
     load_records(n, &d);
     import_legacy(n, &d);
+    size_t parked = settle_candidates(n);
+    for (size_t i = 0; i < n->cands.n; i++)
+        drop_logged(n, &d, "stored transaction", &n->cands.v[i].txid,
+                    &(err_t){ERR_UNKNOWN_UTXO, NO_PARENT});
+    parking_free(&n->cands);
     drops_summary(&d);
+    if (parked)
+        LOGINFO("mempool: %zu stored transaction(s) parked until a parent confirms", parked);
     journal_wait(n->journal, journal_last(n->journal)); /* the drops on disk too */
     if (mempool_count(n->mempool))
         LOGINFO("mempool: %zu stored transaction(s) still valid", mempool_count(n->mempool));
@@ -902,6 +1049,8 @@ void node_close(node_t **np)
     jobs_free(&n->jobs);
     mp_buf_free(&n->readd);
     mp_buf_free(&n->encoding);
+    parking_free(&n->parked);
+    parking_free(&n->cands);
     free(n->evicted);
     free(n->peers_raw);
     pthread_mutex_destroy(&n->lock);

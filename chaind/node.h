@@ -82,6 +82,7 @@ typedef struct {
     uint64_t timestamp;
     size_t mempool_count, mempool_bytes;
     size_t mempool_unbroadcast;
+    size_t mempool_parked; /* acknowledged, waiting for a parent to confirm (parking.h) */
     journal_stats_t journal; /* the mempool table's group commits */
     size_t peers;
     uint64_t hashrate; /* hashes a second, summed over reporting miners (saturating) */
@@ -128,9 +129,10 @@ int node_submit_block(node_t *n, const uint8_t *raw, size_t len, const char *ori
 int node_headers_after(node_t *n, const hash32_t *locator, size_t n_locator, size_t max,
                        uint8_t **out, size_t *count) __attribute__((warn_unused_result));
 
-/* Mempool queries. node_mempool_tx copies the encoding of a mempool
- * transaction into *raw (malloc'd, the caller frees): 0, or -1 when absent. */
-int node_mempool_tx(node_t *n, const hash32_t *txid, uint8_t **raw, size_t *len);
+/* Mempool queries. node_mempool_tx copies the encoding of a pending
+ * transaction, pooled or parked, into *raw (malloc'd, the caller frees),
+ * with *parked (unless NULL) saying which: 0, or -1 when absent. */
+int node_mempool_tx(node_t *n, const hash32_t *txid, uint8_t **raw, size_t *len, bool *parked);
 typedef struct {
     hash32_t txid;
     size_t size; /* bytes of its encoding */

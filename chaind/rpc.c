@@ -275,7 +275,7 @@ static void handle_get_tx(node_t *node, const proto_request_t *req, mp_buf_t *re
     uint8_t *raw;
     size_t len;
     (void)proto_get_bin_exact(&req->body, "txid", txid.b, 32);
-    if (node_mempool_tx(node, &txid, &raw, &len) == 0) {
+    if (node_mempool_tx(node, &txid, &raw, &len, NULL) == 0) {
         proto_begin_ok(reply, req->id, 1);
         mp_put_cstr(reply, "tx");
         mp_put_bin(reply, raw, len);

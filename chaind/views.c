@@ -179,9 +179,11 @@ json_t *views_chain_tx(json_t *tx, const store_tx_loc_t *loc, uint64_t tip_heigh
     return with(j, "confirmations", json_integer(jint(confirmations)));
 }
 
-json_t *views_mempool_tx(json_t *tx)
+json_t *views_mempool_tx(json_t *tx, bool parked)
 {
     json_t *j = with(tx, "in_mempool", json_true());
+    if (parked) /* pending, out of the pool proper until its parent confirms */
+        j = with(j, "parked", json_true());
     return with(j, "confirmations", json_integer(0));
 }
 
@@ -344,6 +346,7 @@ json_t *views_status(const node_status_t *s, const chain_params_t *p, const char
     j = with(j, "chainwork", json_string(work));
     j = with(j, "mempool_size", json_integer(jint(s->mempool_count)));
     j = with(j, "mempool_bytes", json_integer(jint(s->mempool_bytes)));
+    j = with(j, "mempool_parked", json_integer(jint(s->mempool_parked)));
     j = with(j, "peers", json_integer(jint(s->peers)));
     j = with(j, "hashrate", json_integer(jint(s->hashrate)));
     j = with(j, "orphans", json_integer(jint(s->orphans)));

@@ -74,9 +74,10 @@ json_t *views_tx(const tx_t *tx, const hash32_t *txid, size_t size, const store_
  * false, "block_hash", "height" and "confirmations" (tip_height - its
  * height + 1). */
 json_t *views_chain_tx(json_t *tx, const store_tx_loc_t *loc, uint64_t tip_height);
-/* A views_tx object (taken) of a mempool transaction, with "in_mempool":
- * true and "confirmations": 0. */
-json_t *views_mempool_tx(json_t *tx);
+/* A views_tx object (taken) of a pending transaction, with "in_mempool":
+ * true and "confirmations": 0, and "parked": true when it waits for a
+ * parent to confirm (chaind/parking.h). */
+json_t *views_mempool_tx(json_t *tx, bool parked);
 /* One coin of /utxo: {"transaction_hash", "output_index", "amount",
  * "height", "coinbase"}, plus "spent_in_mempool": true when it is. */
 json_t *views_coin(const store_outpoint_t *op, const store_coin_t *c, bool spent_in_mempool);

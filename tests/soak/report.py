@@ -9,7 +9,8 @@ import time
 from traffic import COIN, PROBE_AFTER as PROBE
 
 REORG = re.compile(r"reorganisation: (\d+) block\(s\) off, (\d+) on, fork at height (\d+)")
-READMIT = re.compile(r"reorganisation: \d+ transaction\(s\) back in the mempool, (\d+) dropped")
+READMIT = re.compile(r"reorganisation: (\d+) transaction\(s\) back in the mempool, (\d+) already "
+                     r"confirmed, (\d+) parked, (\d+) dropped")
 UNCONFIRMED = re.compile(r"reorganisation: (\d+) mempool transaction\(s\) spent coins no longer")
 BAN = re.compile(r"banning peer")
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)Z ")
@@ -32,14 +33,17 @@ def log_of(nd, kind):
 
 def log_stats(nodes):
     """Reorganisations (count, deepest), transactions they dropped, peer bans."""
-    st = {"reorgs": 0, "deepest": 0, "readmit": 0, "unconfirmed": 0, "bans": 0, "per_node": {}}
+    st = {"reorgs": 0, "deepest": 0, "back": 0, "known": 0, "parked": 0, "dropped": 0,
+          "unconfirmed": 0, "bans": 0, "per_node": {}}
     for nd in nodes:
         lines = log_of(nd, "chaind")
         r = [int(m.group(1)) for m in map(REORG.search, lines) if m]
         st["per_node"][nd.i] = len(r)
         st["reorgs"] += len(r)
         st["deepest"] = max([st["deepest"]] + r)
-        st["readmit"] += sum(int(m.group(1)) for m in map(READMIT.search, lines) if m)
+        for m in filter(None, map(READMIT.search, lines)):
+            for k, key in enumerate(("back", "known", "parked", "dropped")):
+                st[key] += int(m.group(k + 1))
         st["unconfirmed"] += sum(int(m.group(1)) for m in map(UNCONFIRMED.search, lines) if m)
         st["bans"] += sum(1 for line in log_of(nd, "gossipd") if BAN.search(line))
     return st
@@ -143,7 +147,8 @@ def reorgs_between(nd, w0, w1):
 def reorg_took_parent(s, p, holders, led, where):
     """A reorganisation on a node that held p, forking below the final height
     of a payment p spends: that parent went back to the mempool, and p, a
-    spend of a coin no longer confirmed, was refused (mempool policy)."""
+    spend of a coin no longer confirmed, should have been parked until it
+    confirmed again (chaind/parking.h)."""
     parents = [(led[c.split(":")[0]], where[c.split(":")[0]]) for c in p.inputs or []
                if c.split(":")[0] in led and c.split(":")[0] in where]
     end = s.clock.wall(s.phases["soak"][1])
@@ -154,8 +159,8 @@ def reorg_took_parent(s, p, holders, led, where):
                     at = time.strftime("%H:%M:%S", time.gmtime(w))
                     return (f"a reorganisation on node{i} at {at} (fork at height {fork}) "
                             f"likely sent its parent #{q.id} (now at height {h}) back to the "
-                            "mempool, and a spend of an unconfirmed coin is refused (mempool "
-                            "policy: confirmed coins only)")
+                            "mempool; p should have waited, parked, for it to confirm again "
+                            "(see the node's \"parked\" and \"reorganisation\" lines)")
     return None
 
 
@@ -198,8 +203,7 @@ def likely(s, p, per_node, led, where):
                if c.split(":")[0] in led and c.split(":")[0] not in where]
     if orphans:
         reorg = ("it spends an output of payment " + ", ".join(f"#{i}" for i in orphans)
-                 + ", lost too: a spend of a coin that is not confirmed is refused (mempool "
-                 "policy: confirmed coins only), so it cannot come back")
+                 + ", lost too: a parked child waits for its parent, and goes with it")
     if reorg:
         why.append(reorg)
     if kills:
@@ -309,9 +313,10 @@ def table(s, result, st, spender):
          + (f", {cut} cut short by the end of the faults" if cut else "")),
         ("reorgs seen", f"{st['reorgs']} (deepest {st['deepest']} block(s)); by node "
                         + ", ".join(f"node{i} {n}" for i, n in st["per_node"].items())),
-        ("  reorg drops", f"{st['readmit']} disconnected txs not readmitted (most are in the "
-                          f"new branch already), {st['unconfirmed']} mempool txs dropped for "
-                          "spending coins no longer confirmed"),
+        ("  readmissions", f"disconnected txs: {st['back']} back in the mempool, {st['known']} "
+                           f"in the new branch already, {st['parked']} parked, {st['dropped']} "
+                           f"dropped; {st['unconfirmed']} mempool txs spent coins no longer "
+                           "confirmed"),
         ("peer bans", str(st["bans"])),
     ]
     names = ["(0) faults as scheduled", "(1) payments confirmed once everywhere", "(2) one tip",

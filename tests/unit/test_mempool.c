@@ -22,6 +22,7 @@
 #include "log.h"
 #include "merkle.h"
 #include "node.h"
+#include "parking.h"
 #include "proto.h"
 #include "rpc.h"
 #include "script.h"
@@ -208,17 +209,22 @@ static void submit_flagged_ok(const rtx_t *t, uint8_t flags)
 
 static void submit_tx_ok(const rtx_t *t) { submit_flagged_ok(t, 0); }
 
-static bool in_pool(const rtx_t *t)
+/* Whether t is pending: pooled (parked false) or parked (parked true). */
+static bool pending(const rtx_t *t, bool parked)
 {
     uint8_t *raw = NULL;
     size_t len = 0;
-    if (node_mempool_tx(N, &t->txid, &raw, &len) < 0)
+    bool is_parked;
+    if (node_mempool_tx(N, &t->txid, &raw, &len, &is_parked) < 0)
         return false;
     bool same = len == t->len && memcmp(raw, t->raw, len) == 0;
     free(raw);
-    cr_assert(same, "the mempool holds other bytes under this txid");
-    return true;
+    cr_assert(same, "the node holds other bytes under this txid");
+    return is_parked == parked;
 }
+
+static bool in_pool(const rtx_t *t) { return pending(t, false); }
+static bool parked(const rtx_t *t) { return pending(t, true); }
 
 /* What a rejection must leave alone. */
 typedef struct {
@@ -720,8 +726,9 @@ Test(mempool, reorganisation_readmits)
     cr_assert_not(in_pool(&t2), "t2 conflicts with the new branch");
     cr_assert_not(in_pool(&t2b), "t2b is mined");
     cr_assert(in_pool(&t4), "an unrelated tx was lost");
-    cr_assert_not(in_pool(&t3), "t3 spends an output that is no longer confirmed");
+    cr_assert(parked(&t3), "t3, whose parent t1 is pending again, is not parked");
     cr_assert_eq(s.mempool_count, 2);
+    cr_assert_eq(s.mempool_parked, 1);
     cr_assert_eq(s.mempool_bytes, t1.len + t4.len);
     cr_assert(node_mempool_spends(N, &GTX, 0));
     cr_assert_not(node_mempool_spends(N, &GTX, 1));
@@ -737,7 +744,10 @@ Test(mempool, reorganisation_readmits)
     node_status(N, &s);
     cr_assert_eq(s.height, 3);
     cr_assert(hash32_eq(&s.hash, &h));
-    cr_assert_eq(s.mempool_count, 0);
+    /* t1 confirmed: t3 leaves the parked set for the pool */
+    cr_assert(in_pool(&t3), "t3 did not come back once its parent confirmed");
+    cr_assert_eq(s.mempool_count, 1);
+    cr_assert_eq(s.mempool_parked, 0);
 }
 
 /* Coins of a coinbase that a reorganisation removes: a mempool spend of it goes. */
@@ -1126,6 +1136,107 @@ Test(mempool, blocks_move_records_in_their_own_write_through_a_reorganisation)
     for (int i = 0; i < n_snaps; i++)
         tb_rmdir(snaps[i]);
     open_node((size_t)1 << 20);
+}
+
+/* --- parking: children of payments a reorganisation unconfirmed ---------------- */
+
+/* x1 (t1) <- x2 (t3, a spend of t1's output): the chain a reorganisation
+ * takes off, onto a heavier branch of empty blocks (or with extra, when
+ * given) from genesis. The blocks go from the tip down, so t3 is offered
+ * back before its parent. */
+static void parent_and_child(rtx_t *t1, rtx_t *t3, const rtx_t *extra)
+{
+    *t1 = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 4 * COIN, 20000);
+    submit_tx_ok(t1);
+    blk_t x1 = mkblock(&G, 1, GT + 60, t1, 1, 20000, 1);
+    submit_block_ok(&x1, CHAIN_TIP);
+    *t3 = pay(&t1->txid, 0, 4 * COIN, &bertrand, &stranger.pkh, COIN, 30000);
+    submit_tx_ok(t3);
+    blk_t x2 = mkblock(&x1.hash, 2, GT + 120, t3, 1, 30000, 2);
+    submit_block_ok(&x2, CHAIN_TIP);
+    blk_t y1 = mkblock(&G, 1, GT + 61, extra, extra ? 1 : 0, extra ? 20000 : 0, 3);
+    submit_block_ok(&y1, CHAIN_SIDE);
+    blk_t y2 = mkblock(&y1.hash, 2, GT + 121, NULL, 0, 0, 4);
+    submit_block_ok(&y2, CHAIN_SIDE);
+    blk_t y3 = mkblock(&y2.hash, 3, GT + 181, NULL, 0, 0, 5);
+    submit_block_ok(&y3, CHAIN_TIP);
+}
+
+/* Both confirmed, both taken off by a reorganisation: the parent goes back to
+ * the pool, the child is parked (not dropped), across a restart too, and
+ * joins the pool once its parent is confirmed again. */
+Test(mempool, a_child_unconfirmed_with_its_parent_is_parked_until_the_parent_confirms)
+{
+    rtx_t t1, t3;
+    parent_and_child(&t1, &t3, NULL);
+    cr_assert(in_pool(&t1), "the parent did not come back");
+    cr_assert(parked(&t3), "the child was not parked");
+    node_status_t s;
+    node_status(N, &s);
+    cr_assert_eq(s.mempool_count, 1);
+    cr_assert_eq(s.mempool_parked, 1);
+
+    /* kill -9 would leave the same records: a clean close is enough here */
+    node_close(&N);
+    open_node((size_t)1 << 20);
+    store_ok(N, 2);
+    cr_assert(in_pool(&t1), "the parent was lost at restart");
+    cr_assert(parked(&t3), "the child was not parked again at restart");
+    job_t j;
+    get_job(&j);
+    cr_assert_eq(j.tx_count, 1, "a parked transaction went into a job");
+    mine_job(&j, 7);
+    cr_assert(in_pool(&t3), "the child did not come back once its parent confirmed");
+    node_status(N, &s);
+    cr_assert_eq(s.mempool_parked, 0);
+    get_job(&j);
+    mine_job(&j, 8);
+    cr_assert_not(in_pool(&t3));
+    node_close(&N);
+    open_node((size_t)1 << 20);
+    store_ok(N, 0);
+}
+
+/* The new branch spends the parent's coin otherwise: the parent cannot come
+ * back, and its parked child goes with its record. */
+Test(mempool, a_parked_child_whose_parent_is_double_spent_is_dropped)
+{
+    rtx_t t1, t3;
+    rtx_t rival = pay(&GTX, 0, 40 * COIN, &albert, &camille.pkh, 9 * COIN, 20000);
+    parent_and_child(&t1, &t3, &rival);
+    cr_assert_not(in_pool(&t1), "the double-spent parent is pooled");
+    cr_assert_not(pending(&t3, true) || pending(&t3, false), "its child is still held");
+    node_close(&N);
+    open_node((size_t)1 << 20);
+    store_ok(N, 0);
+}
+
+/* parking.h's bounds: past PARKING_MAX_COUNT the oldest go first. */
+Test(mempool, the_parked_set_is_bounded_oldest_out)
+{
+    parking_t p;
+    parking_init(&p);
+    static hash32_t pushed[PARKING_MAX_COUNT];
+    size_t k;
+    uint8_t raw[64] = {0};
+    for (uint32_t i = 0; i < PARKING_MAX_COUNT + 5; i++) {
+        hash32_t id = {{0}};
+        memcpy(id.b, &i, sizeof i);
+        cr_assert_eq(parking_add(&p, &id, raw, sizeof raw, 0, i, pushed, &k), 0);
+        cr_assert_eq(k, i < PARKING_MAX_COUNT ? 0u : 1u);
+        if (k)
+            cr_assert_eq(memcmp(pushed[0].b, &(uint32_t){i - PARKING_MAX_COUNT}, 4), 0,
+                         "not the oldest out");
+    }
+    cr_assert_eq(parking_count(&p), PARKING_MAX_COUNT);
+    static uint8_t big[PARKING_MAX_BYTES / 4 * 3];
+    hash32_t b1 = {{0, 0, 0, 0, 0xb1}}, b2 = {{0, 0, 0, 0, 0xb2}}; /* no small one's id */
+    cr_assert_eq(parking_add(&p, &b1, big, sizeof big, 0, 0, pushed, &k), 0);
+    cr_assert_eq(parking_add(&p, &b2, big, sizeof big, 0, 0, pushed, &k), 0);
+    cr_assert_leq(p.bytes, PARKING_MAX_BYTES);
+    cr_assert_not_null(parking_get(&p, &b2));
+    cr_assert_null(parking_get(&p, &b1), "the bytes bound kept the older big one");
+    parking_free(&p);
 }
 
 Test(mempool, the_unbroadcast_set_persists_and_leaves_with_its_record)

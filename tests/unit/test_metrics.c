@@ -13,7 +13,7 @@ Test(metrics, every_metric_with_help_type_and_value)
     node_status_t s = {.height = 12, .bits = 0x1e00ffff, .timestamp = 1700000000,
                        .mempool_count = 3, .mempool_bytes = 456, .peers = 2, .hashrate = 99,
                        .orphans = 1, .sigcache_hits = 10, .sigcache_misses = 4,
-                       .sigcache_entries = 7, .mempool_unbroadcast = 5,
+                       .sigcache_entries = 7, .mempool_unbroadcast = 5, .mempool_parked = 8,
                        .journal = {.commits = 20, .ops = 300, .failures = 1, .waiting = 6}};
     char *text;
     size_t len;
@@ -29,6 +29,7 @@ Test(metrics, every_metric_with_help_type_and_value)
         {"chain_mempool_transactions", "gauge", "3"},
         {"chain_mempool_bytes", "gauge", "456"},
         {"chain_mempool_unbroadcast", "gauge", "5"},
+        {"chain_mempool_parked", "gauge", "8"},
         {"chain_mempool_commits_total", "counter", "20"},
         {"chain_mempool_commit_ops_total", "counter", "300"},
         {"chain_mempool_commit_failures_total", "counter", "1"},

@@ -147,7 +147,7 @@ Test(views, transactions)
     j = views_chain_tx(views_tx(&g.b.txs[0], &g.b.txids[0], 9, NULL, none, 0x57), &loc, 2);
     cr_assert_eq(num(j, "confirmations"), 0); /* a tip below (a race) */
     json_decref(j);
-    j = views_mempool_tx(views_tx(&g.b.txs[0], &g.b.txids[0], 9, NULL, none, 0x57));
+    j = views_mempool_tx(views_tx(&g.b.txs[0], &g.b.txids[0], 9, NULL, none, 0x57), false);
     cr_assert(flag(j, "in_mempool"));
     cr_assert_eq(num(j, "confirmations"), 0);
     cr_assert_null(json_object_get(j, "block_hash"));
@@ -396,7 +396,8 @@ Test(views, status)
     const chain_params_t *p = params_by_name("demo");
     node_status_t s = {.height = 5, .hash = {{0xee}}, .chainwork = {{0x1234, 0, 0, 0}},
                        .bits = 0x1e00ffff, .timestamp = 1700000000, .mempool_count = 2,
-                       .mempool_bytes = 300, .peers = 4, .hashrate = 1000, .orphans = 1};
+                       .mempool_bytes = 300, .mempool_parked = 3, .peers = 4, .hashrate = 1000,
+                       .orphans = 1};
     json_t *j = views_status(&s, p, "9.9.9");
     cr_assert_str_eq(str(j, "network"), "demo");
     cr_assert_eq(num(j, "height"), 5);
@@ -408,11 +409,12 @@ Test(views, status)
                      "0000000000000000000000000000000000000000000000000000000000001234");
     cr_assert_eq(num(j, "mempool_size"), 2);
     cr_assert_eq(num(j, "mempool_bytes"), 300);
+    cr_assert_eq(num(j, "mempool_parked"), 3);
     cr_assert_eq(num(j, "peers"), 4);
     cr_assert_eq(num(j, "hashrate"), 1000);
     cr_assert_eq(num(j, "orphans"), 1);
     cr_assert_str_eq(str(j, "version"), "9.9.9");
-    cr_assert_eq(json_object_size(j), 13);
+    cr_assert_eq(json_object_size(j), 14);
     json_decref(j);
 }
 

@@ -1,6 +1,7 @@
 #include "err.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,6 +38,13 @@ int err_http_status(err_code_t code)
 int err_ban_score(err_code_t code)
 {
     return (unsigned)code < ERR_COUNT_ ? table[code].ban : 0;
+}
+
+int err_tx_ban_score(err_code_t code)
+{
+    bool state = code == ERR_UNKNOWN_UTXO || code == ERR_IMMATURE_COINBASE ||
+                 code == ERR_DOUBLE_SPEND;
+    return state ? 0 : err_ban_score(code);
 }
 
 int err_set(err_t *e, err_code_t code, const char *fmt, ...)

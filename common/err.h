@@ -74,6 +74,12 @@ err_code_t err_from_str(const char *s);
 int err_http_status(err_code_t code);
 /* How much a peer that sent input rejected with this code adds to its score. */
 int err_ban_score(err_code_t code);
+/* The same for a relayed transaction: 0 for the verdicts that depend on the
+ * receiver's own chain and mempool (unknown_utxo, immature_coinbase,
+ * double_spend), which honest peers send in a race or from another branch
+ * (after a partition, a node relays the payments of the branch it was on).
+ * In a block the same codes are invalid for everyone: err_ban_score(). */
+int err_tx_ban_score(err_code_t code);
 
 /* Fills e (which may be NULL: then nothing is written) and returns -(int)code,
  * so that a function can `return err_set(e, ERR_X, "...")`. */

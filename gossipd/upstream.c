@@ -443,7 +443,7 @@ static void on_submitted_tx(gossip_t *g, const client_result_t *r)
     /* refused for good (invalid, known, spent): not fetched again; a missing
      * parent or a full mempool may change, so those may be offered again */
     if (code == ERR_OK || code == ERR_KNOWN || code == ERR_DOUBLE_SPEND ||
-        err_ban_score(code) >= PEER_BAN_SCORE)
+        err_tx_ban_score(code) >= PEER_BAN_SCORE)
         relay_note_seen(g->relay, &r->tag.hash);
     peer_t *p = tag_peer(g, &r->tag);
     if (p && code == ERR_OK)
@@ -452,7 +452,7 @@ static void on_submitted_tx(gossip_t *g, const client_result_t *r)
         char why[256];
         snprintf(why, sizeof why, "a transaction chaind rejects (%s: %s)", err_str(code),
                  r->reply.message);
-        conn_misbehave(g, p, err_ban_score(code), why);
+        conn_misbehave(g, p, err_tx_ban_score(code), why);
     }
 }
 

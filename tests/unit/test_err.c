@@ -97,6 +97,14 @@ Test(err, ban_scores)
         int s = err_ban_score((err_code_t)i);
         cr_assert_geq(s, 0, "code %s: negative ban score %d", err_str((err_code_t)i), s);
     }
+    /* a relayed transaction the receiver's own view refuses costs nothing
+     * (honest peers on another branch send them); an invalid one still does */
+    cr_assert_gt(err_ban_score(ERR_DOUBLE_SPEND), 0, "in a block it is invalid");
+    cr_assert_eq(err_tx_ban_score(ERR_DOUBLE_SPEND), 0);
+    cr_assert_eq(err_tx_ban_score(ERR_UNKNOWN_UTXO), 0);
+    cr_assert_eq(err_tx_ban_score(ERR_IMMATURE_COINBASE), 0);
+    cr_assert_eq(err_tx_ban_score(ERR_SCRIPT_FAILED), err_ban_score(ERR_SCRIPT_FAILED));
+    cr_assert_eq(err_tx_ban_score(ERR_BAD_ENCODING), err_ban_score(ERR_BAD_ENCODING));
 }
 
 Test(err, set_fills_and_returns_negative_code)

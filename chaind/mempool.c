@@ -157,6 +157,18 @@ static int make_room(mempool_t *m, const mempool_entry_t *x, err_t *e)
     return rc;
 }
 
+/* ERR_DUST when an output of tx is below TX_DUST_LIMIT (policy only: a
+ * block may hold such outputs). */
+static int no_dust(const tx_t *tx, err_t *e)
+{
+    for (size_t i = 0; i < tx->n_outputs; i++)
+        if (tx->outputs[i].amount < TX_DUST_LIMIT)
+            return err_set(e, ERR_DUST, "output %zu pays %" PRIu64 " units, below the dust "
+                           "limit of %" PRIu64, i, (uint64_t)tx->outputs[i].amount,
+                           (uint64_t)TX_DUST_LIMIT);
+    return 0;
+}
+
 /* ERR_DOUBLE_SPEND when an input of tx is spent by a pooled transaction. */
 static int spends_nothing_pooled(const mempool_t *m, const tx_t *tx, err_t *e)
 {
@@ -199,6 +211,8 @@ int mempool_accept(mempool_t *m, const uint8_t *raw, size_t len, const coin_view
         rc = err_set(e, ERR_KNOWN, "the transaction is already in the mempool");
     else if ((rc = tx_check(&x->tx, NULL, e)) == 0 && tx_is_coinbase(&x->tx))
         rc = err_set(e, ERR_COINBASE_TX, "a coinbase is only valid in a block");
+    if (rc == 0 && meta && meta->fresh)
+        rc = no_dust(&x->tx, e);
     if (rc == 0)
         rc = spends_nothing_pooled(m, &x->tx, e);
     if (rc == 0 && tx_sighash(&x->tx, &sighash) < 0)

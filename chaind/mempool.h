@@ -5,7 +5,10 @@
  * min_fee_rate units a byte of its encoding; no two transactions spend one
  * output (ERR_DOUBLE_SPEND); the pool holds at most max_bytes of encodings, and
  * when full a newcomer evicts the lowest fee rates or, paying no more than
- * they do, is refused (ERR_MEMPOOL_FULL).
+ * they do, is refused (ERR_MEMPOOL_FULL). A new submission (meta->fresh)
+ * with an output below TX_DUST_LIMIT is ERR_DUST; one acknowledged before
+ * (a stored record, a disconnected block's) is never refused for dust, so a
+ * higher limit never loses an acknowledged payment.
  *
  * The pool lives in memory; its durable copy is the store's mempool table,
  * which the node keeps in step (chaind/journal.h). An entry carries that
@@ -43,6 +46,7 @@ typedef struct {
 typedef struct {
     uint8_t flags;
     uint64_t arrival;
+    bool fresh; /* a new submission: the dust rule applies (policy, not recorded) */
 } mempool_meta_t;
 
 typedef struct mempool mempool_t;

@@ -357,7 +357,7 @@ static void retry_parked(node_t *n)
     size_t admitted = 0, gone = 0;
     for (size_t i = 0; i < n->parked.n;) {
         parking_entry_t x = n->parked.v[i];
-        mempool_meta_t meta = {x.flags, x.arrival};
+        mempool_meta_t meta = {x.flags, x.arrival, false};
         hash32_t txid;
         uint64_t ticket;
         err_t e;
@@ -443,7 +443,7 @@ static void readmit(node_t *n)
         hash32_t txid;
         uint64_t ticket;
         err_t e;
-        mempool_meta_t meta = {0, clock_unix()};
+        mempool_meta_t meta = {0, clock_unix(), false};
         /* its record came back in the disconnect's write */
         int rc = accept_tx(n, p + 4, len, "reorg", &meta, false, &txid, &ticket, &e);
         if (rc < 0) {
@@ -597,7 +597,7 @@ int node_submit_tx(node_t *n, const uint8_t *raw, size_t len, const char *origin
                    hash32_t *txid, uint64_t *ticket, err_t *e)
 {
     precheck_sigs(n, raw, len);
-    mempool_meta_t meta = {flags, clock_unix()};
+    mempool_meta_t meta = {flags, clock_unix(), true};
     pthread_mutex_lock(&n->lock);
     memset(txid, 0, sizeof *txid);
     int rc = accept_tx(n, raw, len, origin, &meta, true, txid, ticket, e);
@@ -888,7 +888,7 @@ static void readmit_record(node_t *n, drops_t *d, const hash32_t *txid,
     hash32_t got;
     uint64_t ticket;
     err_t e;
-    mempool_meta_t meta = {rec->flags, rec->arrival};
+    mempool_meta_t meta = {rec->flags, rec->arrival, false};
     hash_sha256d(&got, rec->raw, rec->len);
     if (!hash32_eq(&got, txid))
         drop_logged(n, d, "record", txid,
@@ -959,7 +959,7 @@ static void take_legacy(void *ctx, const uint8_t *raw, size_t len)
     hash32_t txid;
     uint64_t ticket;
     err_t e;
-    mempool_meta_t meta = {0, clock_unix()};
+    mempool_meta_t meta = {0, clock_unix(), false};
     wait_room(j, len);
     if (accept_tx(l->n, raw, len, "saved", &meta, true, &txid, &ticket, &e) == 0)
         l->taken++;

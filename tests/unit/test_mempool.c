@@ -1138,6 +1138,19 @@ Test(mempool, blocks_move_records_in_their_own_write_through_a_reorganisation)
     open_node((size_t)1 << 20);
 }
 
+/* Dust is policy: a new submission with an output below TX_DUST_LIMIT is
+ * refused, naming the output and the limit; a block may hold one. */
+Test(mempool, dust_is_refused_by_policy_only)
+{
+    rtx_t dust = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, TX_DUST_LIMIT - 1, 20000);
+    err_t e = submit_tx_fail(&dust, ERR_DUST, "dust");
+    cr_assert(strstr(e.message, "output 0") && strstr(e.message, "1500"), "%s", e.message);
+    rtx_t edge = pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, TX_DUST_LIMIT, 20000);
+    submit_tx_ok(&edge);
+    blk_t b1 = mkblock(&G, 1, GT + 60, &dust, 1, 20000, 1);
+    submit_block_ok(&b1, CHAIN_TIP);
+}
+
 /* --- parking: children of payments a reorganisation unconfirmed ---------------- */
 
 /* x1 (t1) <- x2 (t3, a spend of t1's output): the chain a reorganisation
@@ -1209,6 +1222,42 @@ Test(mempool, a_parked_child_whose_parent_is_double_spent_is_dropped)
     node_close(&N);
     open_node((size_t)1 << 20);
     store_ok(N, 0);
+}
+
+/* A child of parent's output 0 (worth amount, owner's) whose txid sorts
+ * before the parent's, or after it. */
+static rtx_t child_sorting(const rtx_t *parent, amount_t amount, const tb_wallet_t *owner,
+                           bool before)
+{
+    for (amount_t fee = 20000;; fee++) {
+        rtx_t c = pay(&parent->txid, 0, amount, owner, &stranger.pkh, amount / 2, fee);
+        if ((memcmp(c.txid.b, parent->txid.b, 32) < 0) == before)
+            return c;
+    }
+}
+
+/* Stored records are read back in key order: a child whose key sorts before
+ * its parent's parks as well as one after it, and keeps its record. */
+Test(mempool, startup_parks_stored_children_whatever_their_key_order)
+{
+    node_close(&N);
+    rtx_t parents[2] = {pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 4 * COIN, 20000),
+                        pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, 20000)};
+    rtx_t children[2] = {child_sorting(&parents[0], 4 * COIN, &bertrand, true),
+                         child_sorting(&parents[1], COIN, &albert, false)};
+    for (int i = 0; i < 2; i++) {
+        put_record(dir, &parents[i].txid, parents[i].raw, parents[i].len, 0);
+        put_record(dir, &children[i].txid, children[i].raw, children[i].len, 0);
+    }
+    open_node((size_t)1 << 20);
+    for (int i = 0; i < 2; i++) {
+        cr_assert(in_pool(&parents[i]));
+        cr_assert(parked(&children[i]), "stored child %d was not parked", i);
+        cr_assert(recorded(&children[i].txid, &children[i], NULL), "child %d dropped", i);
+    }
+    node_status_t s;
+    node_status(N, &s);
+    cr_assert_eq(s.mempool_parked, 2);
 }
 
 /* parking.h's bounds: past PARKING_MAX_COUNT the oldest go first. */

@@ -27,6 +27,15 @@
 #define DEFAULT_MAX_CONNECTIONS 1024
 #define DEFAULT_MAX_BODY ((size_t)2 << 20)
 #define CONNECTION_TIMEOUT_S 30
+/* A request whose URI (path and query) or headers pass these bounds is
+ * answered 414 or 431 too_large, JSON. MHD answers such requests itself,
+ * with an HTML body, once they pass its per-connection memory, so that is
+ * set well above them: a request between the bounds and the memory reaches
+ * chaind's handler and gets chaind's JSON (past it, MHD's HTML still). MHD
+ * maps each connection's memory (untouched pages cost nothing). */
+#define URI_MAX (8 << 10)
+#define HEAD_MAX (16 << 10)
+#define CONNECTION_MEMORY ((size_t)64 << 10)
 #define DEFAULT_MAX_PER_IP 64 /* connections from one address at once */
 /* A body refused as too large is still read, and dropped, up to this many
  * bytes (and HTTPGUARD_DRAIN_MS), so that a client that writes its whole
@@ -591,6 +600,32 @@ static enum MHD_Result take_body(ctx_t *x, const char *data, size_t *size, bool 
     return MHD_YES;
 }
 
+static enum MHD_Result add_len(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    (void)kind;
+    *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": ", CRLF or "&=" */
+    return MHD_YES;
+}
+
+/* 414 or 431 JSON when the head passes URI_MAX or HEAD_MAX; MHD_YES else. */
+static enum MHD_Result head_check(ctx_t *x)
+{
+    size_t uri = strlen(x->url), head = 0;
+    MHD_get_connection_values(x->c, MHD_GET_ARGUMENT_KIND, add_len, &uri);
+    MHD_get_connection_values(x->c, MHD_HEADER_KIND, add_len, &head);
+    char msg[96];
+    if (uri > URI_MAX) {
+        snprintf(msg, sizeof msg, "the URI is over %d bytes", URI_MAX);
+        return reply_fail(x, MHD_HTTP_URI_TOO_LONG, ERR_TOO_LARGE, NULL, msg);
+    }
+    if (head > HEAD_MAX) {
+        snprintf(msg, sizeof msg, "the headers are over %d bytes", HEAD_MAX);
+        return reply_fail(x, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, ERR_TOO_LARGE, NULL, msg);
+    }
+    return MHD_YES;
+}
+
 /* Whether a body follows the head (its pace is then the guard's). */
 static bool has_body(struct MHD_Connection *c)
 {
@@ -634,6 +669,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (clock_gettime(CLOCK_MONOTONIC, &r->start) != 0)
             r->start = (struct timespec){0, 0};
         httpguard_head_done(c, has_body(c));
+        enum MHD_Result refused = head_check(&x);
+        if (refused != MHD_YES || r->answered)
+            return refused;
         return post ? post_begin(&x) : MHD_YES;
     }
     if (r->answered) { /* answered on the first call: drop whatever MHD still passes on */
@@ -834,7 +872,8 @@ static int start_daemon(http_server_t *s, const http_config_t *cfg, struct socka
         (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)s,
         /* one address cannot take every slot: the others' /status answers
          * (MHD counts an IPv6 address whole, not by /64) */
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        CONNECTION_MEMORY,
         MHD_OPTION_NOTIFY_CONNECTION, httpguard_notify, (void *)s->guard, MHD_OPTION_END);
     if (!s->daemon) {
         int err = errno;

@@ -209,3 +209,71 @@ Test(httpguard, a_too_large_post_reads_its_413, .fini = reap_daemon, .timeout = 
     cr_assert_eq(system(cmd), 0, "%s failed", cmd);
     stop_daemon(d);
 }
+
+/* Sends req on a new connection from 127.0.0.1 and reads the answer until
+ * the server closes (at most 5 s): malloc'd, NUL-terminated. */
+static char *exchange(const tb_chaind_t *d, const char *req, size_t len)
+{
+    int fd = connect_from("127.0.0.1", d->http_port);
+    cr_assert_geq(fd, 0);
+    struct pollfd p = {fd, POLLOUT, 0};
+    cr_assert_eq(poll(&p, 1, 2000), 1);
+    for (size_t off = 0; off < len;) {
+        p.events = POLLOUT;
+        cr_assert_eq(poll(&p, 1, 2000), 1);
+        ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
+        cr_assert_gt(n, 0, "send: %s", strerror(errno));
+        off += (size_t)n;
+    }
+    size_t cap = 65536, got = 0;
+    char *out = malloc(cap);
+    cr_assert_not_null(out);
+    for (double end = now_s() + 5; now_s() < end && got < cap - 1;) {
+        p.events = POLLIN;
+        if (poll(&p, 1, 200) <= 0)
+            continue;
+        ssize_t n = recv(fd, out + got, cap - 1 - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    out[got] = '\0';
+    close(fd);
+    return out;
+}
+
+static void expect_json_error(const tb_chaind_t *d, const char *req, size_t len,
+                              const char *status_line, const char *what)
+{
+    char *ans = exchange(d, req, len);
+    cr_assert(strncmp(ans, status_line, strlen(status_line)) == 0, "%s: got %.200s", what, ans);
+    const char *body = strstr(ans, "\r\n\r\n");
+    cr_assert_not_null(body, "%s: no body", what);
+    json_error_t je;
+    json_t *j = json_loads(body + 4, 0, &je);
+    cr_assert_not_null(j, "%s: the body is not JSON: %.200s", what, body + 4);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "error")), "too_large", "%s", what);
+    cr_assert_not_null(json_string_value(json_object_get(j, "message")), "%s", what);
+    json_decref(j);
+    free(ans);
+}
+
+/* A URI or headers past chaind's bounds (8 KiB, 16 KiB) are refused with
+ * its JSON, not libmicrohttpd's HTML. */
+Test(httpguard, a_long_uri_and_long_headers_answer_json, .fini = reap_daemon, .timeout = 60)
+{
+    signal(SIGPIPE, SIG_IGN);
+    tb_chaind_t *d = &daemon_;
+    tb_chaind_start(d, NULL, NULL);
+    size_t big = 20000, cap = big + 256;
+    char *req = malloc(cap);
+    cr_assert_not_null(req);
+    int n = snprintf(req, cap, "GET /status?q=%0*d HTTP/1.1\r\nHost: x\r\n\r\n", (int)big, 0);
+    expect_json_error(d, req, (size_t)n, "HTTP/1.1 414", "a 20 KB URI");
+    n = snprintf(req, cap, "GET /status HTTP/1.1\r\nHost: x\r\nX-Big: %0*d\r\n\r\n", (int)big, 0);
+    expect_json_error(d, req, (size_t)n, "HTTP/1.1 431", "a 20 KB header");
+    free(req);
+    double took;
+    cr_assert_eq(tb_status_probe(d, 2000, &took), 200);
+    stop_daemon(d);
+}

@@ -234,7 +234,9 @@ static enum MHD_Result reply_fail(ctx_t *x, unsigned status, err_code_t code, co
     printable(msg, sizeof msg, message);
     printable(method, sizeof method, x->method);
     printable(url, sizeof url, x->url);
-    LOGINFO("http: %s %s -> %u %s: %s", method, url, status, err_str(code), msg);
+    /* a client can repeat a refusal at will: a line a second a code */
+    log_limited(LOG_INFO, err_str(code), "http: %s %s -> %u %s: %s", method, url, status,
+                err_str(code), msg);
     json_t *j = json_pack("{s:s, s:s}", "error", err_str(code), "message", msg);
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);

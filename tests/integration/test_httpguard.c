@@ -36,9 +36,15 @@ static void reap_daemon(void)
     }
 }
 
-static void stop_daemon(tb_chaind_t *d)
+/* SIGTERM: chaind must exit 0; its data directory stays. */
+static void stop_daemon_keep(tb_chaind_t *d)
 {
     cr_assert_eq(tb_chaind_stop(d), 0, "chaind did not exit 0 on SIGTERM");
+}
+
+static void stop_daemon(tb_chaind_t *d)
+{
+    stop_daemon_keep(d);
     tb_rmdir(d->datadir);
 }
 
@@ -276,4 +282,32 @@ Test(httpguard, a_long_uri_and_long_headers_answer_json, .fini = reap_daemon, .t
     double took;
     cr_assert_eq(tb_status_probe(d, 2000, &took), 200);
     stop_daemon(d);
+}
+
+/* Refusals a client repeats at will cost a log line a second, not one each. */
+Test(httpguard, repeated_refusals_are_logged_at_a_bounded_rate, .fini = reap_daemon,
+     .timeout = 60)
+{
+    signal(SIGPIPE, SIG_IGN);
+    tb_chaind_t *d = &daemon_;
+    tb_chaind_start(d, NULL, NULL);
+    char log[1024];
+    snprintf(log, sizeof log, "%s/chaind.log", d->datadir);
+    static const char req[] =
+        "GET /no-such-route HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    double t0 = now_s();
+    for (int i = 0; i < 200; i++)
+        free(exchange(d, req, sizeof req - 1));
+    double took = now_s() - t0;
+    stop_daemon_keep(d);
+    FILE *f = fopen(log, "r");
+    cr_assert_not_null(f);
+    char line[1024];
+    int lines = 0;
+    while (fgets(line, sizeof line, f))
+        lines += strstr(line, "-> 404 not_found") != NULL;
+    fclose(f);
+    cr_log_info("200 refusals in %.1f s: %d log lines", took, lines);
+    cr_assert_leq(lines, (int)took + 2, "200 refusals in %.1f s wrote %d lines", took, lines);
+    tb_rmdir(d->datadir);
 }

@@ -141,7 +141,8 @@
  * method_not_allowed (with Allow); a POST body that is not application/json 415
  * not_json, that does not parse 400 bad_json, over max_body 413 too_large
  * (read and dropped first up to 16 MiB, so that the client can read it;
- * at once to an Expect: 100-continue).
+ * at once to an Expect: 100-continue); a URI over 8 KiB 414 too_large,
+ * headers over 16 KiB 431 too_large (docs/PROTOCOL.md: what stays MHD's).
  * Slow clients are cut (httpguard.h: a 10 s deadline on the request head, a
  * minimum body rate), and one address holds max_per_ip connections at most.
  * A rejected request changes nothing. */

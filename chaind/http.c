@@ -18,6 +18,7 @@
 #include "api.h"
 #include "assets.h"
 #include "dec.h"
+#include "httpguard.h"
 #include "log.h"
 #include "sse.h"
 
@@ -26,6 +27,21 @@
 #define DEFAULT_MAX_CONNECTIONS 1024
 #define DEFAULT_MAX_BODY ((size_t)2 << 20)
 #define CONNECTION_TIMEOUT_S 30
+/* A request whose URI (path and query) or headers pass these bounds is
+ * answered 414 or 431 too_large, JSON. MHD answers such requests itself,
+ * with an HTML body, once they pass its per-connection memory, so that is
+ * set well above them: a request between the bounds and the memory reaches
+ * chaind's handler and gets chaind's JSON (past it, MHD's HTML still). MHD
+ * maps each connection's memory (untouched pages cost nothing). */
+#define URI_MAX (8 << 10)
+#define HEAD_MAX (16 << 10)
+#define CONNECTION_MEMORY ((size_t)64 << 10)
+#define DEFAULT_MAX_PER_IP 64 /* connections from one address at once */
+/* A body refused as too large is still read, and dropped, up to this many
+ * bytes (and HTTPGUARD_DRAIN_MS), so that a client that writes its whole
+ * request before it reads (Python's http.client) gets to read the 413
+ * instead of a broken pipe: nginx's lingering close. */
+#define DRAIN_MAX_BYTES ((uint64_t)16 << 20)
 #define LOG_TEXT_MAX 160     /* bytes of a client's URL or method shown in a log line */
 
 #define JSON_TYPE "application/json"
@@ -52,6 +68,7 @@ struct http_server {
     api_t *api;
     node_t *node;
     sse_t *sse;
+    httpguard_t *guard;
     bool explorer;
     char *cors_origin;
     size_t max_body;
@@ -217,7 +234,9 @@ static enum MHD_Result reply_fail(ctx_t *x, unsigned status, err_code_t code, co
     printable(msg, sizeof msg, message);
     printable(method, sizeof method, x->method);
     printable(url, sizeof url, x->url);
-    LOGINFO("http: %s %s -> %u %s: %s", method, url, status, err_str(code), msg);
+    /* a client can repeat a refusal at will: a line a second a code */
+    log_limited(LOG_INFO, err_str(code), "http: %s %s -> %u %s: %s", method, url, status,
+                err_str(code), msg);
     json_t *j = json_pack("{s:s, s:s}", "error", err_str(code), "message", msg);
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -531,30 +550,40 @@ static enum MHD_Result post_begin(ctx_t *x)
     const char *cl =
         MHD_lookup_connection_value(x->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     uint64_t declared;
-    if (cl && dec_u64(cl, strlen(cl), &declared) == 0 && declared > x->s->max_body)
+    if (!cl || dec_u64(cl, strlen(cl), &declared) < 0 || declared <= x->s->max_body)
+        return MHD_YES;
+    /* a client that waits for 100 Continue reads the 413 before it sends a
+     * byte; one past the drain bound is not worth reading */
+    const char *expect =
+        MHD_lookup_connection_value(x->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    if ((expect && strcasecmp(expect, "100-continue") == 0) || declared > DRAIN_MAX_BYTES)
         return reply_error(x, ERR_TOO_LARGE, "the body is over %zu bytes", x->s->max_body);
+    x->r->too_large = true; /* drained, then answered (take_body) */
+    httpguard_draining(x->c);
     return MHD_YES;
 }
 
 /* A piece of a request body; keep: a POST body the route reads. Past the
  * bound (or when not kept) the body is freed and the rest dropped; MHD
  * 0.9.75 cannot answer in mid-upload, so the answer (413 for a kept body)
- * goes out once the body ends, and a body running on past twice the bound
- * is cut off by closing the connection. */
+ * goes out once the body ends, and a body running on past DRAIN_MAX_BYTES
+ * (or HTTPGUARD_DRAIN_MS: the guard) is cut off by closing the connection. */
 static enum MHD_Result take_body(ctx_t *x, const char *data, size_t *size, bool keep)
 {
     req_t *r = x->r;
     size_t max = x->s->max_body, n = *size;
     *size = 0;
+    httpguard_body(x->c, n);
     r->received = n > SIZE_MAX - r->received ? SIZE_MAX : r->received + n;
     if (keep && !r->too_large && r->received > max) {
         free(r->body);
         r->body = NULL;
         r->len = r->cap = 0;
         r->too_large = true;
+        httpguard_draining(x->c);
     }
     if (!keep || r->too_large)
-        return r->received > max && r->received - max > max ? MHD_NO : MHD_YES;
+        return r->received > max && r->received > DRAIN_MAX_BYTES ? MHD_NO : MHD_YES;
     size_t need = r->len + n; /* at most max: received bounds it */
     if (need > r->cap) {
         size_t cap = r->cap ? r->cap : 4096;
@@ -571,6 +600,41 @@ static enum MHD_Result take_body(ctx_t *x, const char *data, size_t *size, bool 
     memcpy(r->body + r->len, data, n);
     r->len += n;
     return MHD_YES;
+}
+
+static enum MHD_Result add_len(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    (void)kind;
+    *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": ", CRLF or "&=" */
+    return MHD_YES;
+}
+
+/* 414 or 431 JSON when the head passes URI_MAX or HEAD_MAX; MHD_YES else. */
+static enum MHD_Result head_check(ctx_t *x)
+{
+    size_t uri = strlen(x->url), head = 0;
+    MHD_get_connection_values(x->c, MHD_GET_ARGUMENT_KIND, add_len, &uri);
+    MHD_get_connection_values(x->c, MHD_HEADER_KIND, add_len, &head);
+    char msg[96];
+    if (uri > URI_MAX) {
+        snprintf(msg, sizeof msg, "the URI is over %d bytes", URI_MAX);
+        return reply_fail(x, MHD_HTTP_URI_TOO_LONG, ERR_TOO_LARGE, NULL, msg);
+    }
+    if (head > HEAD_MAX) {
+        snprintf(msg, sizeof msg, "the headers are over %d bytes", HEAD_MAX);
+        return reply_fail(x, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, ERR_TOO_LARGE, NULL, msg);
+    }
+    return MHD_YES;
+}
+
+/* Whether a body follows the head (its pace is then the guard's). */
+static bool has_body(struct MHD_Connection *c)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return (cl && strspn(cl, "0") != strlen(cl)) ||
+           MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
 typedef enum { M_OTHER, M_GET, M_POST } method_t;
@@ -606,6 +670,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
         if (clock_gettime(CLOCK_MONOTONIC, &r->start) != 0)
             r->start = (struct timespec){0, 0};
+        httpguard_head_done(c, has_body(c));
+        enum MHD_Result refused = head_check(&x);
+        if (refused != MHD_YES || r->answered)
+            return refused;
         return post ? post_begin(&x) : MHD_YES;
     }
     if (r->answered) { /* answered on the first call: drop whatever MHD still passes on */
@@ -616,6 +684,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return send_held(&x);
     if (*upload_size)
         return take_body(&x, upload, upload_size, post);
+    httpguard_body_done(c);
     if (!rt)
         return reply_error(&x, ERR_NOT_FOUND, "no such route");
     const char *allow = allow_str(rt);
@@ -640,8 +709,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     http_server_t *s = cls;
-    (void)c;
     (void)toe;
+    httpguard_request_done(c);
     req_t *r = *con_cls;
     if (r) {
         pthread_mutex_lock(&s->wait_lock);
@@ -768,6 +837,7 @@ static void server_free(http_server_t *s)
         node_unsubscribe_durable(s->node, s->subscription);
     if (s->daemon)
         MHD_stop_daemon(s->daemon); /* waits for requests in progress */
+    httpguard_free(&s->guard);
     sse_destroy(&s->sse);
     api_destroy(&s->api);
     pthread_mutex_destroy(&s->wait_lock);
@@ -784,6 +854,7 @@ static int start_daemon(http_server_t *s, const http_config_t *cfg, struct socka
     unsigned conns = cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONNECTIONS;
     if (conns < threads) /* MHD splits the limit among the threads */
         conns = threads;
+    unsigned per_ip = cfg->max_per_ip ? cfg->max_per_ip : DEFAULT_MAX_PER_IP;
     /* A pool of internal threads, never one a connection, each with a poll()
      * loop. Not epoll: under the load test's burst of 1 000 connections,
      * libmicrohttpd 0.9.75's edge-triggered epoll loop once left one thread
@@ -801,13 +872,18 @@ static int start_daemon(http_server_t *s, const http_config_t *cfg, struct socka
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_LIMIT, conns, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)s,
-        MHD_OPTION_END);
+        /* one address cannot take every slot: the others' /status answers
+         * (MHD counts an IPv6 address whole, not by /64) */
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        CONNECTION_MEMORY,
+        MHD_OPTION_NOTIFY_CONNECTION, httpguard_notify, (void *)s->guard, MHD_OPTION_END);
     if (!s->daemon) {
         int err = errno;
         return err_set(e, ERR_INTERNAL, "cannot serve HTTP on %s: %s", cfg->listen,
                        err ? strerror(err) : "libmicrohttpd failed to start");
     }
-    LOGDEBUG("http: serving on %s (%u threads, %u connections)", cfg->listen, threads, conns);
+    LOGDEBUG("http: serving on %s (%u threads, %u connections, %u an address)", cfg->listen,
+             threads, conns, per_ip);
     warn_small_accept_queue(conns);
     return 0;
 }
@@ -844,6 +920,8 @@ int http_start(http_server_t **out, node_t *node, const http_config_t *cfg, err_
                   : api_new(&s->api, node, cfg->version, e);
     if (rc == 0)
         rc = sse_new(&s->sse, cfg->event_streams, SSE_KEEPALIVE_MS, e);
+    if (rc == 0)
+        rc = httpguard_new(&s->guard, e);
     if (rc == 0)
         rc = start_daemon(s, cfg, &ss, v6, port, e);
     if (rc < 0) {

@@ -139,7 +139,12 @@
  * Errors are {"error": code, "message": text} with the status of common/err.h;
  * unknown routes 404 not_found; a method a route lacks 405
  * method_not_allowed (with Allow); a POST body that is not application/json 415
- * not_json, that does not parse 400 bad_json, over max_body 413 too_large.
+ * not_json, that does not parse 400 bad_json, over max_body 413 too_large
+ * (read and dropped first up to 16 MiB, so that the client can read it;
+ * at once to an Expect: 100-continue); a URI over 8 KiB 414 too_large,
+ * headers over 16 KiB 431 too_large (docs/PROTOCOL.md: what stays MHD's).
+ * Slow clients are cut (httpguard.h: a 10 s deadline on the request head, a
+ * minimum body rate), and one address holds max_per_ip connections at most.
  * A rejected request changes nothing. */
 #ifndef CHAIND_HTTP_H
 #define CHAIND_HTTP_H
@@ -158,6 +163,7 @@ typedef struct {
     const char *cors_origin;  /* NULL, or the value of Access-Control-Allow-Origin */
     unsigned threads;         /* thread pool size; 0: 4 (at most 64) */
     unsigned max_connections; /* 0: 1024 */
+    unsigned max_per_ip;      /* connections from one address at once; 0: 64 */
     size_t max_body;          /* request body limit in bytes; 0: 2 MiB */
     const char *version;      /* shown by /status */
     bool no_explorer;         /* --explorer off: /, /index.html, /explorer/NAME answer 404 */

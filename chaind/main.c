@@ -29,6 +29,8 @@ static flag_t flags[] = {
     {"http-threads", "CHAIND_HTTP_THREADS", "N", "HTTP worker threads", "4", false},
     {"max-connections", "CHAIND_MAX_CONNECTIONS", "N", "HTTP connections at most (lowered, with "
      "a warning, to what the open-file limit leaves)", "1024", false},
+    {"http-max-per-ip", "CHAIND_HTTP_MAX_PER_IP", "N", "HTTP connections from one address at "
+     "once", "64", false},
     {"rpc-keys", "CHAIND_RPC_KEYS", "DIR", "the control plane's key set: server.key, clients, "
      "and the keys made for clients (default: <datadir>/rpc; made at first start)", NULL, false},
     {"max-rpc-connections", "CHAIND_MAX_RPC_CONNECTIONS", "N", "tcp:// rpc connections at once",
@@ -143,7 +145,7 @@ static int run(const node_config_t *cfg, const rpc_config_t *rcfg, const http_co
 
 /* The numeric flags, each within its bounds: -1 after a message. */
 typedef struct {
-    uint64_t verify_threads, http_threads, max_conn, mempool_mb, fee_rate, db_mb, max_rpc,
+    uint64_t verify_threads, http_threads, max_conn, per_ip, mempool_mb, fee_rate, db_mb, max_rpc,
         max_sub, streams;
     bool explorer;
 } numbers_t;
@@ -155,6 +157,7 @@ static int parse_numbers(numbers_t *n)
         flags_uint("chaind", "http-threads", FLAG("http-threads"), 1, 256, &n->http_threads) ||
         flags_uint("chaind", "max-connections", FLAG("max-connections"), 1, 100000,
                    &n->max_conn) ||
+        flags_uint("chaind", "http-max-per-ip", FLAG("http-max-per-ip"), 1, 100000, &n->per_ip) ||
         flags_uint("chaind", "mempool-mb", FLAG("mempool-mb"), 1, 65536, &n->mempool_mb) ||
         flags_uint("chaind", "min-fee-rate", FLAG("min-fee-rate"), 0, 1000000, &n->fee_rate) ||
         flags_uint("chaind", "db-size-mb", FLAG("db-size-mb"), 16, (uint64_t)1 << 24,
@@ -221,6 +224,7 @@ int main(int argc, char **argv)
         .cors_origin = FLAG("cors"),
         .threads = (unsigned)n.http_threads,
         .max_connections = max_conn,
+        .max_per_ip = (unsigned)n.per_ip,
         .version = CHAIN_VERSION,
         .no_explorer = !n.explorer,
         .event_streams = (unsigned)n.streams,

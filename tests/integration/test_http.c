@@ -1841,7 +1841,7 @@ Test(http, load_and_bad_input_leave_it_serving, .fini = reap_daemon, .timeout = 
     cr_assert_geq(rl.rlim_cur, 1100, "the open-file limit (%lu) is below what the test needs",
                   (unsigned long)rl.rlim_cur);
     tb_asan_small_quarantine();
-    const char *extra[] = {"--max-connections", "2000", NULL};
+    const char *extra[] = {"--max-connections", "2000", "--http-max-per-ip", "2000", NULL};
     tb_chaind_t *d = start_daemon(extra);
     double t0 = now_s();
     long rss[3];

@@ -20,6 +20,14 @@ typedef struct {
     uint64_t seq; /* arrival order: the oldest is evicted first */
 } orphan_t;
 
+/* A prefetched block that passed its context-free checks, decoded from raw
+ * (owned: the decoding borrows from it). */
+typedef struct {
+    uint8_t *raw;
+    size_t len;
+    block_t b;
+} ahead_t;
+
 struct chain {
     const chain_params_t *params;
     store_t *store;
@@ -34,6 +42,8 @@ struct chain {
     chain_hooks_t hooks;
     bool timed; /* chain_phases_enable() */
     chain_phases_t phases;
+    ahead_t ahead[CHAIN_MAX_DECODED_AHEAD]; /* oldest first */
+    size_t n_ahead;
 };
 
 /* --- small helpers ------------------------------------------------------ */
@@ -577,6 +587,43 @@ static void add_orphan(chain_t *c, const hash32_t *hash, const hash32_t *prev,
     c->orphan_bytes += len;
 }
 
+static void unlink_ahead(chain_t *c, size_t i)
+{
+    memmove(&c->ahead[i], &c->ahead[i + 1], (c->n_ahead - i - 1) * sizeof c->ahead[0]);
+    c->n_ahead--;
+}
+
+static void drop_ahead(chain_t *c, size_t i)
+{
+    block_free(&c->ahead[i].b);
+    free(c->ahead[i].raw);
+    unlink_ahead(c, i);
+}
+
+/* Keeps b, decoded from raw (both taken), for its submission. */
+static void keep_ahead(chain_t *c, uint8_t *raw, size_t len, block_t *b)
+{
+    if (c->n_ahead == CHAIN_MAX_DECODED_AHEAD)
+        drop_ahead(c, 0);
+    c->ahead[c->n_ahead++] = (ahead_t){raw, len, *b};
+}
+
+/* The kept decoding of exactly these bytes into *b, and its bytes into *raw
+ * (the caller frees both): false when none is kept. */
+static bool take_ahead(chain_t *c, const uint8_t *data, size_t len, block_t *b, uint8_t **raw)
+{
+    for (size_t i = 0; i < c->n_ahead; i++) {
+        ahead_t *a = &c->ahead[i];
+        if (a->len != len || memcmp(a->raw, data, len) != 0)
+            continue;
+        *b = a->b;
+        *raw = a->raw;
+        unlink_ahead(c, i);
+        return true;
+    }
+    return false;
+}
+
 /* Whether entry or one of its ancestors off the main chain failed validation
  * (main-chain blocks never have). */
 static bool descends_from_invalid(const chain_t *c, const chain_entry_t *entry)
@@ -593,10 +640,16 @@ int chain_prefetch(chain_t *c, const uint8_t *data, size_t len, const hash32_t *
     block_t b;
     err_t e;
     uint64_t t = phase_start(c->timed);
-    int rc = block_decode(&b, data, len, &e);
+    uint8_t *raw = malloc(len ? len : 1); /* kept with the decoding, which borrows from it */
+    if (!raw)
+        return -ERR_INTERNAL;
+    memcpy(raw, data, len);
+    int rc = block_decode(&b, raw, len, &e);
     t = lap(c, CHAIN_PHASE_DECODE, t);
-    if (rc < 0)
+    if (rc < 0) {
+        free(raw);
         return rc;
+    }
     hash32_t h; /* *hash may be *after */
     block_header_hash(&h, &b.header);
     const hash32_t *prev = &b.header.previous_block_hash;
@@ -613,7 +666,12 @@ int chain_prefetch(chain_t *c, const uint8_t *data, size_t len, const hash32_t *
     if (rc == 0) /* a full queue or no memory only costs the overlap */
         (void)prefetch_sigs(c, &b, &h);
     (void)lap(c, CHAIN_PHASE_SIGHASH, t);
-    block_free(&b);
+    if (rc == 0) {
+        keep_ahead(c, raw, len, &b);
+    } else {
+        block_free(&b);
+        free(raw);
+    }
     *hash = h;
     return rc;
 }
@@ -622,8 +680,10 @@ static int submit_one(chain_t *c, const uint8_t *data, size_t len, uint64_t now,
                       chain_status_t *status, hash32_t *hash, err_t *e)
 {
     block_t b;
+    uint8_t *kept = NULL; /* the bytes of a decoding kept by chain_prefetch */
     uint64_t t = phase_start(c->timed);
-    int rc = block_decode(&b, data, len, e);
+    bool checked = take_ahead(c, data, len, &b, &kept);
+    int rc = checked ? 0 : block_decode(&b, data, len, e);
     t = lap(c, CHAIN_PHASE_DECODE, t);
     if (rc < 0)
         return rc;
@@ -631,6 +691,7 @@ static int submit_one(chain_t *c, const uint8_t *data, size_t len, uint64_t now,
     chain_entry_t *known = hmap_get(c->index, hash->b);
     if (known || hmap_get(c->orphans, hash->b)) {
         block_free(&b);
+        free(kept);
         if (known && descends_from_invalid(c, known))
             return err_set(e, ERR_BAD_PREVIOUS, "a block already found invalid, or a "
                            "descendant of one");
@@ -638,7 +699,7 @@ static int submit_one(chain_t *c, const uint8_t *data, size_t len, uint64_t now,
         return 0;
     }
     t = phase_start(c->timed);
-    rc = block_check(&b, c->params, e);
+    rc = checked ? 0 : block_check(&b, c->params, e); /* the same bytes passed it */
     (void)lap(c, CHAIN_PHASE_CHECK, t);
     chain_entry_t *parent = rc == 0 ? hmap_get(c->index, b.header.previous_block_hash.b) : NULL;
     if (rc == 0 && !parent) {
@@ -656,6 +717,7 @@ static int submit_one(chain_t *c, const uint8_t *data, size_t len, uint64_t now,
             *status = chain_is_main(c, entry) ? CHAIN_TIP : CHAIN_SIDE;
     }
     block_free(&b);
+    free(kept);
     return rc;
 }
 
@@ -900,6 +962,8 @@ void chain_close(chain_t **cp)
         }
         hmap_destroy(&c->orphans);
     }
+    while (c->n_ahead)
+        drop_ahead(c, c->n_ahead - 1);
     vpool_destroy(&c->pool);
     store_close(&c->store);
     free(c->main);

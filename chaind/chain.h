@@ -34,6 +34,10 @@
  * submits: enough to keep the checks of the next block going while one
  * commits; the pool's queue (VPOOL_MAX_PREFETCH) holds them all. */
 #define CHAIN_PREFETCH_WINDOW 4
+/* Prefetched blocks kept decoded (with a copy of their bytes) until their
+ * submission, so that it decodes and checks them no second time: as many as
+ * the pool queues (VPOOL_MAX_PREFETCH), the oldest dropped first. */
+#define CHAIN_MAX_DECODED_AHEAD 8
 
 typedef struct chain_entry {
     hash32_t hash;
@@ -110,6 +114,8 @@ int chain_submit_block(chain_t *c, const uint8_t *data, size_t len, uint64_t now
  * is not, which is no verdict: the block's submission gives that. */
 int chain_prefetch(chain_t *c, const uint8_t *data, size_t len, const hash32_t *after,
                    hash32_t *hash);
+/* Of the blocks taken, the last CHAIN_MAX_DECODED_AHEAD stay decoded: a
+ * submission of the very same bytes reuses that decoding and its checks. */
 
 /* --- phases: where connecting blocks spends its time (bench_validate
  * --phases) ---------------------------------------------------------------

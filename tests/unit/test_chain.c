@@ -1143,6 +1143,30 @@ Test(chain, phases_are_zero_when_off_and_add_up_when_on)
     verify_state();
 }
 
+/* A prefetched block stays decoded for its submission, but only the very
+ * same bytes reuse that decoding: a block with the same header and other
+ * transactions is decoded and checked anew, and refused. */
+Test(chain, prefetched_decoding_serves_only_the_same_bytes)
+{
+    blk_t b1, b2;
+    fan_and_spend(&b1, &b2, -1);
+    hash32_t h;
+    cr_assert_eq(chain_prefetch(C, b1.data, b1.len, NULL, &h), 0);
+    uint8_t *other = keep(malloc(b1.len));
+    cr_assert_not_null(other);
+    memcpy(other, b1.data, b1.len);
+    other[b1.len - 1] ^= 1; /* the last transaction's last byte: same header */
+    chain_status_t st;
+    err_t e = {0};
+    cr_assert_lt(chain_submit_block(C, other, b1.len, NOW, &st, &h, &e), 0,
+                 "other bytes under a prefetched header were taken");
+    cr_assert_eq(chain_tip(C)->height, 0);
+    submit_ok(&b1, CHAIN_TIP);
+    cr_assert_eq(chain_prefetch(C, b2.data, b2.len, NULL, &h), 0);
+    submit_ok(&b2, CHAIN_TIP);
+    verify_state();
+}
+
 /* A block on the tip that breaks a header rule gets none of its signatures
  * checked, whether read ahead or submitted. */
 Test(chain, no_signature_checks_for_a_block_with_the_wrong_bits)

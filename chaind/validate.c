@@ -143,9 +143,10 @@ bool validate_input_sig(const tx_input_t *in, const hash32_t *sighash, vpool_sig
 /* --- worker pool ------------------------------------------------------- */
 
 /* Two kinds of work, both taken one item at a time (an item is a signature
- * check, about 60 µs with libsodium here (bench_validate's bound: 31 000 a
- * second on 2 threads): a lock or an atomic a check costs nothing next to it, and
- * threads never sit idle behind a chunk another one holds at the end):
+ * check, 40–75 µs with libsodium on the development machine: bench_validate's
+ * bound gave 13 000–25 000 a second a thread; a lock or an atomic a check
+ * costs nothing next to it, and threads never sit idle behind a chunk
+ * another one holds at the end):
  *   - the batch of vpool_run(), whose caller waits: first;
  *   - prefetched blocks' signatures, oldest block first, when no batch has
  *     work left. */

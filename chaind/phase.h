@@ -35,6 +35,9 @@ static inline void phase_count(bool on, uint64_t *count, uint64_t n)
         __atomic_fetch_add(count, n, __ATOMIC_RELAXED);
 }
 
-static inline uint64_t phase_read(const uint64_t *ns) { return __atomic_load_n(ns, __ATOMIC_RELAXED); }
+static inline uint64_t phase_read(const uint64_t *ns)
+{
+    return __atomic_load_n(ns, __ATOMIC_RELAXED);
+}
 
 #endif

@@ -23,7 +23,14 @@
  * by fdatasync, in chaind's data directory's file system; a group commit
  * costs two of them (LMDB's data pages, then its meta page).
  *
- *   bench_api [N [CONNECTIONS [SECONDS [HTTP_THREADS]]]]
+ * With --phases, chaind runs with --phases and a table after the others
+ * says where a POST /transactions request's time went (node_phases(), read
+ * from /metrics around the POST phase), as shares of the mean latency the
+ * clients saw; what chaind does not time (HTTP parsing, the hex decode, the
+ * resume after the commit, the answer, the client, loopback) is the rest,
+ * beside the hex decode alone, timed here over the same bodies.
+ *
+ *   bench_api [--phases] [N [CONNECTIONS [SECONDS [HTTP_THREADS]]]]
  *     defaults: 20000 transactions, 16 connections, 5 s a GET phase, and
  *     chaind's default HTTP thread pool. CHAIND_BIN overrides the binary. */
 #include <curl/curl.h>
@@ -43,6 +50,7 @@
 #include "bench_util.h"
 #include "hex.h"
 #include "key.h"
+#include "node.h"
 #include "params.h"
 
 #ifndef CHAIND_PATH
@@ -77,7 +85,7 @@ static long http_get_status(const char *url, long timeout_ms)
     return status;
 }
 
-static void daemon_start(daemon_t *d, const char *http_threads)
+static void daemon_start(daemon_t *d, const char *http_threads, bool phases)
 {
     bench_tmpdir(d->dir, sizeof d->dir, "bench-api");
     int hp = bench_free_port(), rp = bench_free_port(), ep = bench_free_port();
@@ -97,6 +105,8 @@ static void daemon_start(daemon_t *d, const char *http_threads)
         argv[argc++] = "--http-threads";
         argv[argc++] = http_threads;
     }
+    if (phases)
+        argv[argc++] = "--phases";
     argv[argc] = NULL;
     d->pid = bench_spawn(argv, log);
     char what[160], url[128];
@@ -251,6 +261,63 @@ static bool commits(const char *base, double *n_commits, double *n_ops)
            metric_value(base, "chain_mempool_commit_ops_total", n_ops);
 }
 
+/* chaind --phases' counters (/metrics): NODE_PHASES phases' seconds, then
+ * transactions, puts, the commits' and syncs' seconds. false without them. */
+#define PHASE_VALUES (NODE_PHASES + 4)
+static bool read_phases(const char *base, double v[PHASE_VALUES])
+{
+    static const char *const tail[] = {"chain_tx_phase_transactions_total",
+                                       "chain_tx_phase_puts_total",
+                                       "chain_tx_phase_commit_seconds_total",
+                                       "chain_tx_phase_sync_seconds_total"};
+    char name[96];
+    bool ok = true;
+    for (int i = 0; ok && i < PHASE_VALUES; i++) {
+        if (i < NODE_PHASES)
+            snprintf(name, sizeof name, "chain_tx_phase_seconds_total{phase=\"%s\"}",
+                     node_phase_name(i));
+        ok = metric_value(base, i < NODE_PHASES ? name : tail[i - NODE_PHASES], &v[i]);
+    }
+    return ok;
+}
+
+/* Seconds a hex decode of a request's transaction takes, on average over
+ * the bodies, on one thread: the part of HTTP parsing chaind does not time. */
+static double hex_decode_seconds(char *const *bodies, const size_t *lens, size_t n)
+{
+    static uint8_t buf[TX_MAX_SIZE]; /* a POST body holds one transaction at most */
+    double t0 = bench_now();
+    for (size_t i = 0; i < n; i++) /* {"hex":"...."} */
+        if (hex_decode(buf, sizeof buf, bodies[i] + 8, lens[i] - 10) < 0)
+            bench_die("a body's hex does not decode");
+    return (bench_now() - t0) / (double)(n ? n : 1);
+}
+
+/* The table of bench_api --phases: d = the counters' growth over the POST
+ * phase, whose requests took mean_ms on average. */
+static void print_phases(const double d[PHASE_VALUES], double mean_ms, double hex_s)
+{
+    double txs = d[NODE_PHASES] > 0 ? d[NODE_PHASES] : 1;
+    double puts = d[NODE_PHASES + 1] > 0 ? d[NODE_PHASES + 1] : 1, sum_us = 0;
+    printf("\nPOST /transactions, where a request's time went: %.0f timed, %.0f puts made "
+           "durable; mean latency %.3f ms\n\n", d[NODE_PHASES], d[NODE_PHASES + 1], mean_ms);
+    printf("| phase (chaind --phases) | total ms, summed over requests | µs a transaction | "
+           "share of the mean latency |\n| --- | ---: | ---: | ---: |\n");
+    for (int i = 0; i < NODE_PHASES; i++) {
+        double us = 1e6 * d[i] / (i == NODE_PHASE_DURABLE ? puts : txs);
+        sum_us += us;
+        printf("| %s | %.1f | %.2f | %.1f %% |\n", node_phase_name(i), 1e3 * d[i], us,
+               100 * us / (1e3 * mean_ms));
+    }
+    double rest = 1e3 * mean_ms - sum_us;
+    printf("| the rest: HTTP parse (hex decode %.2f µs of it, timed here), resume, answer, "
+           "client, loopback | | %.2f | %.1f %% |\n", 1e6 * hex_s, rest,
+           100 * rest / (1e3 * mean_ms));
+    printf("\nthe committer: %.1f ms in writes with their commits, %.1f ms in store_sync "
+           "(%.2f µs and %.2f µs a put)\n", 1e3 * d[NODE_PHASES + 2], 1e3 * d[NODE_PHASES + 3],
+           1e6 * d[NODE_PHASES + 2] / puts, 1e6 * d[NODE_PHASES + 3] / puts);
+}
+
 /* --- building -------------------------------------------------------------- */
 
 typedef struct {
@@ -370,7 +437,7 @@ typedef struct {
     const char *what;
     uint64_t ok, failed;
     long connects;
-    double seconds, p50_ms, p99_ms;
+    double seconds, p50_ms, p99_ms, mean_ms;
 } result_t;
 
 static result_t run_phase(const char *what, phase_t phase, unsigned conns, const char *base,
@@ -408,6 +475,10 @@ static result_t run_phase(const char *what, phase_t phase, unsigned conns, const
         qsort(all.ns, all.n, sizeof *all.ns, cmp_u64);
         r.p50_ms = (double)all.ns[all.n / 2] / 1e6;
         r.p99_ms = (double)all.ns[(all.n * 99) / 100] / 1e6; /* n*99/100 < n */
+        double sum = 0;
+        for (size_t k = 0; k < all.n; k++)
+            sum += (double)all.ns[k];
+        r.mean_ms = sum / (double)all.n / 1e6;
     }
     free(all.ns);
     free(w);
@@ -418,13 +489,19 @@ static result_t run_phase(const char *what, phase_t phase, unsigned conns, const
 int main(int argc, char **argv)
 {
     bench_init("bench_api");
+    bool phases = argc > 1 && strcmp(argv[1], "--phases") == 0;
+    if (phases) {
+        argc--;
+        argv++;
+    }
     size_t n_tx = argc > 1 ? strtoul(argv[1], NULL, 10) : 20000;
     unsigned conns = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 16;
     double seconds = argc > 3 ? strtod(argv[3], NULL) : 5.0;
     const char *http_threads = argc > 4 ? argv[4] : NULL;
     if (n_tx < COINS_PER_HOLDER || n_tx > 4 * FANOUT_MAX * 16 || conns == 0 || conns > 1024 ||
         !(seconds > 0))
-        bench_die("usage: bench_api [N (10..1024000) [CONNECTIONS [SECONDS [HTTP_THREADS]]]]");
+        bench_die("usage: bench_api [--phases] [N (10..1024000) [CONNECTIONS [SECONDS "
+                  "[HTTP_THREADS]]]]");
     n_tx -= n_tx % COINS_PER_HOLDER;
     signal(SIGPIPE, SIG_IGN);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
@@ -455,7 +532,7 @@ int main(int argc, char **argv)
     }
 
     daemon_t d;
-    daemon_start(&d, http_threads);
+    daemon_start(&d, http_threads, phases);
     printf("chaind at %s (data in %s); preparing %zu transactions...\n", d.base, d.dir, n_tx);
     fflush(stdout);
 
@@ -530,10 +607,13 @@ int main(int argc, char **argv)
     openssl.before = bench_verify_rate(BENCH_OPENSSL, all, n_holders, 2.0);
     result_t res[4];
     double c0 = 0, o0 = 0, c1 = 0, o1 = 0;
+    double ph0[PHASE_VALUES], ph1[PHASE_VALUES];
     bool grouped = commits(d.base, &c0, &o0);
+    bool timed = phases && read_phases(d.base, ph0);
     res[0] = run_phase("POST /transactions (accepted)", PH_POST_TX, conns, d.base, bodies,
                        body_lens, n_tx, holders, n_holders, 0);
     grouped = grouped && commits(d.base, &c1, &o1);
+    timed = timed && read_phases(d.base, ph1);
     res[1] = run_phase("GET /utxo/<address> (10 coins)", PH_UTXO, conns, d.base, NULL, NULL, 0,
                        holders, n_holders, seconds);
     res[2] = run_phase("GET /status", PH_STATUS, conns, d.base, NULL, NULL, 0, holders, n_holders,
@@ -589,6 +669,13 @@ int main(int argc, char **argv)
                (c1 - c0) / res[0].seconds / (syncs / 2));
     else
         printf("\nmempool group commits: not reported by this chaind\n");
+    if (timed) {
+        for (int i = 0; i < PHASE_VALUES; i++)
+            ph1[i] -= ph0[i];
+        print_phases(ph1, res[0].mean_ms, hex_decode_seconds(bodies, body_lens, n_tx));
+    } else if (phases) {
+        printf("\nphases: not reported by this chaind (no --phases)\n");
+    }
     printf("\nchaind: GET /status after the run answered %ld; exit status on SIGTERM %d\n", st,
            rc);
 

@@ -15,7 +15,10 @@
  * spent-by) turned off, so that the table shows what writing them costs a
  * connect, measured in the same run.
  *
- *   bench_validate [BLOCKS [TXS [THREADS]]]     defaults: 200 500 all CPUs */
+ * With --phases, each way runs once more (indexes on) with chain_phases()
+ * on, and a table per way says where the submitting thread's time went.
+ *
+ *   bench_validate [--phases] [BLOCKS [TXS [THREADS]]]   defaults: 200 500 all CPUs */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +55,7 @@ static double written_bytes(void)
  * megabytes they had written to storage (the commits' pages). */
 static double connect_all(const chain_params_t *p, const mp_buf_t *blocks, size_t n,
                           unsigned threads, size_t lookahead, bool indexes, double *build,
-                          double *mb)
+                          double *mb, chain_phases_t *phases)
 {
     char dir[64];
     bench_tmpdir(dir, sizeof dir, "bench-validate");
@@ -62,6 +65,8 @@ static double connect_all(const chain_params_t *p, const mp_buf_t *blocks, size_
     if (!cache || chain_open(&c, p, dir, (size_t)8 << 30, threads, cache, NULL, &e) < 0)
         bench_die("%s", cache ? e.message : "out of memory");
     store_set_indexing(chain_store(c), indexes);
+    if (phases)
+        chain_phases_enable(c, true);
     double t0 = bench_now(), w0 = written_bytes();
     hash32_t last;
     size_t offered = 0; /* blocks[0..offered) were read ahead */
@@ -77,6 +82,8 @@ static double connect_all(const chain_params_t *p, const mp_buf_t *blocks, size_
             bench_die("block %zu was not accepted: %s", i + 1, e.message);
     }
     double t = bench_now() - t0;
+    if (phases)
+        chain_phases(c, phases);
     chain_close(&c);
     *mb = (written_bytes() - w0) / 1e6;
     if (!indexes && build) {
@@ -89,6 +96,26 @@ static double connect_all(const chain_params_t *p, const mp_buf_t *blocks, size_
     sigcache_destroy(&cache);
     bench_rmdir(dir);
     return t;
+}
+
+/* The phases of one way's connects, `seconds` of wall time, as a table:
+ * each phase's total, per transaction, and share of the wall time. */
+static void print_phases(const char *how, const chain_phases_t *ph, double seconds)
+{
+    double wall_ms = seconds * 1e3, sum_ms = 0, n = (double)(ph->txs ? ph->txs : 1);
+    printf("\n%s: %" PRIu64 " blocks, %" PRIu64 " transactions, %.0f ms\n\n", how, ph->blocks,
+           ph->txs, wall_ms);
+    printf("| phase | total ms | µs a transaction | share of the wall time |\n"
+           "| --- | --- | --- | --- |\n");
+    for (int i = 0; i < CHAIN_PHASES; i++) {
+        double ms = (double)ph->ns[i] / 1e6;
+        sum_ms += ms;
+        printf("| %s | %.1f | %.2f | %.1f %% |\n", chain_phase_name(i), ms, 1e3 * ms / n,
+               100 * ms / wall_ms);
+    }
+    printf("| everything else (header rules, allocation, the bench's loop) | %.1f | %.2f | "
+           "%.1f %% |\n", wall_ms - sum_ms, 1e3 * (wall_ms - sum_ms) / n,
+           100 * (wall_ms - sum_ms) / wall_ms);
 }
 
 /* Blocks 1..2 pay keys[0]; block 3 fans block 1's coinbase out into one coin
@@ -147,12 +174,17 @@ static mp_buf_t *make_chain(const chain_params_t *p, const key_pair_t *keys,
 int main(int argc, char **argv)
 {
     bench_init("bench_validate");
+    bool phases = argc > 1 && strcmp(argv[1], "--phases") == 0;
+    if (phases) {
+        argc--;
+        argv++;
+    }
     size_t n_blocks = argc > 1 ? strtoul(argv[1], NULL, 10) : 200;
     size_t per_block = argc > 2 ? strtoul(argv[2], NULL, 10) : 500;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : (unsigned)cpus;
     if (n_blocks == 0 || per_block == 0 || threads == 0 || threads > 256)
-        bench_die("usage: bench_validate [BLOCKS [TXS [THREADS]]]");
+        bench_die("usage: bench_validate [--phases] [BLOCKS [TXS [THREADS]]]");
     const chain_params_t *p = params_by_name("regtest");
     /* one key a transaction slot: as many owners as transactions in a block,
      * and the bounds below cycle through as many keys */
@@ -183,13 +215,20 @@ int main(int argc, char **argv)
     /* each with and without the indexes side by side, so that a neighbour
      * moves both */
     double t_build, mb[4];
-    double t_single = connect_all(p, blocks, total_blocks, threads, 0, true, NULL, &mb[0]);
+    double t_single =
+        connect_all(p, blocks, total_blocks, threads, 0, true, NULL, &mb[0], NULL);
     double t_single_bare =
-        connect_all(p, blocks, total_blocks, threads, 0, false, &t_build, &mb[1]);
-    double t_stream =
-        connect_all(p, blocks, total_blocks, threads, CHAIN_PREFETCH_WINDOW, true, NULL, &mb[2]);
+        connect_all(p, blocks, total_blocks, threads, 0, false, &t_build, &mb[1], NULL);
+    double t_stream = connect_all(p, blocks, total_blocks, threads, CHAIN_PREFETCH_WINDOW, true,
+                                  NULL, &mb[2], NULL);
     double t_stream_bare = connect_all(p, blocks, total_blocks, threads, CHAIN_PREFETCH_WINDOW,
-                                       false, NULL, &mb[3]);
+                                       false, NULL, &mb[3], NULL);
+    /* timed apart, so that the clock reads cost the figures above nothing */
+    chain_phases_t ph[2];
+    double t_ph[2], mb_ph;
+    for (size_t r = 0; phases && r < 2; r++)
+        t_ph[r] = connect_all(p, blocks, total_blocks, threads, r ? CHAIN_PREFETCH_WINDOW : 0,
+                              true, NULL, &mb_ph, &ph[r]);
     sodium.after = bench_verify_rate(BENCH_LIBSODIUM, threads, per_block, 2.0);
     openssl.after = bench_verify_rate(BENCH_OPENSSL, threads, per_block, 2.0);
     size_t n_tx = n_blocks * per_block + 1, n_sig = n_tx, bytes = 0;
@@ -229,6 +268,8 @@ int main(int argc, char **argv)
     }
     printf("| the explorer indexes built at open (a store made before them) | %.2f s |\n",
            t_build);
+    for (size_t r = 0; phases && r < 2; r++)
+        print_phases(runs[r].how, &ph[r], t_ph[r]);
     for (size_t i = 0; i < total_blocks; i++)
         mp_buf_free(&blocks[i]);
     free(blocks);

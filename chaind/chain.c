@@ -9,6 +9,7 @@
 #include "hex.h"
 #include "hmap.h"
 #include "log.h"
+#include "phase.h"
 #include "pow.h"
 #include "script.h"
 
@@ -18,6 +19,14 @@ typedef struct {
     size_t len;
     uint64_t seq; /* arrival order: the oldest is evicted first */
 } orphan_t;
+
+/* A prefetched block that passed its context-free checks, decoded from raw
+ * (owned: the decoding borrows from it). */
+typedef struct {
+    uint8_t *raw;
+    size_t len;
+    block_t b;
+} ahead_t;
 
 struct chain {
     const chain_params_t *params;
@@ -31,6 +40,10 @@ struct chain {
     vpool_t *pool;
     sigcache_t *cache;
     chain_hooks_t hooks;
+    bool timed; /* chain_phases_enable() */
+    chain_phases_t phases;
+    ahead_t ahead[CHAIN_MAX_DECODED_AHEAD]; /* oldest first */
+    size_t n_ahead;
 };
 
 /* --- small helpers ------------------------------------------------------ */
@@ -101,6 +114,44 @@ uint32_t chain_next_bits(const chain_t *c, const chain_entry_t *parent)
     const chain_entry_t *first = ancestor(parent, first_height);
     return pow_next_bits(c->params, height, parent->header.bits, first->header.timestamp,
                          parent->header.timestamp);
+}
+
+/* --- phases --------------------------------------------------------------- */
+
+static const char *const phase_names[CHAIN_PHASES] = {
+    [CHAIN_PHASE_DECODE] = "decode (txids included)",
+    [CHAIN_PHASE_CHECK] = "context-free checks (merkle root)",
+    [CHAIN_PHASE_SIGHASH] = "sighashes, signatures queued",
+    [CHAIN_PHASE_STORE_BLOCK] = "store the block (own write, commit)",
+    [CHAIN_PHASE_COINS] = "coin lookups, input rules",
+    [CHAIN_PHASE_COIN_WRITES] = "LMDB: coins spent and created",
+    [CHAIN_PHASE_SIG_HELP] = "signatures left in the queue, here",
+    [CHAIN_PHASE_SCRIPTS] = "script checks, here",
+    [CHAIN_PHASE_POOL_WAIT] = "waiting for the pool's threads",
+    [CHAIN_PHASE_UNDO] = "LMDB: undo, main chain, tip",
+    [CHAIN_PHASE_INDEXES] = "LMDB: tx, explorer, block indexes",
+    [CHAIN_PHASE_COMMIT] = "commit (with its sync)",
+};
+
+const char *chain_phase_name(chain_phase_t p) { return p < CHAIN_PHASES ? phase_names[p] : "?"; }
+
+_Static_assert(CHAIN_PHASE_SCRIPTS - CHAIN_PHASE_SIG_HELP == VPOOL_SCRIPTS &&
+               CHAIN_PHASE_POOL_WAIT - CHAIN_PHASE_SIG_HELP == VPOOL_WAITING,
+               "the pool's phases follow CHAIN_PHASE_SIG_HELP in its order");
+
+void chain_phases_enable(chain_t *c, bool on)
+{
+    memset(&c->phases, 0, sizeof c->phases);
+    c->timed = on;
+    vpool_set_timers(c->pool, on ? &c->phases.ns[CHAIN_PHASE_SIG_HELP] : NULL);
+}
+
+void chain_phases(const chain_t *c, chain_phases_t *out) { *out = c->phases; }
+
+/* The end of phase ph begun at t (see phase.h): the start of the next. */
+static uint64_t lap(chain_t *c, chain_phase_t ph, uint64_t t)
+{
+    return phase_stop(c->timed, &c->phases.ns[ph], t);
 }
 
 /* --- index records ------------------------------------------------------- */
@@ -182,10 +233,13 @@ static int spend_inputs(chain_t *c, connect_t *k, const block_t *b, size_t i,
     const tx_t *tx = &b->txs[i];
     hash32_t sighash;
     amount_t fee;
+    uint64_t t = phase_start(c->timed);
     if (tx_sighash(tx, &sighash) < 0)
         return err_set(e, ERR_INTERNAL, "out of memory hashing a transaction");
+    t = lap(c, CHAIN_PHASE_SIGHASH, t);
     int rc = validate_tx_inputs(tx, &k->view, entry->height, c->params->coinbase_maturity, &fee,
                                 &sighash, (uint32_t)i, k->jobs, &k->n_jobs, &k->arena, e);
+    t = lap(c, CHAIN_PHASE_COINS, t);
     if (rc == 0 && !amount_add(&k->fees, fee))
         rc = err_set(e, ERR_BAD_AMOUNT, "fees sum over max money");
     for (size_t j = 0; j < tx->n_inputs && rc == 0; j++) {
@@ -194,15 +248,17 @@ static int spend_inputs(chain_t *c, connect_t *k, const block_t *b, size_t i,
             rc = err_set(e, ERR_UNKNOWN_UTXO, "transaction %zu input %zu spends an output "
                          "already spent", i, j);
     }
+    (void)lap(c, CHAIN_PHASE_COIN_WRITES, t);
     return rc;
 }
 
 /* Creates the outputs of tx i of b and indexes it. */
-static int add_outputs(connect_t *k, const block_t *b, size_t i, const chain_entry_t *entry,
-                       err_t *e)
+static int add_outputs(chain_t *c, connect_t *k, const block_t *b, size_t i,
+                       const chain_entry_t *entry, err_t *e)
 {
     const tx_t *tx = &b->txs[i];
     int rc = 0;
+    uint64_t t = phase_start(c->timed);
     for (size_t j = 0; j < tx->n_outputs && rc == 0; j++) {
         store_coin_t coin = {tx->outputs[j].amount, entry->height, i == 0, tx->outputs[j].script,
                              tx->outputs[j].script_len};
@@ -211,7 +267,11 @@ static int add_outputs(connect_t *k, const block_t *b, size_t i, const chain_ent
             rc = err_set(e, ERR_DUPLICATE_TX, "transaction %zu would overwrite an unspent "
                          "output of the same txid", i);
     }
-    return rc == 0 ? store_put_tx(k->w, &b->txids[i], &entry->hash, e) : rc;
+    t = lap(c, CHAIN_PHASE_COIN_WRITES, t);
+    if (rc == 0)
+        rc = store_put_tx(k->w, &b->txids[i], &entry->hash, e);
+    (void)lap(c, CHAIN_PHASE_INDEXES, t);
+    return rc;
 }
 
 /* Spends, creates and indexes everything of block b at entry in w, then
@@ -230,7 +290,7 @@ static int apply_block(store_write_t *w, chain_t *c, const block_t *b, const cha
         if (i > 0)
             rc = spend_inputs(c, &k, b, i, entry, e);
         if (rc == 0)
-            rc = add_outputs(&k, b, i, entry, e);
+            rc = add_outputs(c, &k, b, i, entry, e);
     }
     if (rc == 0) {
         amount_t coinbase_out = 0, allowed = params_subsidy(c->params, entry->height);
@@ -267,19 +327,28 @@ static int connect_tip(chain_t *c, chain_entry_t *entry, const block_t *decoded,
     entry->status |= STORE_VALID;
     if (rc == 0)
         rc = apply_block(w, c, b, entry, e);
+    uint64_t t = phase_start(c->timed);
     if (rc == 0)
         rc = store_connect(w, &entry->hash, entry->height, e);
+    t = lap(c, CHAIN_PHASE_UNDO, t);
     if (rc == 0)
         rc = store_index_block(w, b, &entry->hash, entry->height, true, e);
     if (rc == 0)
         rc = put_index(w, entry, e);
+    t = lap(c, CHAIN_PHASE_INDEXES, t);
     if (rc == 0)
         rc = hook_writing(c, w, b, entry, true, e);
+    t = phase_start(c->timed);
     rc = store_write_end(&w, rc, e);
+    (void)lap(c, CHAIN_PHASE_COMMIT, t);
     if (rc != 0)
         entry->status = old_status;
     else if (main_push(c, entry) < 0)
         rc = err_set(e, ERR_INTERNAL, "out of memory extending the chain");
+    if (rc == 0 && c->timed) {
+        c->phases.blocks++;
+        c->phases.txs += b->n_txs;
+    }
     if (rc == 0 && c->hooks.connected)
         c->hooks.connected(c->hooks.ctx, b, entry);
     if (b && !decoded)
@@ -463,12 +532,16 @@ static int accept_block(chain_t *c, const block_t *b, const hash32_t *hash, cons
     /* a block on the tip that passed the header rules: its signatures get
      * checked while it is stored and its coins looked up (a no-op when
      * prefetched already) */
+    uint64_t t = phase_start(c->timed);
     if (parent == tip)
         (void)prefetch_sigs(c, b, hash);
+    t = lap(c, CHAIN_PHASE_SIGHASH, t);
     chain_entry_t *entry = new_entry(c, hash, h, parent);
     if (!entry)
         return err_set(e, ERR_INTERNAL, "out of memory indexing a block");
+    t = phase_start(c->timed);
     rc = store_block(c, hash, data, len, entry, e);
+    (void)lap(c, CHAIN_PHASE_STORE_BLOCK, t);
     if (rc < 0) {
         hmap_del(c->index, hash->b);
         free(entry);
@@ -514,6 +587,43 @@ static void add_orphan(chain_t *c, const hash32_t *hash, const hash32_t *prev,
     c->orphan_bytes += len;
 }
 
+static void unlink_ahead(chain_t *c, size_t i)
+{
+    memmove(&c->ahead[i], &c->ahead[i + 1], (c->n_ahead - i - 1) * sizeof c->ahead[0]);
+    c->n_ahead--;
+}
+
+static void drop_ahead(chain_t *c, size_t i)
+{
+    block_free(&c->ahead[i].b);
+    free(c->ahead[i].raw);
+    unlink_ahead(c, i);
+}
+
+/* Keeps b, decoded from raw (both taken), for its submission. */
+static void keep_ahead(chain_t *c, uint8_t *raw, size_t len, block_t *b)
+{
+    if (c->n_ahead == CHAIN_MAX_DECODED_AHEAD)
+        drop_ahead(c, 0);
+    c->ahead[c->n_ahead++] = (ahead_t){raw, len, *b};
+}
+
+/* The kept decoding of exactly these bytes into *b, and its bytes into *raw
+ * (the caller frees both): false when none is kept. */
+static bool take_ahead(chain_t *c, const uint8_t *data, size_t len, block_t *b, uint8_t **raw)
+{
+    for (size_t i = 0; i < c->n_ahead; i++) {
+        ahead_t *a = &c->ahead[i];
+        if (a->len != len || memcmp(a->raw, data, len) != 0)
+            continue;
+        *b = a->b;
+        *raw = a->raw;
+        unlink_ahead(c, i);
+        return true;
+    }
+    return false;
+}
+
 /* Whether entry or one of its ancestors off the main chain failed validation
  * (main-chain blocks never have). */
 static bool descends_from_invalid(const chain_t *c, const chain_entry_t *entry)
@@ -529,9 +639,17 @@ int chain_prefetch(chain_t *c, const uint8_t *data, size_t len, const hash32_t *
 {
     block_t b;
     err_t e;
-    int rc = block_decode(&b, data, len, &e);
-    if (rc < 0)
+    uint64_t t = phase_start(c->timed);
+    uint8_t *raw = malloc(len ? len : 1); /* kept with the decoding, which borrows from it */
+    if (!raw)
+        return -ERR_INTERNAL;
+    memcpy(raw, data, len);
+    int rc = block_decode(&b, raw, len, &e);
+    t = lap(c, CHAIN_PHASE_DECODE, t);
+    if (rc < 0) {
+        free(raw);
         return rc;
+    }
     hash32_t h; /* *hash may be *after */
     block_header_hash(&h, &b.header);
     const hash32_t *prev = &b.header.previous_block_hash;
@@ -544,9 +662,16 @@ int chain_prefetch(chain_t *c, const uint8_t *data, size_t len, const hash32_t *
                                block past a retarget is only not prefetched) */
     else
         rc = block_check(&b, c->params, &e);
+    t = lap(c, CHAIN_PHASE_CHECK, t);
     if (rc == 0) /* a full queue or no memory only costs the overlap */
         (void)prefetch_sigs(c, &b, &h);
-    block_free(&b);
+    (void)lap(c, CHAIN_PHASE_SIGHASH, t);
+    if (rc == 0) {
+        keep_ahead(c, raw, len, &b);
+    } else {
+        block_free(&b);
+        free(raw);
+    }
     *hash = h;
     return rc;
 }
@@ -555,20 +680,27 @@ static int submit_one(chain_t *c, const uint8_t *data, size_t len, uint64_t now,
                       chain_status_t *status, hash32_t *hash, err_t *e)
 {
     block_t b;
-    int rc = block_decode(&b, data, len, e);
+    uint8_t *kept = NULL; /* the bytes of a decoding kept by chain_prefetch */
+    uint64_t t = phase_start(c->timed);
+    bool checked = take_ahead(c, data, len, &b, &kept);
+    int rc = checked ? 0 : block_decode(&b, data, len, e);
+    t = lap(c, CHAIN_PHASE_DECODE, t);
     if (rc < 0)
         return rc;
     block_header_hash(hash, &b.header);
     chain_entry_t *known = hmap_get(c->index, hash->b);
     if (known || hmap_get(c->orphans, hash->b)) {
         block_free(&b);
+        free(kept);
         if (known && descends_from_invalid(c, known))
             return err_set(e, ERR_BAD_PREVIOUS, "a block already found invalid, or a "
                            "descendant of one");
         *status = CHAIN_KNOWN;
         return 0;
     }
-    rc = block_check(&b, c->params, e);
+    t = phase_start(c->timed);
+    rc = checked ? 0 : block_check(&b, c->params, e); /* the same bytes passed it */
+    (void)lap(c, CHAIN_PHASE_CHECK, t);
     chain_entry_t *parent = rc == 0 ? hmap_get(c->index, b.header.previous_block_hash.b) : NULL;
     if (rc == 0 && !parent) {
         add_orphan(c, hash, &b.header.previous_block_hash, data, len);
@@ -585,6 +717,7 @@ static int submit_one(chain_t *c, const uint8_t *data, size_t len, uint64_t now,
             *status = chain_is_main(c, entry) ? CHAIN_TIP : CHAIN_SIDE;
     }
     block_free(&b);
+    free(kept);
     return rc;
 }
 
@@ -829,6 +962,8 @@ void chain_close(chain_t **cp)
         }
         hmap_destroy(&c->orphans);
     }
+    while (c->n_ahead)
+        drop_ahead(c, c->n_ahead - 1);
     vpool_destroy(&c->pool);
     store_close(&c->store);
     free(c->main);

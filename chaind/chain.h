@@ -34,6 +34,10 @@
  * submits: enough to keep the checks of the next block going while one
  * commits; the pool's queue (VPOOL_MAX_PREFETCH) holds them all. */
 #define CHAIN_PREFETCH_WINDOW 4
+/* Prefetched blocks kept decoded (with a copy of their bytes) until their
+ * submission, so that it decodes and checks them no second time: as many as
+ * the pool queues (VPOOL_MAX_PREFETCH), the oldest dropped first. */
+#define CHAIN_MAX_DECODED_AHEAD 8
 
 typedef struct chain_entry {
     hash32_t hash;
@@ -110,6 +114,44 @@ int chain_submit_block(chain_t *c, const uint8_t *data, size_t len, uint64_t now
  * is not, which is no verdict: the block's submission gives that. */
 int chain_prefetch(chain_t *c, const uint8_t *data, size_t len, const hash32_t *after,
                    hash32_t *hash);
+/* Of the blocks taken, the last CHAIN_MAX_DECODED_AHEAD stay decoded: a
+ * submission of the very same bytes reuses that decoding and its checks. */
+
+/* --- phases: where connecting blocks spends its time (bench_validate
+ * --phases) ---------------------------------------------------------------
+ * Each counter sums the nanoseconds the calling thread (the one that submits
+ * and prefetches) spent in that phase since chain_phases_enable(): the pool's
+ * own threads are not counted, only what the caller does or waits for, so
+ * the phases never overlap and add up to at most the caller's wall time (the
+ * rest: header rules, allocation, hooks). Off by default: then no clock is
+ * read. */
+typedef enum {
+    CHAIN_PHASE_DECODE,      /* block_decode, txids included; both of a prefetched block */
+    CHAIN_PHASE_CHECK,       /* block_check: context-free rules, the merkle root */
+    CHAIN_PHASE_SIGHASH,     /* sighashes, and the signatures queued on the pool */
+    CHAIN_PHASE_STORE_BLOCK, /* the block and its index record, their own write and commit */
+    CHAIN_PHASE_COINS,       /* coin lookups and the input rules (validate_tx_inputs) */
+    CHAIN_PHASE_COIN_WRITES, /* spends (with their undo) and new outputs */
+    CHAIN_PHASE_SIG_HELP,    /* the block's prefetched signatures still queued, checked here */
+    CHAIN_PHASE_SCRIPTS,     /* script checks on this thread */
+    CHAIN_PHASE_POOL_WAIT,   /* waiting for the pool's threads to end theirs */
+    CHAIN_PHASE_UNDO,        /* the undo record, the main chain's and tip's records */
+    CHAIN_PHASE_INDEXES,     /* transaction index, explorer indexes, the block's index record */
+    CHAIN_PHASE_COMMIT,      /* the connect's commit, with its sync */
+    CHAIN_PHASES
+} chain_phase_t;
+
+typedef struct {
+    uint64_t ns[CHAIN_PHASES];
+    uint64_t blocks, txs; /* connected (disconnects are not counted) */
+} chain_phases_t;
+
+/* Starts (on, from zero) or stops timing the phases. */
+void chain_phases_enable(chain_t *c, bool on);
+/* The counters so far (all zero when never enabled). */
+void chain_phases(const chain_t *c, chain_phases_t *out);
+/* A phase's name for a table ("decode", ...). */
+const char *chain_phase_name(chain_phase_t p);
 
 /* Headers of the main chain after the first locator hash found on it (the
  * genesis when none is), at most max. *out (owned by the caller, free()) holds

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "phase.h"
 #include "tx.h"
 
 #define RETRY_FIRST_MS 10
@@ -23,6 +24,7 @@ typedef struct {
     uint64_t arrival;
     uint8_t *raw; /* OP_PUT: owned */
     size_t len;
+    uint64_t queued_ns; /* when timed (set by append) */
 } op_t;
 
 typedef struct {
@@ -44,6 +46,7 @@ struct journal {
     size_t bytes, max_bytes; /* of the puts' transactions, busy or queued */
     uint64_t durable;
     bool stop;
+    bool timed; /* journal_time() */
     journal_stats_t st;
     pthread_mutex_t sub_lock; /* held while subscribers run */
     sub_t subs[JOURNAL_MAX_SUBSCRIBERS];
@@ -95,11 +98,13 @@ static int apply_op(store_write_t *w, const op_t *op, uint64_t *skipped, err_t *
 }
 
 /* One write for the busy ops, committed and synced; *skipped counts the
- * puts it skipped. */
-static int commit_busy(journal_t *j, uint64_t *skipped, err_t *e)
+ * puts it skipped; ns[0] and ns[1] get the write's and the sync's
+ * nanoseconds when timed. */
+static int commit_busy(journal_t *j, uint64_t *skipped, uint64_t ns[2], err_t *e)
 {
     store_write_t *w;
     *skipped = 0;
+    uint64_t t = phase_start(j->timed);
     int rc = store_write_begin(j->store, &w, e);
     for (size_t i = 0; rc == 0 && i < j->n_busy; i++)
         rc = apply_op(w, &j->ring[(j->head + i) % j->cap], skipped, e);
@@ -107,7 +112,10 @@ static int commit_busy(journal_t *j, uint64_t *skipped, err_t *e)
         rc = store_write_commit(&w, e);
     else
         store_write_abort(&w);
-    return rc == 0 ? store_sync(j->store, e) : rc;
+    t = phase_stop(j->timed, &ns[0], t);
+    rc = rc == 0 ? store_sync(j->store, e) : rc;
+    (void)phase_stop(j->timed, &ns[1], t);
+    return rc;
 }
 
 static void sleep_ms(unsigned ms)
@@ -118,12 +126,12 @@ static void sleep_ms(unsigned ms)
 
 /* Commits the busy ops, retrying a failing store; false when it gave up
  * (only while closing). */
-static bool commit_or_retry(journal_t *j, uint64_t *skipped)
+static bool commit_or_retry(journal_t *j, uint64_t *skipped, uint64_t ns[2])
 {
     unsigned pause = RETRY_FIRST_MS;
     for (unsigned tries = 1;; tries++) {
         err_t e;
-        if (commit_busy(j, skipped, &e) == 0)
+        if (commit_busy(j, skipped, ns, &e) == 0)
             return true;
         pthread_mutex_lock(&j->lock);
         bool closing = j->stop;
@@ -149,6 +157,21 @@ static void notify(journal_t *j, uint64_t durable)
         if (j->subs[i].fn)
             j->subs[i].fn(j->subs[i].ctx, durable);
     pthread_mutex_unlock(&j->sub_lock);
+}
+
+/* Adds what the commit of the busy ops took to the stats (lock held). */
+static void time_busy(journal_t *j, const uint64_t ns[2])
+{
+    uint64_t now = phase_start(j->timed);
+    for (size_t i = 0; j->timed && i < j->n_busy; i++) {
+        const op_t *op = &j->ring[(j->head + i) % j->cap];
+        if (op->kind == OP_PUT) {
+            j->st.put_wait_ns += now - op->queued_ns;
+            j->st.puts_timed++;
+        }
+    }
+    j->st.commit_ns += ns[0];
+    j->st.sync_ns += ns[1];
 }
 
 /* Frees the busy ops and makes them durable (or, when given up, drops them
@@ -185,9 +208,11 @@ static void *committer(void *arg)
         j->n_busy = j->n_queued;
         j->n_queued = 0;
         pthread_mutex_unlock(&j->lock);
-        uint64_t skipped;
-        bool stored = commit_or_retry(j, &skipped);
+        uint64_t skipped, ns[2] = {0, 0};
+        bool stored = commit_or_retry(j, &skipped, ns);
         pthread_mutex_lock(&j->lock);
+        if (stored)
+            time_busy(j, ns);
         retire_busy(j, stored, skipped);
         uint64_t durable = j->durable;
         pthread_mutex_unlock(&j->lock);
@@ -212,6 +237,7 @@ static uint64_t append(journal_t *j, const op_t *op)
 {
     size_t n = j->n_busy + j->n_queued;
     j->ring[(j->head + n) % j->cap] = *op;
+    j->ring[(j->head + n) % j->cap].queued_ns = phase_start(j->timed);
     j->n_queued++;
     j->bytes += op->len;
     pthread_cond_signal(&j->work);
@@ -235,7 +261,7 @@ int journal_put(journal_t *j, const hash32_t *txid, const store_mempool_rec_t *r
                 uint64_t *seq, err_t *e)
 {
     op_t op = {OP_PUT, *txid, rec->flags, rec->arrival, malloc(rec->len ? rec->len : 1),
-               rec->len};
+               rec->len, 0};
     if (!op.raw)
         return err_set(e, ERR_INTERNAL, "out of memory");
     memcpy(op.raw, rec->raw, rec->len);
@@ -253,7 +279,7 @@ int journal_put(journal_t *j, const hash32_t *txid, const store_mempool_rec_t *r
 int journal_set_flags(journal_t *j, const hash32_t *txid, uint8_t flags, uint64_t *seq,
                       err_t *e)
 {
-    op_t op = {OP_FLAGS, *txid, flags, 0, NULL, 0};
+    op_t op = {OP_FLAGS, *txid, flags, 0, NULL, 0, 0};
     pthread_mutex_lock(&j->lock);
     bool ok = fits(j, 0);
     if (ok)
@@ -264,7 +290,7 @@ int journal_set_flags(journal_t *j, const hash32_t *txid, uint8_t flags, uint64_
 
 uint64_t journal_delete(journal_t *j, const hash32_t *txid)
 {
-    op_t op = {OP_DELETE, *txid, 0, 0, NULL, 0};
+    op_t op = {OP_DELETE, *txid, 0, 0, NULL, 0, 0};
     pthread_mutex_lock(&j->lock);
     while (!fits(j, 0))
         pthread_cond_wait(&j->room, &j->lock);
@@ -326,6 +352,13 @@ void journal_stats(journal_t *j, journal_stats_t *st)
     pthread_mutex_lock(&j->lock);
     *st = j->st;
     st->waiting = j->n_busy + j->n_queued;
+    pthread_mutex_unlock(&j->lock);
+}
+
+void journal_time(journal_t *j, bool on)
+{
+    pthread_mutex_lock(&j->lock);
+    j->timed = on;
     pthread_mutex_unlock(&j->lock);
 }
 

@@ -59,6 +59,10 @@ typedef struct {
     uint64_t skipped;  /* puts skipped: confirmed, or a coin spent, by a block */
     uint64_t failures; /* commits that failed (and were retried) */
     size_t waiting;    /* ops not yet durable */
+    /* with journal_time() on (else 0): nanoseconds the puts made durable
+     * waited from queued to durable, summed, and how many; the committer's
+     * writes with their commits, and its store_sync()s */
+    uint64_t put_wait_ns, puts_timed, commit_ns, sync_ns;
 } journal_stats_t;
 
 /* Starts the committer on s (borrowed: it outlives *j). max_ops of 0 and
@@ -99,5 +103,8 @@ int journal_subscribe(journal_t *j, journal_notify_fn fn, void *ctx);
 void journal_unsubscribe(journal_t *j, int slot);
 
 void journal_stats(journal_t *j, journal_stats_t *st);
+/* Starts or stops the timers of journal_stats (phase.h: off, no clock is
+ * read). Call it while nothing is queued (node_open does, before any). */
+void journal_time(journal_t *j, bool on);
 
 #endif

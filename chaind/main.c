@@ -50,6 +50,8 @@ static flag_t flags[] = {
     {"explorer", "CHAIND_EXPLORER", "on|off", "serve the block explorer at / (the API and "
      "/openapi.json stay)", "on", false},
     {"event-streams", "CHAIND_EVENT_STREAMS", "N", "GET /events streams at most", "64", false},
+    {"phases", "CHAIND_PHASES", NULL, "time the phases of admitting transactions (shown in "
+     "/metrics, for bench_api --phases)", NULL, false},
 };
 #define N_FLAGS (sizeof flags / sizeof flags[0])
 #define FLAG(name) flags_get(flags, N_FLAGS, name)
@@ -218,6 +220,7 @@ int main(int argc, char **argv)
         .mempool_max_bytes = (size_t)n.mempool_mb << 20,
         .min_fee_rate = n.fee_rate,
         .sigcache_entries = SIGCACHE_DEFAULT_ENTRIES,
+        .phases = FLAG("phases") != NULL,
     };
     http_config_t hcfg = {
         .listen = FLAG("http"),

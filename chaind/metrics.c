@@ -83,6 +83,17 @@ int metrics_render(char **text, size_t *len, const node_status_t *s, const chain
                "Verified signatures held by the signature cache.", s->sigcache_entries) &&
         metric(buf, cap, &pos, "chain_http_requests_total", "counter",
                "HTTP requests received.", http_requests);
+    /* chaind --phases: where node_submit_tx's time goes */
+    for (int i = 0; ok && s->phases.on && i <= NODE_PHASES; i++)
+        ok = i == NODE_PHASES
+                 ? appendf(buf, cap, &pos, "chain_tx_phase_transactions_total %" PRIu64 "\n"
+                           "chain_tx_phase_puts_total %" PRIu64 "\nchain_tx_phase_commit_seconds"
+                           "_total %.9f\nchain_tx_phase_sync_seconds_total %.9f\n",
+                           s->phases.txs, s->phases.journal.puts_timed,
+                           (double)s->phases.journal.commit_ns / 1e9,
+                           (double)s->phases.journal.sync_ns / 1e9)
+                 : appendf(buf, cap, &pos, "chain_tx_phase_seconds_total{phase=\"%s\"} %.9f\n",
+                           node_phase_name(i), (double)s->phases.ns[i] / 1e9);
     if (!ok) { /* a fixed list that outgrew its buffer: the bound above is wrong */
         free(buf);
         return err_set(e, ERR_INTERNAL, "metrics overflow their buffer");

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "log.h"
 #include "parking.h"
+#include "phase.h"
 #include "proto.h"
 #include "script.h"
 
@@ -54,6 +55,7 @@ struct node {
     mp_buf_t encoding; /* a disconnected transaction's, for its record */
     parking_t parked;  /* acknowledged children waiting for a parent to confirm */
     parking_t cands;   /* refused for a coin not confirmed: to park or to drop */
+    uint64_t phase_ns[NODE_PHASES], phase_txs; /* cfg.phases: node_phases() */
 };
 
 const chain_params_t *node_params(const node_t *n) { return n->cfg.params; }
@@ -570,7 +572,10 @@ static void precheck_sigs(node_t *n, const uint8_t *raw, size_t len)
 {
     tx_t tx;
     hash32_t sighash;
-    if (tx_decode(&tx, raw, len, NULL) < 0)
+    uint64_t t = phase_start(n->cfg.phases);
+    int decoded = tx_decode(&tx, raw, len, NULL);
+    t = phase_stop(n->cfg.phases, &n->phase_ns[NODE_PHASE_DECODE], t);
+    if (decoded < 0)
         return;
     store_read_t *r;
     if (tx_sighash(&tx, &sighash) == 0 && store_read_begin(chain_store(n->chain), &r, NULL) == 0) {
@@ -591,19 +596,25 @@ static void precheck_sigs(node_t *n, const uint8_t *raw, size_t len)
         store_read_end(&r);
     }
     tx_free(&tx);
+    (void)phase_stop(n->cfg.phases, &n->phase_ns[NODE_PHASE_SIGNATURES], t);
 }
 
 int node_submit_tx(node_t *n, const uint8_t *raw, size_t len, const char *origin, uint8_t flags,
                    hash32_t *txid, uint64_t *ticket, err_t *e)
 {
+    bool on = n->cfg.phases;
     precheck_sigs(n, raw, len);
     mempool_meta_t meta = {flags, clock_unix(), true};
+    uint64_t t = phase_start(on);
     pthread_mutex_lock(&n->lock);
+    t = phase_stop(on, &n->phase_ns[NODE_PHASE_LOCK_WAIT], t);
     memset(txid, 0, sizeof *txid);
     int rc = accept_tx(n, raw, len, origin, &meta, true, txid, ticket, e);
     if (rc == -(int)ERR_KNOWN)
         *ticket = journal_last(n->journal);
+    (void)phase_stop(on, &n->phase_ns[NODE_PHASE_ACCEPT], t);
     pthread_mutex_unlock(&n->lock);
+    phase_count(on, &n->phase_txs, 1);
     return rc;
 }
 
@@ -684,6 +695,28 @@ void node_status(node_t *n, node_status_t *s)
     pthread_mutex_unlock(&n->lock);
     sigcache_stats(n->cache, &s->sigcache_hits, &s->sigcache_misses, &s->sigcache_entries);
     journal_stats(n->journal, &s->journal);
+    node_phases(n, &s->phases);
+}
+
+static const char *const node_phase_names[NODE_PHASES] = {
+    [NODE_PHASE_DECODE] = "decode", [NODE_PHASE_SIGNATURES] = "signatures",
+    [NODE_PHASE_LOCK_WAIT] = "lock_wait", [NODE_PHASE_ACCEPT] = "accept",
+    [NODE_PHASE_DURABLE] = "durable",
+};
+
+const char *node_phase_name(node_phase_t p) { return p < NODE_PHASES ? node_phase_names[p] : "?"; }
+
+void node_phases(node_t *n, node_phases_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->on = n->cfg.phases;
+    if (!out->on)
+        return;
+    for (int i = 0; i < NODE_PHASES; i++)
+        out->ns[i] = phase_read(&n->phase_ns[i]);
+    out->txs = phase_read(&n->phase_txs);
+    journal_stats(n->journal, &out->journal);
+    out->ns[NODE_PHASE_DURABLE] = out->journal.put_wait_ns;
 }
 
 int node_headers_after(node_t *n, const hash32_t *locator, size_t n_locator, size_t max,
@@ -1031,6 +1064,10 @@ int node_open(node_t **out, const node_config_t *cfg, err_t *e)
     if (parked)
         LOGINFO("mempool: %zu stored transaction(s) parked until a parent confirms", parked);
     journal_wait(n->journal, journal_last(n->journal)); /* the drops on disk too */
+    if (cfg->phases) { /* nothing queued now, as journal_time() wants */
+        chain_phases_enable(n->chain, true);
+        journal_time(n->journal, true);
+    }
     if (mempool_count(n->mempool))
         LOGINFO("mempool: %zu stored transaction(s) still valid", mempool_count(n->mempool));
     *out = n;

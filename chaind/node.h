@@ -47,7 +47,29 @@ typedef struct {
     uint64_t min_fee_rate;    /* units a byte */
     size_t sigcache_entries;
     size_t journal_max_ops;   /* the mempool journal's bound (0: JOURNAL_DEFAULT_MAX_OPS) */
+    bool phases;              /* time node_submit_tx's phases, the journal's, the chain's */
 } node_config_t;
+
+/* Where node_submit_tx's time goes (cfg.phases; see phase.h): nanoseconds
+ * summed over every submission, on the submitting threads, in order. */
+typedef enum {
+    NODE_PHASE_DECODE,    /* decoding, for the checks before the lock */
+    NODE_PHASE_SIGNATURES, /* the signature checks before the lock (sighash, coins, verify) */
+    NODE_PHASE_LOCK_WAIT, /* waiting for the node's lock */
+    NODE_PHASE_ACCEPT,    /* the mempool's admission and the journal's queueing, locked */
+    NODE_PHASE_DURABLE,   /* a put queued until durable (the journal's put_wait_ns) */
+    NODE_PHASES
+} node_phase_t;
+
+typedef struct {
+    bool on;
+    uint64_t ns[NODE_PHASES];
+    uint64_t txs;     /* submissions timed (NODE_PHASE_DURABLE: journal.puts_timed) */
+    journal_stats_t journal;
+} node_phases_t;
+
+/* A phase's name, a Prometheus label value ("decode", ...). */
+const char *node_phase_name(node_phase_t p);
 
 typedef struct node node_t;
 
@@ -89,9 +111,12 @@ typedef struct {
     size_t orphans;
     uint64_t sigcache_hits, sigcache_misses;
     size_t sigcache_entries;
+    node_phases_t phases; /* all 0 unless cfg.phases */
 } node_status_t;
 
 void node_status(node_t *n, node_status_t *s);
+/* The phase counters so far (no lock taken). */
+void node_phases(node_t *n, node_phases_t *out);
 
 /* A transaction from HTTP ("http"), a peer ("peer:<addr>") or a file, with
  * its record's flags (STORE_MEMPOOL_UNBROADCAST for what a user submitted

@@ -85,6 +85,15 @@ bool vpool_prefetched(vpool_t *p, const hash32_t *id);
  * time. */
 int vpool_run(vpool_t *p, const hash32_t *id, const script_job_t *jobs, size_t n, err_t *e)
     __attribute__((warn_unused_result));
+/* What vpool_run()'s caller spends its time on, for chain_phases(): the
+ * block's prefetched signatures not yet taken, which it checks itself; the
+ * script checks it runs (most hit the cache); waiting for the pool's threads
+ * to finish the checks they took. */
+typedef enum { VPOOL_HELPING, VPOOL_SCRIPTS, VPOOL_WAITING, VPOOL_PHASES } vpool_phase_t;
+/* Makes vpool_run() add its caller's nanoseconds to ns[0..VPOOL_PHASES)
+ * (borrowed; NULL: no timing, the default). Set it while no run is under
+ * way. */
+void vpool_set_timers(vpool_t *p, uint64_t *ns);
 /* The same on the calling thread only (the mempool's single transactions). */
 int validate_scripts(sigcache_t *cache, const script_job_t *jobs, size_t n, err_t *e)
     __attribute__((warn_unused_result));

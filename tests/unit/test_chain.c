@@ -8,6 +8,7 @@
 
 #include "builder.h"
 #include "chain.h"
+#include "clock.h"
 #include "hash.h"
 #include "hex.h"
 #include "pow.h"
@@ -1101,6 +1102,68 @@ Test(chain, prefetch_takes_the_next_blocks_and_their_checks_hit_the_cache)
     cr_assert_geq(cache_hits() - before, 41 - 2, "only %llu of 41 checks hit the cache",
                   (unsigned long long)(cache_hits() - before));
     cr_assert_eq(chain_prefetch(C, b2.data, b2.len, NULL, &h), -(int)ERR_KNOWN);
+    verify_state();
+}
+
+/* The phases of connecting (chain_phases): nothing counted while off; on,
+ * every phase the path goes through is counted, and the phases, all on the
+ * caller's thread, add up to no more than its wall time. */
+Test(chain, phases_are_zero_when_off_and_add_up_when_on)
+{
+    blk_t b1, b2;
+    fan_and_spend(&b1, &b2, -1);
+    chain_phases_t ph;
+    submit_ok(&b1, CHAIN_TIP);
+    chain_phases(C, &ph);
+    for (int i = 0; i < CHAIN_PHASES; i++)
+        cr_assert_eq(ph.ns[i], 0, "phase %s counted while off", chain_phase_name(i));
+    cr_assert_eq(ph.blocks + ph.txs, 0);
+
+    chain_phases_enable(C, true);
+    uint64_t t0 = clock_ns();
+    hash32_t h;
+    cr_assert_eq(chain_prefetch(C, b2.data, b2.len, NULL, &h), 0);
+    submit_ok(&b2, CHAIN_TIP);
+    uint64_t wall = clock_ns() - t0, sum = 0;
+    chain_phases(C, &ph);
+    cr_assert_eq(ph.blocks, 1);
+    cr_assert_eq(ph.txs, 41);
+    for (int i = 0; i < CHAIN_PHASES; i++) {
+        sum += ph.ns[i];
+        /* the pool's threads may have done all of the block's signatures */
+        if (i != CHAIN_PHASE_SIG_HELP && i != CHAIN_PHASE_POOL_WAIT)
+            cr_assert_gt(ph.ns[i], 0, "phase %s not counted", chain_phase_name(i));
+    }
+    cr_assert_leq(sum, wall, "phases sum to %llu ns, more than the %llu ns they ran in",
+                  (unsigned long long)sum, (unsigned long long)wall);
+
+    chain_phases_enable(C, false);
+    chain_phases(C, &ph);
+    cr_assert_eq(ph.blocks + ph.ns[CHAIN_PHASE_DECODE], 0, "off starts from zero again");
+    verify_state();
+}
+
+/* A prefetched block stays decoded for its submission, but only the very
+ * same bytes reuse that decoding: a block with the same header and other
+ * transactions is decoded and checked anew, and refused. */
+Test(chain, prefetched_decoding_serves_only_the_same_bytes)
+{
+    blk_t b1, b2;
+    fan_and_spend(&b1, &b2, -1);
+    hash32_t h;
+    cr_assert_eq(chain_prefetch(C, b1.data, b1.len, NULL, &h), 0);
+    uint8_t *other = keep(malloc(b1.len));
+    cr_assert_not_null(other);
+    memcpy(other, b1.data, b1.len);
+    other[b1.len - 1] ^= 1; /* the last transaction's last byte: same header */
+    chain_status_t st;
+    err_t e = {0};
+    cr_assert_lt(chain_submit_block(C, other, b1.len, NOW, &st, &h, &e), 0,
+                 "other bytes under a prefetched header were taken");
+    cr_assert_eq(chain_tip(C)->height, 0);
+    submit_ok(&b1, CHAIN_TIP);
+    cr_assert_eq(chain_prefetch(C, b2.data, b2.len, NULL, &h), 0);
+    submit_ok(&b2, CHAIN_TIP);
     verify_state();
 }
 

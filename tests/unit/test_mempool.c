@@ -22,7 +22,6 @@
 #include "log.h"
 #include "merkle.h"
 #include "node.h"
-#include "parking.h"
 #include "proto.h"
 #include "rpc.h"
 #include "script.h"
@@ -1258,34 +1257,6 @@ Test(mempool, startup_parks_stored_children_whatever_their_key_order)
     node_status_t s;
     node_status(N, &s);
     cr_assert_eq(s.mempool_parked, 2);
-}
-
-/* parking.h's bounds: past PARKING_MAX_COUNT the oldest go first. */
-Test(mempool, the_parked_set_is_bounded_oldest_out)
-{
-    parking_t p;
-    parking_init(&p);
-    static hash32_t pushed[PARKING_MAX_COUNT];
-    size_t k;
-    uint8_t raw[64] = {0};
-    for (uint32_t i = 0; i < PARKING_MAX_COUNT + 5; i++) {
-        hash32_t id = {{0}};
-        memcpy(id.b, &i, sizeof i);
-        cr_assert_eq(parking_add(&p, &id, raw, sizeof raw, 0, i, pushed, &k), 0);
-        cr_assert_eq(k, i < PARKING_MAX_COUNT ? 0u : 1u);
-        if (k)
-            cr_assert_eq(memcmp(pushed[0].b, &(uint32_t){i - PARKING_MAX_COUNT}, 4), 0,
-                         "not the oldest out");
-    }
-    cr_assert_eq(parking_count(&p), PARKING_MAX_COUNT);
-    static uint8_t big[PARKING_MAX_BYTES / 4 * 3];
-    hash32_t b1 = {{0, 0, 0, 0, 0xb1}}, b2 = {{0, 0, 0, 0, 0xb2}}; /* no small one's id */
-    cr_assert_eq(parking_add(&p, &b1, big, sizeof big, 0, 0, pushed, &k), 0);
-    cr_assert_eq(parking_add(&p, &b2, big, sizeof big, 0, 0, pushed, &k), 0);
-    cr_assert_leq(p.bytes, PARKING_MAX_BYTES);
-    cr_assert_not_null(parking_get(&p, &b2));
-    cr_assert_null(parking_get(&p, &b1), "the bytes bound kept the older big one");
-    parking_free(&p);
 }
 
 Test(mempool, the_unbroadcast_set_persists_and_leaves_with_its_record)

@@ -67,17 +67,6 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* The test's own sockets outnumber chaind's limit. */
-static void raise_nofile(rlim_t need)
-{
-    struct rlimit rl;
-    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-    rl.rlim_cur = rl.rlim_max;
-    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-    cr_assert_geq(rl.rlim_cur, need, "the open-file limit (%lu) is below the %lu the test needs",
-                  (unsigned long)rl.rlim_cur, (unsigned long)need);
-}
-
 /* --- what chaind shows ------------------------------------------------------ */
 
 typedef struct {
@@ -293,7 +282,7 @@ static int *flood(int port, int n)
  * served, nothing changes. */
 static void silent_flood(bool events)
 {
-    raise_nofile(FLOOD + 256);
+    tb_raise_nofile(FLOOD + 256);
     const char *const prlimit[] = {"/usr/bin/prlimit", "--nofile=1024", NULL};
     tb_chaind_start_under(&daemon_, NULL, NULL, prlimit);
     tb_chaind_t *d = &daemon_;
@@ -578,7 +567,7 @@ static void **open_subscribers(void *zctx, const tb_chaind_t *d, bool keyed)
  * the documented bound and gives the memory back once they leave. */
 static void silent_subscribers(bool keyed)
 {
-    raise_nofile(3 * SUBSCRIBERS + 256);
+    tb_raise_nofile(3 * SUBSCRIBERS + 256);
     tb_asan_small_quarantine();
     tb_chaind_start(&daemon_, NULL, NULL);
     tb_chaind_t *d = &daemon_;

@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1834,12 +1833,7 @@ static void load_round(const tb_chaind_t *d, int n, int round)
 Test(http, load_and_bad_input_leave_it_serving, .fini = reap_daemon, .timeout = 120)
 {
     setup_world();
-    struct rlimit rl;
-    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-    rl.rlim_cur = rl.rlim_max;
-    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-    cr_assert_geq(rl.rlim_cur, 1100, "the open-file limit (%lu) is below what the test needs",
-                  (unsigned long)rl.rlim_cur);
+    tb_raise_nofile(1100);
     tb_asan_small_quarantine();
     const char *extra[] = {"--max-connections", "2000", "--http-max-per-ip", "2000", NULL};
     tb_chaind_t *d = start_daemon(extra);

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,23 +98,13 @@ static void sleep_ms(double ms)
     nanosleep(&ts, NULL);
 }
 
-static void raise_nofile(rlim_t need)
-{
-    struct rlimit rl;
-    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-    rl.rlim_cur = rl.rlim_max;
-    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-    cr_assert_geq(rl.rlim_cur, need, "the open-file limit (%lu) is below the %lu the test needs",
-                  (unsigned long)rl.rlim_cur, (unsigned long)need);
-}
-
 static const char trickle[] = "GET /status HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaa";
 
 Test(httpguard, slowloris_heads_are_cut_and_others_are_served, .fini = reap_daemon,
      .timeout = 90)
 {
     signal(SIGPIPE, SIG_IGN);
-    raise_nofile(ATTACKERS + 100);
+    tb_raise_nofile(ATTACKERS + 100);
     tb_asan_small_quarantine();
     tb_chaind_t *d = &daemon_;
     tb_chaind_start(d, NULL, NULL);

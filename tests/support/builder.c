@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -299,6 +300,16 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 }
 
 void tb_rmdir(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+void tb_raise_nofile(unsigned long need)
+{
+    struct rlimit rl;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    rl.rlim_cur = rl.rlim_max;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    cr_assert_geq(rl.rlim_cur, need, "the open-file limit (%lu) is below the %lu the test needs",
+                  (unsigned long)rl.rlim_cur, need);
+}
 
 char *tb_read_file(const char *path, size_t *len)
 {

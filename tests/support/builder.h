@@ -84,6 +84,9 @@ int tb_free_port(void);
 /* A new empty directory under /tmp; the caller removes it (tb_rmdir). */
 void tb_tmpdir(char out[256]);
 void tb_rmdir(const char *dir);
+/* Raises this process's open-file soft limit to its hard limit; fails the
+ * test when that is below need (a test that opens more sockets than that). */
+void tb_raise_nofile(unsigned long need);
 /* A whole file, NUL-terminated (malloc'd: the caller frees); *len (may be
  * NULL) its size. */
 char *tb_read_file(const char *path, size_t *len);

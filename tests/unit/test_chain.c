@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "builder.h"
+#include "fixture.h"
 #include "chain.h"
 #include "clock.h"
 #include "hash.h"
@@ -29,15 +30,6 @@ static hash32_t G, GTX; /* genesis hash and its allocation txid */
 static uint64_t GT;     /* genesis timestamp */
 static uint64_t NOW;
 static tb_wallet_t albert, bertrand, camille, miner, stranger;
-
-/* every buffer a test makes, freed at the end (so a failed assert leaks nothing) */
-static void *kept[4096];
-static size_t n_kept;
-static void *keep(void *p)
-{
-    cr_assert(n_kept < sizeof kept / sizeof kept[0]);
-    return kept[n_kept++] = p;
-}
 
 static void open_chain(void)
 {
@@ -67,9 +59,7 @@ static void teardown(void)
 {
     chain_close(&C);
     sigcache_destroy(&cache);
-    for (size_t i = 0; i < n_kept; i++)
-        free(kept[i]);
-    n_kept = 0;
+    tb_keep_free();
     tb_rmdir(dir);
 }
 
@@ -77,69 +67,21 @@ TestSuite(chain, .init = setup, .fini = teardown, .timeout = 60);
 
 /* --- transactions ---------------------------------------------------------- */
 
-typedef struct {
-    uint8_t *raw;
-    size_t len;
-    hash32_t txid;
-} rtx_t;
+typedef tb_rtx_t rtx_t;
 
 typedef tb_input_t in_t;
 typedef tb_output_t out_t;
 
-/* tb_tx_multi() with the encoding kept until the test ends. */
-static rtx_t mktx(const in_t *ins, size_t n_in, const out_t *outs, size_t n_out, int corrupt)
-{
-    mp_buf_t b;
-    mp_buf_init(&b, TX_MAX_SIZE);
-    rtx_t r;
-    tb_tx_multi(&b, &r.txid, ins, n_in, outs, n_out, corrupt);
-    r.raw = keep(b.data);
-    r.len = b.len;
-    return r;
-}
-
-/* One input to one or two outputs: `amount` to `to`, change back to the signer. */
-static rtx_t pay(const hash32_t *txid, uint32_t index, amount_t in_amount, const tb_wallet_t *from,
-                 const hash20_t *to, amount_t amount, amount_t fee)
-{
-    in_t in = {*txid, index, from};
-    out_t outs[2] = {{amount, to}, {in_amount - amount - fee, &from->pkh}};
-    cr_assert(amount + fee <= in_amount);
-    return mktx(&in, 1, outs, outs[1].amount ? 2 : 1, -1);
-}
-
 /* --- blocks ----------------------------------------------------------------- */
 
-typedef struct {
-    uint8_t *data;
-    size_t len;
-    hash32_t hash, cb;
-    uint64_t height;
-} blk_t;
-
-#define MAX_TXS 64
+typedef tb_blk_t blk_t;
 
 /* A block on parent at height with the given txs; the coinbase (coinbase
  * height cb_height) pays value to the miner. */
 static blk_t mkblock_full(const hash32_t *parent, uint64_t height, uint64_t cb_height, uint64_t ts,
                           uint32_t bits, amount_t value, const rtx_t *txs, size_t n, uint64_t tag)
 {
-    const uint8_t *raws[MAX_TXS];
-    size_t lens[MAX_TXS];
-    cr_assert(n <= MAX_TXS);
-    for (size_t i = 0; i < n; i++) {
-        raws[i] = txs[i].raw;
-        lens[i] = txs[i].len;
-    }
-    mp_buf_t b;
-    mp_buf_init(&b, BLOCK_MAX_SIZE);
-    blk_t k = {0};
-    tb_block(&b, &k.hash, &k.cb, parent, cb_height, ts, bits, &miner.pkh, value, raws, lens, n,
-             tag);
-    k.data = keep(b.data);
-    k.len = b.len;
-    k.height = height;
-    return k;
+    return tb_mkblock(parent, height, cb_height, ts, bits, &miner.pkh, value, txs, n, tag);
 }
 
 static uint64_t ts_at(uint64_t height) { return GT + 60 * height; }
@@ -871,7 +813,7 @@ Test(chain, rejects_coinbase_over_subsidy_and_fees)
     blk_t b = mkblock(&G, 1, NULL, 0, 1, 1); /* subsidy + 1 without fees */
     submit_fail(&b, ERR_BAD_COINBASE, "subsidy + 1");
     const amount_t fee = 12345;
-    rtx_t t = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 3 * COIN, fee);
+    rtx_t t = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 3 * COIN, fee);
     b = mkblock(&G, 1, &t, 1, fee + 1, 2);
     submit_fail(&b, ERR_BAD_COINBASE, "subsidy + fees + 1");
     blk_t ok = mkblock(&G, 1, &t, 1, fee, 3);
@@ -897,16 +839,16 @@ Test(chain, rejects_unknown_and_doubly_spent_outputs)
     memset(nowhere.b, 0x5a, 32);
     in_t in = {nowhere, 0, &albert};
     out_t out = {COIN, &bertrand.pkh};
-    rtx_t t = mktx(&in, 1, &out, 1, -1);
+    rtx_t t = tb_mktx(&in, 1, &out, 1, -1);
     blk_t b = mkblock(&G, 1, &t, 1, 0, 1);
     submit_fail(&b, ERR_UNKNOWN_UTXO, "an unknown txid");
-    t = pay(&GTX, 4, 40 * COIN, &albert, &bertrand.pkh, COIN, 0);
+    t = tb_pay(&GTX, 4, 40 * COIN, &albert, &bertrand.pkh, COIN, 0);
     b = mkblock(&G, 1, &t, 1, 0, 2);
     submit_fail(&b, ERR_UNKNOWN_UTXO, "an index beyond the genesis outputs");
 
     /* one output spent by two transactions of a block */
-    rtx_t two[2] = {pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 0),
-                    pay(&GTX, 0, 40 * COIN, &albert, &camille.pkh, COIN, 0)};
+    rtx_t two[2] = {tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 0),
+                    tb_pay(&GTX, 0, 40 * COIN, &albert, &camille.pkh, COIN, 0)};
     b = mkblock(&G, 1, two, 2, 0, 3);
     mp_buf_t before = snapshot();
     chain_status_t st;
@@ -920,7 +862,7 @@ Test(chain, rejects_unknown_and_doubly_spent_outputs)
     /* one output spent twice by one transaction */
     in_t dup[2] = {{GTX, 2, &camille}, {GTX, 2, &camille}};
     out_t o2 = {15 * COIN, &albert.pkh};
-    rtx_t d = mktx(dup, 2, &o2, 1, -1);
+    rtx_t d = tb_mktx(dup, 2, &o2, 1, -1);
     b = mkblock(&G, 1, &d, 1, 0, 4);
     submit_fail(&b, ERR_DUPLICATE_INPUT, "an input spent twice in a tx");
 
@@ -930,8 +872,8 @@ Test(chain, rejects_unknown_and_doubly_spent_outputs)
     b = mkblock(&ok.hash, 2, &two[1], 1, 0, 6);
     submit_fail(&b, ERR_UNKNOWN_UTXO, "spending a spent output");
     /* but a transaction may spend an output made earlier in its own block */
-    rtx_t p1 = pay(&GTX, 3, 5 * COIN, &camille, &stranger.pkh, 2 * COIN, 1000);
-    rtx_t p2 = pay(&p1.txid, 0, 2 * COIN, &stranger, &albert.pkh, COIN, 1000);
+    rtx_t p1 = tb_pay(&GTX, 3, 5 * COIN, &camille, &stranger.pkh, 2 * COIN, 1000);
+    rtx_t p2 = tb_pay(&p1.txid, 0, 2 * COIN, &stranger, &albert.pkh, COIN, 1000);
     rtx_t chained[2] = {p1, p2};
     b = mkblock(&ok.hash, 2, chained, 2, 2000, 7);
     submit_ok(&b, CHAIN_TIP);
@@ -941,8 +883,8 @@ Test(chain, rejects_unknown_and_doubly_spent_outputs)
     cr_assert(get_coin(&p2.txid, 0, &coin, script));
     verify_state();
     /* in the wrong order it is not */
-    rtx_t q1 = pay(&GTX, 1, 30 * COIN, &bertrand, &stranger.pkh, 2 * COIN, 1000);
-    rtx_t q2 = pay(&q1.txid, 0, 2 * COIN, &stranger, &albert.pkh, COIN, 1000);
+    rtx_t q1 = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &stranger.pkh, 2 * COIN, 1000);
+    rtx_t q2 = tb_pay(&q1.txid, 0, 2 * COIN, &stranger, &albert.pkh, COIN, 1000);
     rtx_t wrong[2] = {q2, q1};
     blk_t w = mkblock(&b.hash, 3, wrong, 2, 2000, 8);
     submit_fail(&w, ERR_UNKNOWN_UTXO, "spending an output made later in the block");
@@ -952,13 +894,13 @@ Test(chain, coinbase_maturity)
 {
     blk_t b1 = mkblock(&G, 1, NULL, 0, 0, 1);
     submit_ok(&b1, CHAIN_TIP);
-    rtx_t spend = pay(&b1.cb, 0, SUBSIDY, &miner, &albert.pkh, SUBSIDY / 2, 1000);
+    rtx_t spend = tb_pay(&b1.cb, 0, SUBSIDY, &miner, &albert.pkh, SUBSIDY / 2, 1000);
     blk_t early = mkblock(&b1.hash, 2, &spend, 1, 1000, 2);
     submit_fail(&early, ERR_IMMATURE_COINBASE, "a coinbase spent one block later");
     blk_t b2 = mkblock(&b1.hash, 2, NULL, 0, 0, 3);
     submit_ok(&b2, CHAIN_TIP);
     /* the b2 coinbase is still immature at height 3; b1's is mature */
-    rtx_t spend2 = pay(&b2.cb, 0, SUBSIDY, &miner, &albert.pkh, SUBSIDY / 2, 1000);
+    rtx_t spend2 = tb_pay(&b2.cb, 0, SUBSIDY, &miner, &albert.pkh, SUBSIDY / 2, 1000);
     blk_t early2 = mkblock(&b2.hash, 3, &spend2, 1, 1000, 4);
     submit_fail(&early2, ERR_IMMATURE_COINBASE, "b2's coinbase at height 3");
     blk_t b3 = mkblock(&b2.hash, 3, &spend, 1, 1000, 5);
@@ -977,16 +919,16 @@ Test(chain, rejects_bad_signatures)
 {
     in_t in = {GTX, 0, &albert};
     out_t outs[2] = {{COIN, &bertrand.pkh}, {39 * COIN, &albert.pkh}};
-    rtx_t forged = mktx(&in, 1, outs, 2, 0);
+    rtx_t forged = tb_mktx(&in, 1, outs, 2, 0);
     blk_t b = mkblock(&G, 1, &forged, 1, 0, 1);
     submit_fail(&b, ERR_SCRIPT_FAILED, "a forged signature");
     /* a valid signature by bertrand over albert's coin */
     in_t theft = {GTX, 0, &bertrand};
-    rtx_t stolen = mktx(&theft, 1, outs, 2, -1);
+    rtx_t stolen = tb_mktx(&theft, 1, outs, 2, -1);
     b = mkblock(&G, 1, &stolen, 1, 0, 2);
     submit_fail(&b, ERR_SCRIPT_FAILED, "another owner's key");
     /* a valid signature of another transaction: albert's own, outputs changed */
-    rtx_t honest = mktx(&in, 1, outs, 2, -1);
+    rtx_t honest = tb_mktx(&in, 1, outs, 2, -1);
     tx_t tx;
     err_t e;
     cr_assert_eq(tx_decode(&tx, honest.raw, honest.len, &e), 0);
@@ -996,7 +938,7 @@ Test(chain, rejects_bad_signatures)
     tx.outputs[1].amount = 37 * COIN;
     cr_assert_eq(tx_encode(&tx, &rb, false), 0);
     tx_free(&tx);
-    rtx_t replay = {keep(rb.data), rb.len, {{0}}};
+    rtx_t replay = {tb_keep(rb.data), rb.len, {{0}}};
     b = mkblock(&G, 1, &replay, 1, 0, 3);
     submit_fail(&b, ERR_SCRIPT_FAILED, "a signature over other outputs");
 
@@ -1004,18 +946,18 @@ Test(chain, rejects_bad_signatures)
     out_t split[40];
     for (int i = 0; i < 40; i++)
         split[i] = (out_t){COIN - 10000, &stranger.pkh};
-    rtx_t fan = mktx(&in, 1, split, 40, -1);
+    rtx_t fan = tb_mktx(&in, 1, split, 40, -1);
     blk_t b1 = mkblock(&G, 1, &fan, 1, 40 * 10000, 4);
     submit_ok(&b1, CHAIN_TIP);
     rtx_t spends[40];
     for (uint32_t i = 0; i < 40; i++) {
         in_t si = {fan.txid, i, &stranger};
         out_t so = {COIN - 20000, &camille.pkh};
-        spends[i] = mktx(&si, 1, &so, 1, i == 33 ? 0 : -1);
+        spends[i] = tb_mktx(&si, 1, &so, 1, i == 33 ? 0 : -1);
     }
     b = mkblock(&b1.hash, 2, spends, 40, 40 * 10000, 5);
     submit_fail(&b, ERR_SCRIPT_FAILED, "one forged signature among 40");
-    spends[33] = mktx(&(in_t){fan.txid, 33, &stranger}, 1, &(out_t){COIN - 20000, &camille.pkh},
+    spends[33] = tb_mktx(&(in_t){fan.txid, 33, &stranger}, 1, &(out_t){COIN - 20000, &camille.pkh},
                       1, -1);
     b = mkblock(&b1.hash, 2, spends, 40, 40 * 10000, 6);
     submit_ok(&b, CHAIN_TIP);
@@ -1026,11 +968,11 @@ Test(chain, rejects_outputs_over_inputs)
 {
     in_t in = {GTX, 0, &albert};
     out_t outs[2] = {{COIN, &bertrand.pkh}, {39 * COIN + 1, &albert.pkh}};
-    rtx_t t = mktx(&in, 1, outs, 2, -1);
+    rtx_t t = tb_mktx(&in, 1, outs, 2, -1);
     blk_t b = mkblock(&G, 1, &t, 1, 0, 1);
     submit_fail(&b, ERR_INSUFFICIENT_FUNDS, "outputs one unit over the input");
     outs[1].amount = 39 * COIN;
-    t = mktx(&in, 1, outs, 2, -1);
+    t = tb_mktx(&in, 1, outs, 2, -1);
     b = mkblock(&G, 1, &t, 1, 0, 2);
     submit_ok(&b, CHAIN_TIP);
 }
@@ -1053,13 +995,13 @@ static void fan_and_spend(blk_t *b1, blk_t *b2, int forge)
     out_t split[40];
     for (int i = 0; i < 40; i++)
         split[i] = (out_t){COIN - 10000, &stranger.pkh};
-    rtx_t fan = mktx(&in, 1, split, 40, -1);
+    rtx_t fan = tb_mktx(&in, 1, split, 40, -1);
     *b1 = mkblock(&G, 1, &fan, 1, 40 * 10000, 1);
     rtx_t spends[40];
     for (uint32_t i = 0; i < 40; i++) {
         in_t si = {fan.txid, i, &stranger};
         out_t so = {COIN - 20000, &camille.pkh};
-        spends[i] = mktx(&si, 1, &so, 1, (int)i == forge ? 0 : -1);
+        spends[i] = tb_mktx(&si, 1, &so, 1, (int)i == forge ? 0 : -1);
     }
     *b2 = mkblock(&b1->hash, 2, spends, 40, 40 * 10000, forge >= 0 ? 3 : 2);
 }
@@ -1079,7 +1021,7 @@ Test(chain, prefetch_takes_the_next_blocks_and_their_checks_hit_the_cache)
     uint8_t junk[] = {0x93, 0x01, 0x02};
     cr_assert_lt(chain_prefetch(C, junk, sizeof junk, NULL, &h), 0, "undecodable");
     /* a block failing a context-free check gets none of its signatures checked */
-    uint8_t *bad = keep(malloc(b1.len));
+    uint8_t *bad = tb_keep(malloc(b1.len));
     cr_assert_not_null(bad);
     memcpy(bad, b1.data, b1.len);
     bad[BLOCK_HEADER_LEN / 2] ^= 1; /* inside the header: merkle root or hash broken */
@@ -1152,7 +1094,7 @@ Test(chain, prefetched_decoding_serves_only_the_same_bytes)
     fan_and_spend(&b1, &b2, -1);
     hash32_t h;
     cr_assert_eq(chain_prefetch(C, b1.data, b1.len, NULL, &h), 0);
-    uint8_t *other = keep(malloc(b1.len));
+    uint8_t *other = tb_keep(malloc(b1.len));
     cr_assert_not_null(other);
     memcpy(other, b1.data, b1.len);
     other[b1.len - 1] ^= 1; /* the last transaction's last byte: same header */
@@ -1171,7 +1113,7 @@ Test(chain, prefetched_decoding_serves_only_the_same_bytes)
  * checked, whether read ahead or submitted. */
 Test(chain, no_signature_checks_for_a_block_with_the_wrong_bits)
 {
-    rtx_t t = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10000);
+    rtx_t t = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10000);
     /* valid proof of work for its own (harder) bits, but not the bits due */
     blk_t b = mkblock_full(&G, 1, 1, ts_at(1), 0x2000ffffu, SUBSIDY + 10000, &t, 1, 7);
     hash32_t h;
@@ -1192,7 +1134,7 @@ Test(chain, prefetched_signatures_prove_nothing_on_their_own)
     /* a valid signature by the wrong key is cached, yet the script (its
      * HASH160 against the coin's pubkey hash) still refuses the spend */
     out_t outs[1] = {{COIN, &bertrand.pkh}};
-    rtx_t theft = mktx(&(in_t){GTX, 0, &bertrand}, 1, outs, 1, -1);
+    rtx_t theft = tb_mktx(&(in_t){GTX, 0, &bertrand}, 1, outs, 1, -1);
     blk_t b0 = mkblock(&G, 1, &theft, 1, 0, 9);
     hash32_t h;
     cr_assert_eq(chain_prefetch(C, b0.data, b0.len, NULL, &h), 0);
@@ -1280,28 +1222,28 @@ Test(chain, pool_prefetch_queue)
  * conflicting spends, chained spends and coinbase spends on both sides. */
 Test(chain, reorganisation_matches_recomputation)
 {
-    rtx_t c_tx = pay(&GTX, 3, 5 * COIN, &camille, &albert.pkh, COIN, 1000);
+    rtx_t c_tx = tb_pay(&GTX, 3, 5 * COIN, &camille, &albert.pkh, COIN, 1000);
     blk_t c1 = mkblock(&G, 1, &c_tx, 1, 1000, 1);
     submit_ok(&c1, CHAIN_TIP);
 
     /* branch A */
-    rtx_t a_t1 = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 10 * COIN, 1000);
-    rtx_t a_t2 = pay(&a_t1.txid, 0, 10 * COIN, &bertrand, &camille.pkh, 4 * COIN, 1000);
+    rtx_t a_t1 = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 10 * COIN, 1000);
+    rtx_t a_t2 = tb_pay(&a_t1.txid, 0, 10 * COIN, &bertrand, &camille.pkh, 4 * COIN, 1000);
     rtx_t a2_txs[2] = {a_t1, a_t2};
     blk_t a2 = mkblock(&c1.hash, 2, a2_txs, 2, 2000, 2);
-    rtx_t a_t3 = pay(&GTX, 1, 30 * COIN, &bertrand, &camille.pkh, 3 * COIN, 1000);
-    rtx_t a_t4 = pay(&c1.cb, 0, SUBSIDY + 1000, &miner, &stranger.pkh, COIN, 1000);
+    rtx_t a_t3 = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &camille.pkh, 3 * COIN, 1000);
+    rtx_t a_t4 = tb_pay(&c1.cb, 0, SUBSIDY + 1000, &miner, &stranger.pkh, COIN, 1000);
     rtx_t a3_txs[2] = {a_t3, a_t4};
     blk_t a3 = mkblock(&a2.hash, 3, a3_txs, 2, 2000, 3);
     blk_t a4 = mkblock(&a3.hash, 4, NULL, 0, 0, 4);
 
     /* branch B */
-    rtx_t b_t1 = pay(&GTX, 0, 40 * COIN, &albert, &camille.pkh, 20 * COIN, 2000);
+    rtx_t b_t1 = tb_pay(&GTX, 0, 40 * COIN, &albert, &camille.pkh, 20 * COIN, 2000);
     blk_t b2 = mkblock(&c1.hash, 2, &b_t1, 1, 2000, 12);
-    rtx_t b_t2 = pay(&c1.cb, 0, SUBSIDY + 1000, &miner, &bertrand.pkh, 2 * COIN, 3000);
+    rtx_t b_t2 = tb_pay(&c1.cb, 0, SUBSIDY + 1000, &miner, &bertrand.pkh, 2 * COIN, 3000);
     blk_t b3 = mkblock(&b2.hash, 3, &b_t2, 1, 3000, 13);
-    rtx_t b_t3 = pay(&b_t1.txid, 0, 20 * COIN, &camille, &stranger.pkh, 5 * COIN, 1000);
-    rtx_t b_t4 = pay(&b2.cb, 0, SUBSIDY + 2000, &miner, &albert.pkh, COIN, 1000);
+    rtx_t b_t3 = tb_pay(&b_t1.txid, 0, 20 * COIN, &camille, &stranger.pkh, 5 * COIN, 1000);
+    rtx_t b_t4 = tb_pay(&b2.cb, 0, SUBSIDY + 2000, &miner, &albert.pkh, COIN, 1000);
     rtx_t b4_txs[2] = {b_t3, b_t4};
     blk_t b4 = mkblock(&b3.hash, 4, b4_txs, 2, 2000, 14);
     blk_t b5 = mkblock(&b4.hash, 5, NULL, 0, 0, 15);
@@ -1387,16 +1329,16 @@ Test(chain, invalid_block_deep_in_a_branch)
 {
     blk_t m1 = mkblock(&G, 1, NULL, 0, 0, 1);
     submit_ok(&m1, CHAIN_TIP);
-    rtx_t mt = pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, 1000);
+    rtx_t mt = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, 1000);
     blk_t m2 = mkblock(&m1.hash, 2, &mt, 1, 1000, 2);
     submit_ok(&m2, CHAIN_TIP);
     mp_buf_t before = snapshot();
 
-    rtx_t good = pay(&GTX, 0, 40 * COIN, &albert, &camille.pkh, COIN, 1000);
+    rtx_t good = tb_pay(&GTX, 0, 40 * COIN, &albert, &camille.pkh, COIN, 1000);
     blk_t v1 = mkblock(&G, 1, &good, 1, 1000, 11);
     in_t in = {GTX, 2, &camille};
     out_t out = {9 * COIN, &stranger.pkh};
-    rtx_t forged = mktx(&in, 1, &out, 1, 0);
+    rtx_t forged = tb_mktx(&in, 1, &out, 1, 0);
     blk_t x2 = mkblock(&v1.hash, 2, &forged, 1, COIN, 12);
     blk_t v3 = mkblock(&x2.hash, 3, NULL, 0, 0, 13);
     blk_t v4 = mkblock(&v3.hash, 4, NULL, 0, 0, 14);
@@ -1439,7 +1381,7 @@ Test(chain, invalid_block_deep_in_a_branch)
     /* a direct child of the tip that is invalid: the chain stays */
     mp_buf_free(&before);
     before = snapshot();
-    rtx_t theft = mktx(&(in_t){GTX, 2, &bertrand}, 1, &out, 1, -1);
+    rtx_t theft = tb_mktx(&(in_t){GTX, 2, &bertrand}, 1, &out, 1, -1);
     blk_t y4 = mkblock(&m3.hash, 4, &theft, 1, COIN, 4);
     submit_fail(&y4, ERR_SCRIPT_FAILED, "an invalid child of the tip");
     cr_assert(chain_lookup(C, &y4.hash)->status & STORE_INVALID);
@@ -1465,7 +1407,7 @@ Test(chain, invalid_block_deep_in_a_branch)
 
 Test(chain, reopen_keeps_tip_and_coins)
 {
-    rtx_t t = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 7 * COIN, 5000);
+    rtx_t t = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 7 * COIN, 5000);
     blk_t b1 = mkblock(&G, 1, &t, 1, 5000, 1);
     submit_ok(&b1, CHAIN_TIP);
     blk_t s1 = mkblock(&G, 1, NULL, 0, 0, 2);
@@ -1473,7 +1415,7 @@ Test(chain, reopen_keeps_tip_and_coins)
     blk_t b2 = extend(1, 3);
     in_t in = {GTX, 2, &bertrand};
     out_t out = {COIN, &stranger.pkh};
-    rtx_t theft = mktx(&in, 1, &out, 1, -1);
+    rtx_t theft = tb_mktx(&in, 1, &out, 1, -1);
     blk_t bad = mkblock(&b2.hash, 3, &theft, 1, 9 * COIN, 4);
     submit_fail(&bad, ERR_SCRIPT_FAILED, "an invalid block");
     verify_state();

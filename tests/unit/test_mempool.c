@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "builder.h"
+#include "fixture.h"
 #include "chain.h"
 #include "hex.h"
 #include "log.h"
@@ -41,14 +42,6 @@ static node_t *N;
 static hash32_t G, GTX;
 static uint64_t GT;
 static tb_wallet_t albert, bertrand, camille, miner, stranger;
-
-static void *kept[1024];
-static size_t n_kept;
-static void *keep(void *p)
-{
-    cr_assert(n_kept < sizeof kept / sizeof kept[0]);
-    return kept[n_kept++] = p;
-}
 
 static size_t journal_ops; /* the next open_node's journal bound (0: default) */
 
@@ -91,9 +84,7 @@ static void teardown(void)
 {
     node_close(&N);
     journal_ops = 0;
-    for (size_t i = 0; i < n_kept; i++)
-        free(kept[i]);
-    n_kept = 0;
+    tb_keep_free();
     tb_rmdir(dir);
 }
 
@@ -101,11 +92,7 @@ TestSuite(mempool, .init = setup, .fini = teardown, .timeout = 60);
 
 /* --- transactions ---------------------------------------------------------- */
 
-typedef struct {
-    uint8_t *raw;
-    size_t len;
-    hash32_t txid;
-} rtx_t;
+typedef tb_rtx_t rtx_t;
 
 typedef tb_input_t in_t;
 typedef tb_output_t out_t;
@@ -115,30 +102,9 @@ static rtx_t encode(const tx_t *tx)
     mp_buf_t b;
     mp_buf_init(&b, TX_MAX_SIZE);
     cr_assert_eq(tx_encode(tx, &b, false), 0);
-    rtx_t r = {keep(b.data), b.len, {{0}}};
+    rtx_t r = {tb_keep(b.data), b.len, {{0}}};
     hash_sha256d(&r.txid, b.data, b.len);
     return r;
-}
-
-/* tb_tx_multi() with the encoding kept until the test ends. */
-static rtx_t mktx(const in_t *ins, size_t n_in, const out_t *outs, size_t n_out, int corrupt)
-{
-    mp_buf_t b;
-    mp_buf_init(&b, TX_MAX_SIZE);
-    rtx_t r;
-    tb_tx_multi(&b, &r.txid, ins, n_in, outs, n_out, corrupt);
-    r.raw = keep(b.data);
-    r.len = b.len;
-    return r;
-}
-
-static rtx_t pay(const hash32_t *txid, uint32_t index, amount_t in_amount, const tb_wallet_t *from,
-                 const hash20_t *to, amount_t amount, amount_t fee)
-{
-    in_t in = {*txid, index, from};
-    out_t outs[2] = {{amount, to}, {in_amount - amount - fee, &from->pkh}};
-    cr_assert(amount + fee <= in_amount);
-    return mktx(&in, 1, outs, outs[1].amount ? 2 : 1, -1);
 }
 
 /* The same payment with fee = rate * its own size (the size does not depend
@@ -147,9 +113,9 @@ static rtx_t pay_at_rate(const hash32_t *txid, uint32_t index, amount_t in_amoun
                          const tb_wallet_t *from, const hash20_t *to, amount_t amount,
                          uint64_t rate_num, int64_t delta)
 {
-    rtx_t probe = pay(txid, index, in_amount, from, to, amount, 5000);
+    rtx_t probe = tb_pay(txid, index, in_amount, from, to, amount, 5000);
     amount_t fee = (amount_t)((int64_t)(rate_num * probe.len) + delta);
-    rtx_t t = pay(txid, index, in_amount, from, to, amount, fee);
+    rtx_t t = tb_pay(txid, index, in_amount, from, to, amount, fee);
     cr_assert_eq(t.len, probe.len, "the size moved with the fee");
     return t;
 }
@@ -288,30 +254,12 @@ static size_t pool_count(void)
     return s.mempool_count;
 }
 
-typedef struct {
-    uint8_t *data;
-    size_t len;
-    hash32_t hash, cb;
-} blk_t;
+typedef tb_blk_t blk_t;
 
 static blk_t mkblock(const hash32_t *parent, uint64_t height, uint64_t ts, const rtx_t *txs,
                      size_t n, amount_t fees, uint64_t tag)
 {
-    const uint8_t *raws[8];
-    size_t lens[8];
-    cr_assert(n <= 8);
-    for (size_t i = 0; i < n; i++) {
-        raws[i] = txs[i].raw;
-        lens[i] = txs[i].len;
-    }
-    mp_buf_t b;
-    mp_buf_init(&b, BLOCK_MAX_SIZE);
-    blk_t k;
-    tb_block(&b, &k.hash, &k.cb, parent, height, ts, BITS, &miner.pkh, SUBSIDY + fees, raws, lens,
-             n, tag);
-    k.data = keep(b.data);
-    k.len = b.len;
-    return k;
+    return tb_mkblock(parent, height, height, ts, BITS, &miner.pkh, SUBSIDY + fees, txs, n, tag);
 }
 
 static void submit_block_ok(const blk_t *b, chain_status_t expect)
@@ -462,14 +410,14 @@ Test(mempool, accepts_a_valid_transaction)
     /* one unit less than the minimum */
     rtx_t low = pay_at_rate(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, RATE, -1);
     submit_tx_fail(&low, ERR_FEE_TOO_LOW, "fee one unit under the minimum");
-    rtx_t zero = pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, 0);
+    rtx_t zero = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, 0);
     submit_tx_fail(&zero, ERR_FEE_TOO_LOW, "no fee");
     rtx_t ok = pay_at_rate(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, RATE + 1, 0);
     submit_tx_ok(&ok);
     cr_assert_eq(pool_count(), 2);
     /* a transaction spending an output still in the mempool waits: its coin
      * is not confirmed */
-    rtx_t child = pay(&t.txid, 0, COIN, &bertrand, &camille.pkh, COIN / 2, 10000);
+    rtx_t child = tb_pay(&t.txid, 0, COIN, &bertrand, &camille.pkh, COIN / 2, 10000);
     submit_tx_fail(&child, ERR_UNKNOWN_UTXO, "spending an unconfirmed output");
 }
 
@@ -481,14 +429,14 @@ Test(mempool, signatures_checked_before_the_lock)
 {
     node_status_t before, after;
     node_status(N, &before);
-    rtx_t theft = pay(&GTX, 0, 40 * COIN, &bertrand, &camille.pkh, COIN, 10000);
+    rtx_t theft = tb_pay(&GTX, 0, 40 * COIN, &bertrand, &camille.pkh, COIN, 10000);
     submit_tx_fail(&theft, ERR_SCRIPT_FAILED, "a spend signed by another owner");
     node_status(N, &after);
     cr_assert_eq(after.sigcache_entries, before.sigcache_entries);
     cr_assert_eq(after.sigcache_misses, before.sigcache_misses,
                  "a key that does not own the coin got its signature checked");
 
-    rtx_t t = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10000);
+    rtx_t t = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10000);
     submit_tx_ok(&t);
     node_status(N, &after);
     cr_assert_eq(after.sigcache_entries, before.sigcache_entries + 1);
@@ -498,15 +446,15 @@ Test(mempool, signatures_checked_before_the_lock)
 
 Test(mempool, rejections_change_nothing)
 {
-    rtx_t base = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10000);
+    rtx_t base = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10000);
     submit_tx_ok(&base);
 
     /* malformed bytes */
     uint8_t junk[] = {0x93, 0x01, 0x91, 0x00};
     submit_raw_fail(junk, sizeof junk, ERR_BAD_ENCODING, "junk");
     submit_raw_fail(junk, 0, ERR_BAD_ENCODING, "nothing");
-    rtx_t t2 = pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, 10000);
-    uint8_t *longer = keep(malloc(t2.len + 1));
+    rtx_t t2 = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, 10000);
+    uint8_t *longer = tb_keep(malloc(t2.len + 1));
     memcpy(longer, t2.raw, t2.len);
     longer[t2.len] = 0xc0;
     submit_raw_fail(longer, t2.len + 1, ERR_BAD_ENCODING, "a trailing byte");
@@ -515,46 +463,46 @@ Test(mempool, rejections_change_nothing)
     /* signatures */
     in_t in1 = {GTX, 1, &bertrand};
     out_t o1[2] = {{COIN, &albert.pkh}, {29 * COIN - 10000, &bertrand.pkh}};
-    rtx_t forged = mktx(&in1, 1, o1, 2, 0);
+    rtx_t forged = tb_mktx(&in1, 1, o1, 2, 0);
     submit_tx_fail(&forged, ERR_SCRIPT_FAILED, "a forged signature");
     in_t theft = {GTX, 1, &camille};
-    rtx_t stolen = mktx(&theft, 1, o1, 2, -1);
+    rtx_t stolen = tb_mktx(&theft, 1, o1, 2, -1);
     submit_tx_fail(&stolen, ERR_SCRIPT_FAILED, "another owner's key");
 
     /* coins that are not there */
     hash32_t nowhere;
     memset(nowhere.b, 0xab, 32);
-    rtx_t unknown = pay(&nowhere, 0, 30 * COIN, &bertrand, &albert.pkh, COIN, 10000);
+    rtx_t unknown = tb_pay(&nowhere, 0, 30 * COIN, &bertrand, &albert.pkh, COIN, 10000);
     submit_tx_fail(&unknown, ERR_UNKNOWN_UTXO, "an unknown prevout");
-    rtx_t beyond = pay(&GTX, 4, 30 * COIN, &bertrand, &albert.pkh, COIN, 10000);
+    rtx_t beyond = tb_pay(&GTX, 4, 30 * COIN, &bertrand, &albert.pkh, COIN, 10000);
     err_t e = submit_tx_fail(&beyond, ERR_UNKNOWN_UTXO, "an index beyond the outputs");
     cr_assert(strstr(e.message, "beyond") && strstr(e.message, "4"),
               "the message does not say the index is beyond the outputs: %s", e.message);
 
     /* amounts */
     out_t over[2] = {{COIN, &albert.pkh}, {29 * COIN + 1, &bertrand.pkh}};
-    rtx_t greedy = mktx(&in1, 1, over, 2, -1);
+    rtx_t greedy = tb_mktx(&in1, 1, over, 2, -1);
     submit_tx_fail(&greedy, ERR_INSUFFICIENT_FUNDS, "outputs over inputs");
     out_t huge = {AMOUNT_MAX_MONEY + 1, &albert.pkh};
-    rtx_t big = mktx(&in1, 1, &huge, 1, -1);
+    rtx_t big = tb_mktx(&in1, 1, &huge, 1, -1);
     submit_tx_fail(&big, ERR_BAD_AMOUNT, "an amount over max money");
     out_t halves[2] = {{AMOUNT_MAX_MONEY / 2 + 1, &albert.pkh},
                        {AMOUNT_MAX_MONEY / 2 + 1, &albert.pkh}};
-    rtx_t sum = mktx(&in1, 1, halves, 2, -1);
+    rtx_t sum = tb_mktx(&in1, 1, halves, 2, -1);
     submit_tx_fail(&sum, ERR_BAD_AMOUNT, "outputs summing over max money");
 
     /* one input twice */
     in_t twice[2] = {{GTX, 2, &camille}, {GTX, 2, &camille}};
     out_t o2 = {15 * COIN, &albert.pkh};
-    rtx_t dup = mktx(twice, 2, &o2, 1, -1);
+    rtx_t dup = tb_mktx(twice, 2, &o2, 1, -1);
     submit_tx_fail(&dup, ERR_DUPLICATE_INPUT, "an input spent twice");
 
     /* against the mempool */
-    rtx_t ds = pay(&GTX, 0, 40 * COIN, &albert, &camille.pkh, 2 * COIN, 50000);
+    rtx_t ds = tb_pay(&GTX, 0, 40 * COIN, &albert, &camille.pkh, 2 * COIN, 50000);
     submit_tx_fail(&ds, ERR_DOUBLE_SPEND, "a double spend of a mempool tx");
     in_t mixed[2] = {{GTX, 2, &camille}, {GTX, 0, &albert}};
     out_t o3 = {COIN, &camille.pkh};
-    rtx_t ds2 = mktx(mixed, 2, &o3, 1, -1);
+    rtx_t ds2 = tb_mktx(mixed, 2, &o3, 1, -1);
     submit_tx_fail(&ds2, ERR_DOUBLE_SPEND, "a double spend in a second input");
 
     /* a coinbase */
@@ -666,7 +614,7 @@ Test(mempool, mining_a_job)
     store_read_end(&r);
 
     /* the spends are on chain now: spending them again is a double spend */
-    rtx_t again_lo = pay(&GTX, 0, 40 * COIN, &albert, &stranger.pkh, 3 * COIN, 10000);
+    rtx_t again_lo = tb_pay(&GTX, 0, 40 * COIN, &albert, &stranger.pkh, 3 * COIN, 10000);
     e = submit_tx_fail(&again_lo, ERR_DOUBLE_SPEND, "a double spend of a mined tx");
     /* and the next job builds on the new tip with nothing but the subsidy */
     job_t next;
@@ -694,8 +642,8 @@ Test(mempool, mining_a_job)
  * output that is no longer confirmed. */
 Test(mempool, reorganisation_readmits)
 {
-    rtx_t t1 = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 4 * COIN, 20000);
-    rtx_t t2 = pay(&GTX, 1, 30 * COIN, &bertrand, &camille.pkh, 3 * COIN, 20000);
+    rtx_t t1 = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 4 * COIN, 20000);
+    rtx_t t2 = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &camille.pkh, 3 * COIN, 20000);
     submit_tx_ok(&t1);
     submit_tx_ok(&t2);
     rtx_t x_txs[2] = {t1, t2};
@@ -703,14 +651,14 @@ Test(mempool, reorganisation_readmits)
     submit_block_ok(&x1, CHAIN_TIP);
     cr_assert_eq(pool_count(), 0);
     /* a spend of t1's confirmed output, and an unrelated one */
-    rtx_t t3 = pay(&t1.txid, 0, 4 * COIN, &bertrand, &stranger.pkh, COIN, 300000);
+    rtx_t t3 = tb_pay(&t1.txid, 0, 4 * COIN, &bertrand, &stranger.pkh, COIN, 300000);
     submit_tx_ok(&t3);
-    rtx_t t4 = pay(&GTX, 2, 10 * COIN, &camille, &albert.pkh, COIN, 15000);
+    rtx_t t4 = tb_pay(&GTX, 2, 10 * COIN, &camille, &albert.pkh, COIN, 15000);
     submit_tx_ok(&t4);
     cr_assert_eq(pool_count(), 2);
 
     /* a heavier branch without t1, with another spend of t2's input */
-    rtx_t t2b = pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, 7 * COIN, 30000);
+    rtx_t t2b = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, 7 * COIN, 30000);
     blk_t y1 = mkblock(&G, 1, GT + 61, &t2b, 1, 30000, 2);
     submit_block_ok(&y1, CHAIN_SIDE);
     cr_assert_eq(pool_count(), 2);
@@ -756,7 +704,7 @@ Test(mempool, reorganisation_drops_spends_of_vanished_coinbases)
     submit_block_ok(&a1, CHAIN_TIP);
     blk_t a2 = mkblock(&a1.hash, 2, GT + 120, NULL, 0, 0, 2);
     submit_block_ok(&a2, CHAIN_TIP);
-    rtx_t spend = pay(&a1.cb, 0, SUBSIDY, &miner, &albert.pkh, COIN, 10000);
+    rtx_t spend = tb_pay(&a1.cb, 0, SUBSIDY, &miner, &albert.pkh, COIN, 10000);
     submit_tx_ok(&spend); /* mature at height 3 */
     blk_t b1 = mkblock(&G, 1, GT + 61, NULL, 0, 0, 11);
     blk_t b2 = mkblock(&b1.hash, 2, GT + 121, NULL, 0, 0, 12);
@@ -777,7 +725,7 @@ Test(mempool, eviction_by_fee_rate)
     node_close(&N);
     cr_assert_null(N);
     /* room for two payments and a half */
-    rtx_t probe = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 5000);
+    rtx_t probe = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 5000);
     size_t L = probe.len, max = 2 * L + L / 2;
     open_node(max);
 
@@ -810,18 +758,18 @@ Test(mempool, eviction_by_fee_rate)
      * 25: refused, and c stays */
     in_t two[2] = {{GTX, 0, &albert}, {GTX, 3, &camille}};
     out_t o[2] = {{COIN, &stranger.pkh}, {44 * COIN - 10000, &albert.pkh}};
-    rtx_t e_probe = mktx(two, 2, o, 2, -1);
+    rtx_t e_probe = tb_mktx(two, 2, o, 2, -1);
     cr_assert_gt(e_probe.len, max - L, "the test needs a tx that does not fit beside one other");
     amount_t in_sum = 45 * COIN;
     o[1].amount = in_sum - COIN - 25 * e_probe.len;
-    rtx_t e25 = mktx(two, 2, o, 2, -1);
+    rtx_t e25 = tb_mktx(two, 2, o, 2, -1);
     cr_assert_eq(e25.len, e_probe.len);
     submit_tx_fail(&e25, ERR_MEMPOOL_FULL, "a tx that would evict a higher fee rate");
     cr_assert(in_pool(&b));
     cr_assert(in_pool(&c));
     /* paying more than both: both go */
     o[1].amount = in_sum - COIN - 35 * e_probe.len;
-    rtx_t e35 = mktx(two, 2, o, 2, -1);
+    rtx_t e35 = tb_mktx(two, 2, o, 2, -1);
     cr_assert_eq(e35.len, e_probe.len);
     submit_tx_ok(&e35);
     cr_assert_not(in_pool(&b));
@@ -890,8 +838,8 @@ static size_t count_of(const char *text, const char *needle)
 
 Test(mempool, acknowledged_transactions_are_stored_and_revalidated_across_restarts)
 {
-    rtx_t t1 = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 2 * COIN, 10000);
-    rtx_t t2 = pay(&GTX, 1, 30 * COIN, &bertrand, &camille.pkh, 3 * COIN, 10000);
+    rtx_t t1 = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 2 * COIN, 10000);
+    rtx_t t2 = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &camille.pkh, 3 * COIN, 10000);
     submit_tx_ok(&t1);
     submit_tx_ok(&t2);
     store_ok(N, 2);
@@ -917,7 +865,7 @@ Test(mempool, acknowledged_transactions_are_stored_and_revalidated_across_restar
     chain_t *c;
     err_t e;
     cr_assert_eq(chain_open(&c, P, dir, (size_t)1 << 30, 1, NULL, NULL, &e), 0, "%s", e.message);
-    rtx_t t1b = pay(&GTX, 0, 40 * COIN, &albert, &camille.pkh, 5 * COIN, 10000);
+    rtx_t t1b = tb_pay(&GTX, 0, 40 * COIN, &albert, &camille.pkh, 5 * COIN, 10000);
     blk_t b1 = mkblock(&G, 1, GT + 60, &t1b, 1, 10000, 1);
     chain_status_t st;
     hash32_t h;
@@ -947,12 +895,12 @@ Test(mempool, acknowledged_transactions_are_stored_and_revalidated_across_restar
 static rtx_t phantom(uint8_t k)
 {
     hash32_t nowhere = {{0xee, k}};
-    return pay(&nowhere, 0, COIN, &albert, &bertrand.pkh, COIN / 2, 10000);
+    return tb_pay(&nowhere, 0, COIN, &albert, &bertrand.pkh, COIN / 2, 10000);
 }
 
 Test(mempool, startup_drops_each_invalid_record_with_its_rule_then_counts)
 {
-    rtx_t good = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 2 * COIN, 10000);
+    rtx_t good = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 2 * COIN, 10000);
     submit_tx_ok(&good);
     node_close(&N);
     for (uint8_t k = 0; k < 25; k++) {
@@ -998,7 +946,7 @@ Test(mempool, startup_drops_each_invalid_record_with_its_rule_then_counts)
 
 Test(mempool, a_legacy_mempool_dat_is_imported_once)
 {
-    rtx_t t1 = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 2 * COIN, 10000);
+    rtx_t t1 = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 2 * COIN, 10000);
     rtx_t bad = phantom(1);
     node_close(&N);
     char path[512];
@@ -1076,15 +1024,15 @@ static void confirmed_or_pending(const char *snapdir, const rtx_t *const *txs, s
 
 Test(mempool, blocks_move_records_in_their_own_write_through_a_reorganisation)
 {
-    rtx_t t1 = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 2 * COIN, 10000);
-    rtx_t t2 = pay(&GTX, 1, 30 * COIN, &bertrand, &camille.pkh, 3 * COIN, 10000);
-    rtx_t t4 = pay(&GTX, 2, 10 * COIN, &camille, &albert.pkh, COIN, 10000);
+    rtx_t t1 = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 2 * COIN, 10000);
+    rtx_t t2 = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &camille.pkh, 3 * COIN, 10000);
+    rtx_t t4 = tb_pay(&GTX, 2, 10 * COIN, &camille, &albert.pkh, COIN, 10000);
     submit_tx_ok(&t1);
     submit_tx_ok(&t2);
     submit_tx_ok(&t4);
     /* a1 confirms t1 and conflicts t2 (t2b spends its coin): both records
      * go in a1's own write */
-    rtx_t t2b = pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, 4 * COIN, 10000);
+    rtx_t t2b = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, 4 * COIN, 10000);
     rtx_t a1_txs[2] = {t1, t2b};
     blk_t a1 = mkblock(&G, 1, GT + 60, a1_txs, 2, 20000, 1);
     submit_block_ok(&a1, CHAIN_TIP);
@@ -1094,7 +1042,7 @@ Test(mempool, blocks_move_records_in_their_own_write_through_a_reorganisation)
     /* a heavier branch: b1 spends t2b's coin another way (t2c), b2 confirms
      * t1 again; a1's disconnect puts t1 and t2b back, each connect takes out
      * what it confirms */
-    rtx_t t2c = pay(&GTX, 1, 30 * COIN, &bertrand, &stranger.pkh, 5 * COIN, 10000);
+    rtx_t t2c = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &stranger.pkh, 5 * COIN, 10000);
     blk_t b1 = mkblock(&G, 1, GT + 61, &t2c, 1, 10000, 2);
     blk_t b2 = mkblock(&b1.hash, 2, GT + 120, &t1, 1, 10000, 3);
     submit_block_ok(&b1, CHAIN_SIDE);
@@ -1141,10 +1089,10 @@ Test(mempool, blocks_move_records_in_their_own_write_through_a_reorganisation)
  * refused, naming the output and the limit; a block may hold one. */
 Test(mempool, dust_is_refused_by_policy_only)
 {
-    rtx_t dust = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, TX_DUST_LIMIT - 1, 20000);
+    rtx_t dust = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, TX_DUST_LIMIT - 1, 20000);
     err_t e = submit_tx_fail(&dust, ERR_DUST, "dust");
     cr_assert(strstr(e.message, "output 0") && strstr(e.message, "1500"), "%s", e.message);
-    rtx_t edge = pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, TX_DUST_LIMIT, 20000);
+    rtx_t edge = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, TX_DUST_LIMIT, 20000);
     submit_tx_ok(&edge);
     blk_t b1 = mkblock(&G, 1, GT + 60, &dust, 1, 20000, 1);
     submit_block_ok(&b1, CHAIN_TIP);
@@ -1158,11 +1106,11 @@ Test(mempool, dust_is_refused_by_policy_only)
  * back before its parent. */
 static void parent_and_child(rtx_t *t1, rtx_t *t3, const rtx_t *extra)
 {
-    *t1 = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 4 * COIN, 20000);
+    *t1 = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 4 * COIN, 20000);
     submit_tx_ok(t1);
     blk_t x1 = mkblock(&G, 1, GT + 60, t1, 1, 20000, 1);
     submit_block_ok(&x1, CHAIN_TIP);
-    *t3 = pay(&t1->txid, 0, 4 * COIN, &bertrand, &stranger.pkh, COIN, 30000);
+    *t3 = tb_pay(&t1->txid, 0, 4 * COIN, &bertrand, &stranger.pkh, COIN, 30000);
     submit_tx_ok(t3);
     blk_t x2 = mkblock(&x1.hash, 2, GT + 120, t3, 1, 30000, 2);
     submit_block_ok(&x2, CHAIN_TIP);
@@ -1214,7 +1162,7 @@ Test(mempool, a_child_unconfirmed_with_its_parent_is_parked_until_the_parent_con
 Test(mempool, a_parked_child_whose_parent_is_double_spent_is_dropped)
 {
     rtx_t t1, t3;
-    rtx_t rival = pay(&GTX, 0, 40 * COIN, &albert, &camille.pkh, 9 * COIN, 20000);
+    rtx_t rival = tb_pay(&GTX, 0, 40 * COIN, &albert, &camille.pkh, 9 * COIN, 20000);
     parent_and_child(&t1, &t3, &rival);
     cr_assert_not(in_pool(&t1), "the double-spent parent is pooled");
     cr_assert_not(pending(&t3, true) || pending(&t3, false), "its child is still held");
@@ -1229,7 +1177,7 @@ static rtx_t child_sorting(const rtx_t *parent, amount_t amount, const tb_wallet
                            bool before)
 {
     for (amount_t fee = 20000;; fee++) {
-        rtx_t c = pay(&parent->txid, 0, amount, owner, &stranger.pkh, amount / 2, fee);
+        rtx_t c = tb_pay(&parent->txid, 0, amount, owner, &stranger.pkh, amount / 2, fee);
         if ((memcmp(c.txid.b, parent->txid.b, 32) < 0) == before)
             return c;
     }
@@ -1240,8 +1188,8 @@ static rtx_t child_sorting(const rtx_t *parent, amount_t amount, const tb_wallet
 Test(mempool, startup_parks_stored_children_whatever_their_key_order)
 {
     node_close(&N);
-    rtx_t parents[2] = {pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 4 * COIN, 20000),
-                        pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, 20000)};
+    rtx_t parents[2] = {tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 4 * COIN, 20000),
+                        tb_pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, 20000)};
     rtx_t children[2] = {child_sorting(&parents[0], 4 * COIN, &bertrand, true),
                          child_sorting(&parents[1], COIN, &albert, false)};
     for (int i = 0; i < 2; i++) {
@@ -1261,9 +1209,9 @@ Test(mempool, startup_parks_stored_children_whatever_their_key_order)
 
 Test(mempool, the_unbroadcast_set_persists_and_leaves_with_its_record)
 {
-    rtx_t t1 = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 2 * COIN, 10000);
-    rtx_t t2 = pay(&GTX, 1, 30 * COIN, &bertrand, &camille.pkh, 3 * COIN, 10000);
-    rtx_t t3 = pay(&GTX, 2, 10 * COIN, &camille, &albert.pkh, COIN, 10000);
+    rtx_t t1 = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 2 * COIN, 10000);
+    rtx_t t2 = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &camille.pkh, 3 * COIN, 10000);
+    rtx_t t3 = tb_pay(&GTX, 2, 10 * COIN, &camille, &albert.pkh, COIN, 10000);
     submit_flagged_ok(&t1, STORE_MEMPOOL_UNBROADCAST);
     submit_tx_ok(&t2);
     submit_flagged_ok(&t3, STORE_MEMPOOL_UNBROADCAST);
@@ -1359,7 +1307,7 @@ Test(mempool, a_full_journal_answers_busy_and_changes_nothing)
  * is held back for 200 ms, and the ok must not come before. */
 Test(mempool, rpc_submit_tx_answers_ok_only_once_durable)
 {
-    rtx_t t = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 3 * COIN, 10000);
+    rtx_t t = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 3 * COIN, 10000);
     err_t e;
     pthread_t th;
     atomic_store(&holding, 0);
@@ -1419,7 +1367,7 @@ static void rpc_bytes(const char *type, const char *key, const hash32_t *h, cons
 
 Test(mempool, rpc_get_tx_and_get_block_answer_their_bytes)
 {
-    rtx_t t = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 3 * COIN, 10000);
+    rtx_t t = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 3 * COIN, 10000);
     submit_tx_ok(&t);
     rpc_bytes("get_tx", "txid", &t.txid, "tx", t.raw, t.len, ERR_OK); /* from the mempool */
     blk_t b = mkblock(&G, 1, GT + 60, &t, 1, 10000, 1);
@@ -1469,9 +1417,9 @@ static size_t rpc_txids(const char *type, uint64_t max, const hash32_t *txids, s
  * mempool by fee rate, and the unbroadcast set until a peer asked for it. */
 Test(mempool, rpc_mempool_snapshot_and_the_unbroadcast_set)
 {
-    rtx_t lo = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 2 * COIN, 5000);
-    rtx_t hi = pay(&GTX, 1, 30 * COIN, &bertrand, &camille.pkh, 3 * COIN, 90000);
-    rtx_t mid = pay(&GTX, 2, 10 * COIN, &camille, &albert.pkh, COIN, 20000);
+    rtx_t lo = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 2 * COIN, 5000);
+    rtx_t hi = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &camille.pkh, 3 * COIN, 90000);
+    rtx_t mid = tb_pay(&GTX, 2, 10 * COIN, &camille, &albert.pkh, COIN, 20000);
     submit_flagged_ok(&lo, STORE_MEMPOOL_UNBROADCAST);
     submit_tx_ok(&hi);
     submit_flagged_ok(&mid, STORE_MEMPOOL_UNBROADCAST);
@@ -1509,14 +1457,14 @@ Test(mempool, the_listener_hears_every_event_until_it_is_removed)
 {
     heard_t h = {0};
     node_set_listener(N, hear, &h);
-    rtx_t t = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10000);
+    rtx_t t = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10000);
     submit_tx_ok(&t);
     cr_assert_eq(h.txs, 1);
     cr_assert_str_eq(h.last_topic, "tx");
     node_advertise_peer(N, "h:1");
     cr_assert_str_eq(h.last_topic, "peer.add");
     node_set_listener(N, NULL, NULL);
-    rtx_t u = pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, 10000);
+    rtx_t u = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, 10000);
     submit_tx_ok(&u);
     cr_assert_eq(h.txs, 1, "heard after removal");
 }
@@ -1559,9 +1507,9 @@ Test(mempool, recent_histogram_and_spenders)
 Test(mempool, what_mempool_transactions_did_to_an_address)
 {
     /* albert: a pays bertrand from albert's 40 (sent), b and c pay albert */
-    rtx_t a = pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10000);
-    rtx_t b = pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, 2 * COIN, 10000);
-    rtx_t c = pay(&GTX, 2, 10 * COIN, &camille, &albert.pkh, 3 * COIN, 10000);
+    rtx_t a = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10000);
+    rtx_t b = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, 2 * COIN, 10000);
+    rtx_t c = tb_pay(&GTX, 2, 10 * COIN, &camille, &albert.pkh, 3 * COIN, 10000);
     submit_tx_ok(&a);
     submit_tx_ok(&b);
     submit_tx_ok(&c);

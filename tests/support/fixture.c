@@ -1,0 +1,66 @@
+#include "fixture.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+
+#include "block.h"
+#include "mp.h"
+#include "tx.h"
+
+static void *kept[4096];
+static size_t n_kept;
+
+void *tb_keep(void *p)
+{
+    cr_assert(n_kept < sizeof kept / sizeof kept[0], "more buffers than a test may keep");
+    return kept[n_kept++] = p;
+}
+
+void tb_keep_free(void)
+{
+    for (size_t i = 0; i < n_kept; i++)
+        free(kept[i]);
+    n_kept = 0;
+}
+
+tb_rtx_t tb_mktx(const tb_input_t *ins, size_t n_in, const tb_output_t *outs, size_t n_out,
+                 int corrupt)
+{
+    mp_buf_t b;
+    mp_buf_init(&b, TX_MAX_SIZE);
+    tb_rtx_t r;
+    tb_tx_multi(&b, &r.txid, ins, n_in, outs, n_out, corrupt);
+    r.raw = tb_keep(b.data);
+    r.len = b.len;
+    return r;
+}
+
+tb_rtx_t tb_pay(const hash32_t *txid, uint32_t index, amount_t in_amount, const tb_wallet_t *from,
+                const hash20_t *to, amount_t amount, amount_t fee)
+{
+    tb_input_t in = {*txid, index, from};
+    tb_output_t outs[2] = {{amount, to}, {in_amount - amount - fee, &from->pkh}};
+    cr_assert(amount + fee <= in_amount);
+    return tb_mktx(&in, 1, outs, outs[1].amount ? 2 : 1, -1);
+}
+
+tb_blk_t tb_mkblock(const hash32_t *parent, uint64_t height, uint64_t cb_height, uint64_t ts,
+                    uint32_t bits, const hash20_t *payout, amount_t value, const tb_rtx_t *txs,
+                    size_t n, uint64_t tag)
+{
+    const uint8_t *raws[TB_MAX_BLOCK_TXS];
+    size_t lens[TB_MAX_BLOCK_TXS];
+    cr_assert(n <= TB_MAX_BLOCK_TXS);
+    for (size_t i = 0; i < n; i++) {
+        raws[i] = txs[i].raw;
+        lens[i] = txs[i].len;
+    }
+    mp_buf_t b;
+    mp_buf_init(&b, BLOCK_MAX_SIZE);
+    tb_blk_t k = {0};
+    tb_block(&b, &k.hash, &k.cb, parent, cb_height, ts, bits, payout, value, raws, lens, n, tag);
+    k.data = tb_keep(b.data);
+    k.len = b.len;
+    k.height = height;
+    return k;
+}

@@ -108,16 +108,26 @@ void prom_header(prom_buf_t *b, const char *name, const char *type, const char *
     append(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-void prom_sample(prom_buf_t *b, const char *name, const char *label, const char *value,
-                 double v)
+void prom_sample2(prom_buf_t *b, const char *name, const char *l1, const char *v1,
+                  const char *l2, const char *v2, double v)
 {
     append(b, "%s", name);
-    if (label) {
+    if (l1) {
         append(b, "{");
-        append_label(b, label, value);
+        append_label(b, l1, v1);
+        if (l2) {
+            append(b, ",");
+            append_label(b, l2, v2);
+        }
         append(b, "}");
     }
     append(b, " %.17g\n", v);
+}
+
+void prom_sample(prom_buf_t *b, const char *name, const char *label, const char *value,
+                 double v)
+{
+    prom_sample2(b, name, label, value, NULL, NULL, v);
 }
 
 void prom_metric(prom_buf_t *b, const char *name, const char *type, const char *help,

@@ -7,7 +7,7 @@
  * growable text buffer.
  *
  * Labels are fixed at compile time: a sample takes at most one label pair
- * whose value comes from the daemon's own tables, never raw peer input (the
+ * (two, with prom_sample2) whose values come from the daemon's own tables, never raw peer input (the
  * caller maps unknown input to "other"). Values are still escaped as the
  * format asks (backslash, double quote, newline). */
 #ifndef CHAIN_PROM_H
@@ -55,6 +55,9 @@ void prom_header(prom_buf_t *b, const char *name, const char *type, const char *
 /* One sample line: name{label="value"} v, or name v when label is NULL. */
 void prom_sample(prom_buf_t *b, const char *name, const char *label, const char *value,
                  double v);
+/* The same with a second label pair (l2 may be NULL; l1 NULL means none). */
+void prom_sample2(prom_buf_t *b, const char *name, const char *l1, const char *v1,
+                  const char *l2, const char *v2, double v);
 /* Header and sample together, for an unlabelled counter or gauge. */
 void prom_metric(prom_buf_t *b, const char *name, const char *type, const char *help,
                  double v);

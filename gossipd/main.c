@@ -8,8 +8,10 @@
 #include "daemon.h"
 #include "flags.h"
 #include "gossip.h"
+#include "gossip_metrics.h"
 #include "log.h"
 #include "net.h"
+#include "promhttp.h"
 #include "rpckey.h"
 
 static volatile sig_atomic_t stop;
@@ -38,6 +40,8 @@ static flag_t flags[] = {
      "86400", false},
     {"rebroadcast-interval", "GOSSIPD_REBROADCAST_INTERVAL", "S", "mean seconds between "
      "announcements of the payments submitted here that no peer has asked for yet", "15", false},
+    {"metrics", "GOSSIPD_METRICS", "HOST:PORT", "serve Prometheus metrics at http://HOST:PORT"
+     "/metrics (default: off)", NULL, false},
     {"log-level", "GOSSIPD_LOG_LEVEL", "LEVEL", "error, warn, info or debug", "info", false},
 };
 #define N_FLAGS (sizeof flags / sizeof flags[0])
@@ -125,12 +129,19 @@ int main(int argc, char **argv)
         LOGERR("%s", e.message);
         return 1;
     }
+    promhttp_t *metrics = NULL;
+    if (FLAG("metrics") && promhttp_start(&metrics, FLAG("metrics"), gmetrics_render, NULL, &e) < 0) {
+        LOGERR("%s", e.message);
+        gossip_close(&g);
+        return 1;
+    }
     daemon_watchdog_t wd;
     daemon_ready(&wd);
 
     gossip_run(g, &stop, daemon_watchdog_tick, &wd);
 
     daemon_stopping();
+    promhttp_stop(&metrics);
     LOGINFO("stopping: saving known peers and bans");
     gossip_close(&g);
     LOGINFO("stopped");

@@ -15,6 +15,7 @@
 #include "rpckey.h"
 
 static volatile sig_atomic_t stop;
+static promhttp_t *metrics; /* --metrics, while the loop runs */
 
 static flag_t flags[] = {
     {"network", "GOSSIPD_NETWORK", "NAME", "demo or regtest", "demo", false},
@@ -59,6 +60,13 @@ static void derive_advertise(char *out, size_t cap, const char *listen)
     size_t len = strlen(hp);
     if (!strstr(hp, "://") && addrbook_split(hp, host, sizeof host, &port) == 0 && len < cap)
         memcpy(out, hp, len + 1);
+}
+
+/* Serves --metrics when given; 0 when not. */
+static int start_metrics(err_t *e)
+{
+    return FLAG("metrics") ? promhttp_start(&metrics, FLAG("metrics"), gmetrics_render, NULL, e)
+                           : 0;
 }
 
 int main(int argc, char **argv)
@@ -125,12 +133,7 @@ int main(int argc, char **argv)
     gossip_t *g;
     LOGINFO("starting: network %s, data in %s, chaind at %s / %s", params->name, cfg.datadir,
             cfg.rpc, cfg.events);
-    if (gossip_open(&g, &cfg, &e) < 0) {
-        LOGERR("%s", e.message);
-        return 1;
-    }
-    promhttp_t *metrics = NULL;
-    if (FLAG("metrics") && promhttp_start(&metrics, FLAG("metrics"), gmetrics_render, NULL, &e) < 0) {
+    if (gossip_open(&g, &cfg, &e) < 0 || start_metrics(&e) < 0) {
         LOGERR("%s", e.message);
         gossip_close(&g);
         return 1;

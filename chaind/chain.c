@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "clock.h"
 #include "hex.h"
 #include "hmap.h"
 #include "log.h"
+#include "metrics.h"
 #include "phase.h"
 #include "pow.h"
 #include "script.h"
@@ -724,7 +726,10 @@ static int submit_one(chain_t *c, const uint8_t *data, size_t len, uint64_t now,
 int chain_submit_block(chain_t *c, const uint8_t *data, size_t len, uint64_t now,
                        chain_status_t *status, hash32_t *hash, err_t *e)
 {
+    uint64_t started_ns = clock_ns();
     int rc = submit_one(c, data, len, now, status, hash, e);
+    if (rc == 0 && *status == CHAIN_TIP)
+        metrics_block_connect_observe((clock_ns() - started_ns) / 1000);
     if (rc < 0 || *status == CHAIN_ORPHAN || *status == CHAIN_KNOWN)
         return rc;
     /* adopt the orphans this block was missing, and theirs in turn */

@@ -20,6 +20,7 @@
 #include "dec.h"
 #include "httpguard.h"
 #include "log.h"
+#include "metrics.h"
 #include "sse.h"
 
 #define DEFAULT_THREADS 4
@@ -123,6 +124,7 @@ static const route_t routes[] = {
 /* One request's state, kept in MHD's con_cls across the handler's calls. */
 struct req {
     struct timespec start;
+    const char *route; /* its route's path (metrics.h), NULL: none */
     char *body; /* POST body so far, at most max_body bytes */
     size_t len, cap;
     size_t received; /* body bytes seen, kept or dropped */
@@ -667,6 +669,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!r)
             return MHD_NO;
         *con_cls = x.r = r;
+        r->route = rt ? rt->path : NULL;
         atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
         if (clock_gettime(CLOCK_MONOTONIC, &r->start) != 0)
             r->start = (struct timespec){0, 0};
@@ -713,6 +716,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     httpguard_request_done(c);
     req_t *r = *con_cls;
     if (r) {
+        metrics_http_observe(r->route, &r->start);
         pthread_mutex_lock(&s->wait_lock);
         if (r->c)
             waiter_unlink(s, r);

@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "gossip_state.h"
 #include "log.h"
+#include "gossip_metrics.h"
 
 int conn_init(conn_state_t *c, size_t n_slots)
 {
@@ -115,6 +116,7 @@ void conn_reap(gossip_t *g, peer_t *p)
                 "verified listen address alone", n > 1 ? ", " : "", n > 1 ? keys[1] : "",
                 p->score, p->doom_why);
         peer_ban_peer(&g->pt, p, clock_unix(), g->cfg.ban_seconds);
+        gmetrics_ban();
     }
     conn_close(g, p, p->doom_why, true);
 }
@@ -217,6 +219,7 @@ void conn_send(gossip_t *g, peer_t *p)
             conn_doom(p, PEER_CLOSE, "it does not read what it is sent");
     } else {
         p->send_drops = 0;
+        gmetrics_sent(p, (int)g->conn.out_type, out->len, g->now_ms);
     }
 }
 

@@ -7,6 +7,7 @@
 #include "block.h"
 #include "gossip_state.h"
 #include "log.h"
+#include "gossip_metrics.h"
 
 #define ADDR_FORWARD 10 /* new addresses passed on from one addr message */
 
@@ -323,7 +324,9 @@ void handlers_handle(gossip_t *g, peer_t *p, const uint8_t *data, size_t len, bo
     }
     proto_peer_msg_t m;
     err_t e;
-    if (peer_decode(p, g->cfg.params->name, data, len, g->now_ms, &m, &e) < 0) {
+    int decoded = peer_decode(p, g->cfg.params->name, data, len, g->now_ms, &m, &e);
+    gmetrics_received(p, decoded < 0 ? GMETRICS_OTHER : (int)m.type, len, g->now_ms);
+    if (decoded < 0) {
         log_msg(conn_log_level(p), "peer %s sent a bad message (%s, score %d): %s",
                 conn_name(p), err_str(e.code), p->score, e.message);
         if (peer_should_ban(p))

@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "gossip_state.h"
 #include "log.h"
+#include "gossip_metrics.h"
 
 /* --- dialling ------------------------------------------------------------------ */
 
@@ -85,6 +86,7 @@ static void on_tick(void *arg)
     handshake_probe_expire(g);
     ping_and_expire(g);
     upstream_flush_marks(g);
+    gmetrics_tick(g);
 }
 
 /* --- chaind, files, the log ------------------------------------------------------ */

@@ -8,11 +8,14 @@
 #include "daemon.h"
 #include "flags.h"
 #include "gossip.h"
+#include "gossip_metrics.h"
 #include "log.h"
 #include "net.h"
+#include "promhttp.h"
 #include "rpckey.h"
 
 static volatile sig_atomic_t stop;
+static promhttp_t *metrics; /* --metrics, while the loop runs */
 
 static flag_t flags[] = {
     {"network", "GOSSIPD_NETWORK", "NAME", "demo or regtest", "demo", false},
@@ -38,6 +41,8 @@ static flag_t flags[] = {
      "86400", false},
     {"rebroadcast-interval", "GOSSIPD_REBROADCAST_INTERVAL", "S", "mean seconds between "
      "announcements of the payments submitted here that no peer has asked for yet", "15", false},
+    {"metrics", "GOSSIPD_METRICS", "HOST:PORT", "serve Prometheus metrics at http://HOST:PORT"
+     "/metrics (default: off)", NULL, false},
     {"log-level", "GOSSIPD_LOG_LEVEL", "LEVEL", "error, warn, info or debug", "info", false},
 };
 #define N_FLAGS (sizeof flags / sizeof flags[0])
@@ -55,6 +60,13 @@ static void derive_advertise(char *out, size_t cap, const char *listen)
     size_t len = strlen(hp);
     if (!strstr(hp, "://") && addrbook_split(hp, host, sizeof host, &port) == 0 && len < cap)
         memcpy(out, hp, len + 1);
+}
+
+/* Serves --metrics when given; 0 when not. */
+static int start_metrics(err_t *e)
+{
+    return FLAG("metrics") ? promhttp_start(&metrics, FLAG("metrics"), gmetrics_render, NULL, e)
+                           : 0;
 }
 
 int main(int argc, char **argv)
@@ -121,8 +133,9 @@ int main(int argc, char **argv)
     gossip_t *g;
     LOGINFO("starting: network %s, data in %s, chaind at %s / %s", params->name, cfg.datadir,
             cfg.rpc, cfg.events);
-    if (gossip_open(&g, &cfg, &e) < 0) {
+    if (gossip_open(&g, &cfg, &e) < 0 || start_metrics(&e) < 0) {
         LOGERR("%s", e.message);
+        gossip_close(&g);
         return 1;
     }
     daemon_watchdog_t wd;
@@ -131,6 +144,7 @@ int main(int argc, char **argv)
     gossip_run(g, &stop, daemon_watchdog_tick, &wd);
 
     daemon_stopping();
+    promhttp_stop(&metrics);
     LOGINFO("stopping: saving known peers and bans");
     gossip_close(&g);
     LOGINFO("stopped");

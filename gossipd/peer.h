@@ -110,6 +110,7 @@ typedef struct {
      * block chaind accepted from it (0: never) */
     uint64_t connected_ms, min_ping_ms, last_tx_ms, last_block_ms;
     uint32_t send_drops; /* consecutive sends refused (queue full) */
+    uint64_t inv_sent_ms; /* our oldest inv no getdata has answered yet (0: none; metrics.h) */
     /* set by handlers that find the peer must go; the loop closes it after
      * the message, so no handler frees a peer another still holds */
     enum { PEER_KEEP, PEER_CLOSE, PEER_BAN } doom;

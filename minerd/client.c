@@ -12,6 +12,7 @@
 #include "hex.h"
 #include "job.h"
 #include "log.h"
+#include "miner_metrics.h"
 #include "proto.h"
 #include "reactor.h"
 #include "zmqopt.h"
@@ -223,6 +224,8 @@ static void take_job(client_t *c, const job_t *job)
      * (mining it again would only make a sibling). Once chaind has judged that
      * block and still offers the job, it is mined anew with the next
      * extranonce. */
+    uint64_t received_ns = clock_ns(); /* the switch's clock starts with its arrival */
+    mmetrics_count(MMETRICS_JOB);
     bool again = c->have_job && same_job(job, &c->job);
     if (again && (!c->consumed || submit_pending(c, job->job_id)))
         return;
@@ -242,7 +245,7 @@ static void take_job(client_t *c, const job_t *job)
         idle(c, "out of memory building the coinbase");
         return;
     }
-    worker_pool_set_work(c->pool, &work);
+    mmetrics_switch(c->pool, worker_pool_set_work(c->pool, &work), received_ns);
     LOGINFO("mining job %" PRIu64 "%s: height %" PRIu64 ", %" PRIu64 " transaction(s), bits "
             "%08x, %u thread(s)", job->job_id, again ? " again, its block not taken" : "",
             job->height, job->tx_count, job->bits, worker_pool_threads(c->pool));
@@ -287,10 +290,12 @@ static void on_reply(client_t *c, const uint8_t *data, size_t len)
             if (proto_get_bin_exact(&rep.body, "hash", hash.b, 32) == 0)
                 hex_encode(hex, hash.b, 32);
             c->accepted++;
+            mmetrics_count(MMETRICS_ACCEPTED);
             LOGINFO("block %s at height %" PRIu64 " accepted (job %" PRIu64 ")", hex, req.height,
                     req.job_id);
         } else {
             c->rejected++;
+            mmetrics_count(MMETRICS_REJECTED);
             LOGWARN("block at height %" PRIu64 " rejected (job %" PRIu64 "): %s: %s", req.height,
                     req.job_id, err_str(rep.code), rep.message);
         }
@@ -463,6 +468,7 @@ static void on_found(void *arg)
         char hex[65];
         hex_encode(hex, s.hash.b, 32);
         c->found++;
+        mmetrics_count(MMETRICS_FOUND);
         if (s.work.job_id == c->job.job_id)
             c->consumed = true;
         LOGINFO("found block %s at height %" PRIu64 " (job %" PRIu64 ", nonce %016" PRIx64

@@ -13,6 +13,8 @@
 #include "flags.h"
 #include "job.h"
 #include "log.h"
+#include "miner_metrics.h"
+#include "promhttp.h"
 #include "sha256d.h"
 #include "worker.h"
 
@@ -41,6 +43,8 @@ static flag_t flags[] = {
      false},
     {"worker", "MINERD_WORKER", "NAME", "name in hash rate reports (default: hostname-pid)", NULL,
      false},
+    {"metrics", "MINERD_METRICS", "HOST:PORT", "serve Prometheus metrics at http://HOST:PORT"
+     "/metrics (default: off)", NULL, false},
     {"log-level", "MINERD_LOG_LEVEL", "LEVEL", "error, warn, info or debug", "info", false},
 };
 #define N_FLAGS (sizeof flags / sizeof flags[0])
@@ -108,8 +112,12 @@ static int run_miner(const chain_params_t *params, const sha256d_kernel_t *kerne
     worker_pool_t *pool = NULL;
     client_t *client = NULL;
     worker_config_t wcfg = {threads, kernel, true};
-    if (worker_pool_new(&pool, &wcfg, &e) < 0 || client_new(&client, &cfg, pool, &e) < 0) {
+    promhttp_t *metrics = NULL;
+    if (worker_pool_new(&pool, &wcfg, &e) < 0 || client_new(&client, &cfg, pool, &e) < 0 ||
+        (FLAG("metrics") &&
+         promhttp_start(&metrics, FLAG("metrics"), mmetrics_render, pool, &e) < 0)) {
         LOGERR("%s", e.message);
+        client_destroy(&client);
         worker_pool_destroy(&pool);
         return 1;
     }
@@ -120,6 +128,7 @@ static int run_miner(const chain_params_t *params, const sha256d_kernel_t *kerne
 
     daemon_stopping();
     LOGINFO("stopping");
+    promhttp_stop(&metrics); /* it reads the pool */
     worker_pool_destroy(&pool);
     client_destroy(&client);
     LOGINFO("stopped");

@@ -25,7 +25,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BINARIES = {"chaind": "chaind/chaind", "gossipd": "gossipd/gossipd", "minerd": "minerd/minerd"}
 # env twins whose value is HOST:PORT (or an endpoint) a container listens on
 LISTEN_ENV = {"CHAIND_HTTP": "http", "CHAIND_RPC": "rpc", "CHAIND_EVENTS": "events",
-              "GOSSIPD_LISTEN": "p2p"}
+              "GOSSIPD_LISTEN": "p2p", "GOSSIPD_METRICS": "metrics-gossip",
+              "MINERD_METRICS": "metrics-miner"}
 ROUTES = {"/healthz", "/readyz", "/status", "/metrics"}
 # each daemon's endpoints, the variable naming its keys, and the Secret's
 # items it must see there (a directory for chaind, a file for the others)

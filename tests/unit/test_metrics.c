@@ -1,5 +1,7 @@
 /* metrics.h: the Prometheus text of a status, line by line: each metric's
- * HELP, TYPE and value, in order, and nothing else. */
+ * HELP, TYPE and value, in order, then the latency histograms (their
+ * rendering is test_prom.c's), and nothing else; a timed route shows up
+ * under its label. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +59,26 @@ Test(metrics, every_metric_with_help_type_and_value)
                   (int)(n + 12), line);
         line += strlen(value);
     }
-    cr_assert_eq(*line, '\0', "more than the metrics listed: %s", line);
+    const char *tail = "# HELP chain_http_request_duration_seconds ";
+    cr_assert(strncmp(line, tail, strlen(tail)) == 0, "more than the metrics listed: %s", line);
+    cr_assert_not_null(strstr(line, "# TYPE chain_block_connect_seconds histogram\n"));
+    cr_assert_not_null(strstr(line, "chain_block_connect_seconds_count 0\n"));
+    free(text);
+}
+
+Test(metrics, routes_are_timed_under_their_label)
+{
+    struct timespec start;
+    cr_assert_eq(clock_gettime(CLOCK_MONOTONIC, &start), 0);
+    metrics_http_observe("/status", &start);
+    metrics_http_observe(NULL, &start);
+    node_status_t s = {0};
+    char *text;
+    size_t len;
+    err_t e;
+    cr_assert_eq(metrics_render(&text, &len, &s, params_by_name("demo"), 0, &e), 0, "%s",
+                 e.message);
+    cr_assert_not_null(strstr(text, "chain_http_request_duration_seconds_count{route=\"/status\"} 1\n"));
+    cr_assert_not_null(strstr(text, "chain_http_request_duration_seconds_count{route=\"none\"} 1\n"));
     free(text);
 }

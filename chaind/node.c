@@ -55,6 +55,7 @@ struct node {
     mp_buf_t encoding; /* a disconnected transaction's, for its record */
     parking_t parked;  /* acknowledged children waiting for a parent to confirm */
     parking_t cands;   /* refused for a coin not confirmed: to park or to drop */
+    hash32_t pushed[PARKING_MAX_COUNT]; /* what a parking_add() pushed out */
     uint64_t phase_ns[NODE_PHASES], phase_txs; /* cfg.phases: node_phases() */
 };
 
@@ -315,14 +316,13 @@ static void unpark_drop(node_t *n, const hash32_t *txid, const char *why)
 static void park_into(node_t *n, parking_t *set, const hash32_t *txid, const uint8_t *raw,
                       size_t len, uint8_t flags, uint64_t arrival)
 {
-    static hash32_t pushed[PARKING_MAX_COUNT];
     size_t k;
-    if (parking_add(set, txid, raw, len, flags, arrival, pushed, &k) < 0) {
+    if (parking_add(set, txid, raw, len, flags, arrival, n->pushed, &k) < 0) {
         unpark_drop(n, txid, "no room to park it (out of memory)");
         return;
     }
     for (size_t i = 0; i < k; i++)
-        unpark_drop(n, &pushed[i], "pushed out of the parked set by newer ones (its bound)");
+        unpark_drop(n, &n->pushed[i], "pushed out of the parked set by newer ones (its bound)");
 }
 
 /* The candidates park when they spend a pooled or parked transaction's

@@ -525,11 +525,11 @@ static void on_mempool(gossip_t *g, const client_result_t *r)
     for (uint32_t i = 0; i < n; i++) {
         hash32_t txid;
         (void)mp_get_bin_exact(&rd, txid.b, 32); /* schema: bin32 each */
-        for (size_t k = 0; k < g->pt.cap; k++) {
-            peer_t *q = &g->pt.peers[k];
-            if ((to_all || q == p) && q->state == PEER_READY)
-                conn_announce(g, q, RELAY_TX, &txid);
-        }
+        if (p)
+            conn_announce(g, p, RELAY_TX, &txid);
+        for (size_t k = 0; to_all && k < g->pt.cap; k++)
+            if (g->pt.peers[k].state == PEER_READY)
+                conn_announce(g, &g->pt.peers[k], RELAY_TX, &txid);
     }
 }
 

@@ -1057,3 +1057,21 @@ Test(gossip, a_connection_that_never_handshakes_is_closed)
     cr_assert_lt(closed_at - start, 15000, "closed only after %ld ms", closed_at - start);
     node_stop(a);
 }
+
+/* The rebroadcast timer: a payment submitted here that no peer has asked
+ * for is announced again every --rebroadcast-interval (here with no peer at
+ * all, so nothing takes it out of the set). */
+Test(gossip, the_unbroadcast_set_is_rebroadcast_on_its_timer)
+{
+    node_t *a = node_start((const char *[]){"--rebroadcast-interval", "1", NULL});
+    mp_buf_t tx;
+    hash32_t txid;
+    albert_pays(&tx, &txid, 10 * COIN);
+    post_tx(a, &tx);
+    char log[340];
+    snprintf(log, sizeof log, "%s.log", a->gdir);
+    WAIT_UNTIL(file_has(log, "rebroadcast: 1 transaction(s)"), 5000,
+               "no rebroadcast within 5 s at a 1 s interval (see %s)", log);
+    mp_buf_free(&tx);
+    node_stop(a);
+}

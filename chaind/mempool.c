@@ -368,6 +368,51 @@ int mempool_select(const mempool_t *m, size_t max_bytes, const mempool_entry_t *
     return 0;
 }
 
+/* Restores the min-heap (the lowest rate at h[0]) below i. */
+static void sift_down(const mempool_entry_t **h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t low = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && lower_rate(h[l], h[low]))
+            low = l;
+        if (r < n && lower_rate(h[r], h[low]))
+            low = r;
+        if (low == i)
+            return;
+        const mempool_entry_t *t = h[i];
+        h[i] = h[low];
+        h[low] = t;
+        i = low;
+    }
+}
+
+size_t mempool_best(const mempool_t *m, hash32_t *out, size_t max)
+{
+    size_t count = hmap_count(m->by_txid), cap = max < count ? max : count, n = 0;
+    const mempool_entry_t **h = malloc((cap ? cap : 1) * sizeof *h);
+    if (!h)
+        return 0;
+    size_t pos = 0;
+    const void *key;
+    void *value;
+    while (cap && hmap_next(m->by_txid, &pos, &key, &value)) {
+        const mempool_entry_t *x = value;
+        if (n < cap) {
+            h[n++] = x;
+            for (size_t i = n / 2; n == cap && i-- > 0;) /* heapify once full */
+                sift_down(h, n, i);
+        } else if (lower_rate(h[0], x)) {
+            h[0] = x;
+            sift_down(h, n, 0);
+        }
+    }
+    qsort(h, n, sizeof *h, by_rate_desc);
+    for (size_t i = 0; i < n; i++)
+        out[i] = h[i]->txid;
+    free(h);
+    return n;
+}
+
 int mempool_load(const char *path, size_t max_bytes,
                  void (*take)(void *ctx, const uint8_t *raw, size_t len), void *ctx, err_t *e)
 {

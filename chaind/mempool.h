@@ -101,6 +101,12 @@ size_t mempool_unbroadcast_list(const mempool_t *m, hash32_t *out, size_t max);
 int mempool_select(const mempool_t *m, size_t max_bytes, const mempool_entry_t ***out, size_t *n)
     __attribute__((warn_unused_result));
 
+/* The txids of the best max entries by fee rate, highest first, into out
+ * (the caller's): how many. One pass with a heap of max (O(n log max), no
+ * copy of the pool), for what is asked of it on every peer connection; 0
+ * also when memory runs out. */
+size_t mempool_best(const mempool_t *m, hash32_t *out, size_t max);
+
 /* Every entry, in no order: *pos starts at 0; NULL after the last. The
  * pool must not change between the calls. */
 const mempool_entry_t *mempool_next(const mempool_t *m, size_t *pos);

@@ -781,14 +781,8 @@ size_t node_unbroadcast(node_t *n, hash32_t *txids, size_t max)
 
 size_t node_mempool_txids(node_t *n, hash32_t *txids, size_t max)
 {
-    const mempool_entry_t **sel;
-    size_t count, k = 0;
     pthread_mutex_lock(&n->lock);
-    if (mempool_select(n->mempool, SIZE_MAX, &sel, &count) == 0) {
-        for (; k < count && k < max; k++)
-            txids[k] = sel[k]->txid;
-        free(sel);
-    }
+    size_t k = mempool_best(n->mempool, txids, max);
     pthread_mutex_unlock(&n->lock);
     return k;
 }

@@ -1413,6 +1413,47 @@ static size_t rpc_txids(const char *type, uint64_t max, const hash32_t *txids, s
     return k;
 }
 
+/* The best max by fee rate (mempool_best's heap) against a full sort done
+ * here, for every max from none to more than the pool holds. */
+Test(mempool, the_best_by_fee_rate_for_any_max)
+{
+    enum { K = 12 };
+    tb_input_t in = {GTX, 0, &albert};
+    tb_output_t outs[K];
+    for (int i = 0; i < K; i++)
+        outs[i] = (tb_output_t){3 * COIN, &albert.pkh};
+    rtx_t fan = tb_mktx(&in, 1, outs, K, -1);
+    blk_t b1 = mkblock(&G, 1, GT + 60, &fan, 1, 4 * COIN, 1);
+    submit_block_ok(&b1, CHAIN_TIP);
+    rtx_t t[K];
+    for (int i = 0; i < K; i++) { /* distinct fees in a shuffled order */
+        t[i] = tb_pay(&fan.txid, (uint32_t)i, 3 * COIN, &albert, &bertrand.pkh, COIN,
+                      20000 + 1000 * ((i * 7) % K));
+        submit_tx_ok(&t[i]);
+    }
+    /* the expected order: by fee a byte, highest first */
+    int order[K];
+    for (int i = 0; i < K; i++)
+        order[i] = i;
+    for (int i = 0; i < K; i++)
+        for (int j = i + 1; j < K; j++) {
+            double ri = (double)fee_of(&t[order[i]], 3 * COIN) / (double)t[order[i]].len;
+            double rj = (double)fee_of(&t[order[j]], 3 * COIN) / (double)t[order[j]].len;
+            if (rj > ri) {
+                int x = order[i];
+                order[i] = order[j];
+                order[j] = x;
+            }
+        }
+    for (size_t max = 0; max <= K + 3; max++) {
+        hash32_t got[K + 3];
+        size_t n = node_mempool_txids(N, got, max);
+        cr_assert_eq(n, max < K ? max : K, "max %zu", max);
+        for (size_t i = 0; i < n; i++)
+            cr_assert(hash32_eq(&got[i], &t[order[i]].txid), "max %zu: place %zu", max, i);
+    }
+}
+
 /* What gossipd asks to catch a peer up and to rebroadcast: the best of the
  * mempool by fee rate, and the unbroadcast set until a peer asked for it. */
 Test(mempool, rpc_mempool_snapshot_and_the_unbroadcast_set)
@@ -1428,6 +1469,7 @@ Test(mempool, rpc_mempool_snapshot_and_the_unbroadcast_set)
     cr_assert(hash32_eq(&got[0], &hi.txid) && hash32_eq(&got[1], &mid.txid) &&
               hash32_eq(&got[2], &lo.txid), "not by fee rate, highest first");
     cr_assert_eq(rpc_txids("get_mempool", 2, NULL, 0, got, 8), 2, "max not kept");
+    cr_assert(hash32_eq(&got[0], &hi.txid) && hash32_eq(&got[1], &mid.txid), "not the best two");
     cr_assert_eq(rpc_txids("get_mempool", 100000, NULL, 0, got, 8), 3);
     cr_assert_eq(rpc_txids("get_unbroadcast", 0, NULL, 0, got, 8), 2);
     cr_assert(hash32_eq(&got[0], &lo.txid) && hash32_eq(&got[1], &mid.txid));

@@ -1,8 +1,9 @@
 /* chaind's HTTP port against a hostile neighbour (issue 10 part 3, issue 9
  * part 5): slowloris heads, a trickling body, one address taking every slot,
- * a client that writes a too-large body before it reads. The attackers
- * connect from 127.0.0.2 (still loopback), the well-behaved client from
- * 127.0.0.1, so that the per-address cap tells them apart. */
+ * a client that writes a too-large body before it reads, a slowloris spread
+ * over many addresses. The attackers connect from 127.0.0.2 and up (still
+ * loopback), the well-behaved client from 127.0.0.1, so that the per-address
+ * cap tells them apart. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -23,6 +24,9 @@
 #define ATTACK_S 13           /* the head deadline (10 s), a sweep and slack */
 #define PROBE_BOUND_MS 2000.0 /* /status from another address, under attack */
 #define RSS_BOUND_KIB (256 * 1024)
+#define SPREAD_ADDRS 20      /* a slowloris from this many addresses ... */
+#define SPREAD_EACH 60       /* ... each under the per-address cap: 1 200 > 1 024 slots */
+#define SPREAD_S 4           /* well inside the head deadline: eviction, not the deadline */
 #define LOG_BOUND_BYTES (64 * 1024)
 
 static tb_chaind_t daemon_;
@@ -141,6 +145,65 @@ Test(httpguard, slowloris_heads_are_cut_and_others_are_served, .fini = reap_daem
     cr_assert_lt(log_bytes, LOG_BOUND_BYTES, "the log grew %ld bytes", log_bytes);
     cr_assert_eq(open, 0, "%d trickling heads outlived the 10 s deadline", open);
     cr_assert(tb_log_mentions(log, log0, "request head took over"), "no cut was logged");
+    stop_daemon(d);
+}
+
+/* Opens SPREAD_EACH connections from each of SPREAD_ADDRS addresses and
+ * sends each the first bytes of a head; fds[] holds them. */
+static void spread_attack(const tb_chaind_t *d, int *fds)
+{
+    for (int a = 0; a < SPREAD_ADDRS; a++) {
+        char src[32];
+        snprintf(src, sizeof src, "127.0.0.%d", 2 + a);
+        for (int i = 0; i < SPREAD_EACH; i++) {
+            int *fd = &fds[a * SPREAD_EACH + i];
+            cr_assert_geq(*fd = connect_from(src, d->http_port), 0, "connect %s #%d", src, i);
+        }
+    }
+    sleep_ms(500); /* the connections complete */
+    for (int i = 0; i < SPREAD_ADDRS * SPREAD_EACH; i++)
+        (void)send(fds[i], trickle, 8, MSG_NOSIGNAL);
+}
+
+/* Fewer than a sixteenth of the slots free: a new connection evicts an
+ * unfinished head from the address holding the most, so a client from
+ * another address is served at once, not when the head deadline frees the
+ * slots 10 s later. Without eviction every probe here waits past its 5 s. */
+Test(httpguard, a_slowloris_from_many_addresses_is_evicted_for_others, .fini = reap_daemon,
+     .timeout = 90)
+{
+    signal(SIGPIPE, SIG_IGN);
+    tb_raise_nofile(SPREAD_ADDRS * SPREAD_EACH + 100);
+    tb_asan_small_quarantine();
+    tb_chaind_t *d = &daemon_;
+    tb_chaind_start(d, NULL, NULL);
+    char log[1024];
+    snprintf(log, sizeof log, "%s/chaind.log", d->datadir);
+    long log0 = tb_file_size(log);
+    static int fds[SPREAD_ADDRS * SPREAD_EACH];
+    spread_attack(d, fds);
+    double t0 = now_s(), took, worst = 0;
+    int probes = 0;
+    while (now_s() - t0 < SPREAD_S) {
+        cr_assert_eq(tb_status_probe(d, 5000, &took), 200, "/status failed under attack");
+        worst = took > worst ? took : worst;
+        probes++;
+        sleep_ms(200);
+    }
+    int open = 0;
+    for (int i = 0; i < SPREAD_ADDRS * SPREAD_EACH; i++) {
+        open += !closed_by_peer(fds[i]);
+        close(fds[i]);
+    }
+    long log_bytes = tb_file_size(log) - log0;
+    cr_log_info("spread slowloris: %d connections from %d addresses, %d still open after %d s; "
+                "%d probes, worst /status %.1f ms; log +%ld bytes",
+                SPREAD_ADDRS * SPREAD_EACH, SPREAD_ADDRS, open, SPREAD_S, probes, worst,
+                log_bytes);
+    cr_assert_lt(worst, PROBE_BOUND_MS, "/status took %.1f ms under attack", worst);
+    cr_assert_lt(open, 1024, "every slot still held");
+    cr_assert_lt(log_bytes, LOG_BOUND_BYTES, "the log grew %ld bytes", log_bytes);
+    cr_assert(tb_log_mentions(log, log0, "slots are short"), "no eviction was logged");
     stop_daemon(d);
 }
 

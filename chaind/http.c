@@ -849,16 +849,27 @@ static void server_free(http_server_t *s)
     free(s);
 }
 
+typedef struct {
+    unsigned threads, conns, per_ip;
+} limits_t;
+
+static limits_t limits_of(const http_config_t *cfg)
+{
+    limits_t l;
+    l.threads = cfg->threads ? cfg->threads : DEFAULT_THREADS;
+    if (l.threads > MAX_THREADS)
+        l.threads = MAX_THREADS;
+    l.conns = cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONNECTIONS;
+    if (l.conns < l.threads) /* MHD splits the limit among the threads */
+        l.conns = l.threads;
+    l.per_ip = cfg->max_per_ip ? cfg->max_per_ip : DEFAULT_MAX_PER_IP;
+    return l;
+}
+
 static int start_daemon(http_server_t *s, const http_config_t *cfg, struct sockaddr_storage *ss,
                         bool v6, uint16_t port, err_t *e)
 {
-    unsigned threads = cfg->threads ? cfg->threads : DEFAULT_THREADS;
-    if (threads > MAX_THREADS)
-        threads = MAX_THREADS;
-    unsigned conns = cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONNECTIONS;
-    if (conns < threads) /* MHD splits the limit among the threads */
-        conns = threads;
-    unsigned per_ip = cfg->max_per_ip ? cfg->max_per_ip : DEFAULT_MAX_PER_IP;
+    limits_t l = limits_of(cfg);
     /* A pool of internal threads, never one a connection, each with a poll()
      * loop. Not epoll: under the load test's burst of 1 000 connections,
      * libmicrohttpd 0.9.75's edge-triggered epoll loop once left one thread
@@ -873,12 +884,12 @@ static int start_daemon(http_server_t *s, const http_config_t *cfg, struct socka
     s->daemon = MHD_start_daemon(
         /* the logger first, so that MHD's messages about the rest reach it */
         flags, port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, conns, MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)ss, MHD_OPTION_THREAD_POOL_SIZE, l.threads,
+        MHD_OPTION_CONNECTION_LIMIT, l.conns, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)s,
         /* one address cannot take every slot: the others' /status answers
-         * (MHD counts an IPv6 address whole, not by /64) */
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+         * (MHD counts an IPv6 address whole; the guard counts its /64) */
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, l.per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         CONNECTION_MEMORY,
         MHD_OPTION_NOTIFY_CONNECTION, httpguard_notify, (void *)s->guard, MHD_OPTION_END);
     if (!s->daemon) {
@@ -887,8 +898,8 @@ static int start_daemon(http_server_t *s, const http_config_t *cfg, struct socka
                        err ? strerror(err) : "libmicrohttpd failed to start");
     }
     LOGDEBUG("http: serving on %s (%u threads, %u connections, %u an address)", cfg->listen,
-             threads, conns, per_ip);
-    warn_small_accept_queue(conns);
+             l.threads, l.conns, l.per_ip);
+    warn_small_accept_queue(l.conns);
     return 0;
 }
 
@@ -908,6 +919,7 @@ int http_start(http_server_t **out, node_t *node, const http_config_t *cfg, err_
     http_server_t *s = calloc(1, sizeof *s);
     if (!s)
         return err_set(e, ERR_INTERNAL, "out of memory");
+    limits_t lim = limits_of(cfg);
     bool fail = false;
     s->node = node;
     s->cors_origin = dup_or_null(cfg->cors_origin, &fail);
@@ -925,7 +937,7 @@ int http_start(http_server_t **out, node_t *node, const http_config_t *cfg, err_
     if (rc == 0)
         rc = sse_new(&s->sse, cfg->event_streams, SSE_KEEPALIVE_MS, e);
     if (rc == 0)
-        rc = httpguard_new(&s->guard, e);
+        rc = httpguard_new(&s->guard, &(httpguard_config_t){lim.conns, lim.per_ip}, e);
     if (rc == 0)
         rc = start_daemon(s, cfg, &ss, v6, port, e);
     if (rc < 0) {

@@ -1,18 +1,30 @@
 #include "httpguard.h"
 
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
+#include "hmap.h"
 #include "log.h"
 
+#define GROUP_KEY_LEN HTTPGUARD_GROUP_KEY_LEN
+
 typedef enum { PHASE_HEAD, PHASE_BODY, PHASE_DRAIN, PHASE_SERVE } phase_t;
+
+typedef struct {
+    unsigned conns; /* live connections */
+    unsigned heads; /* of them, in PHASE_HEAD and not cut: eviction's candidates */
+} group_t;
 
 typedef struct gconn {
     struct gconn *prev, *next;
     httpguard_t *g;
+    group_t *group; /* NULL: its address was not known, or memory ran out */
+    uint8_t key[GROUP_KEY_LEN];
     int fd;
     phase_t phase;
     uint64_t since_ms; /* when the phase began */
@@ -26,6 +38,10 @@ struct httpguard {
     pthread_t sweeper;
     bool stop;
     gconn_t *conns;
+    unsigned live;     /* connections followed */
+    unsigned evict_at; /* live count from which a new connection evicts one */
+    unsigned max_per_group;
+    hmap_t *groups; /* group key -> group_t */
 };
 
 static uint64_t now_ms(void)
@@ -53,18 +69,53 @@ static const char *broken_rule(const gconn_t *k, uint64_t now)
     }
 }
 
+/* Whether k counts among its group's eviction candidates. */
+static bool is_head(const gconn_t *k) { return k->phase == PHASE_HEAD && !k->cut; }
+
+/* Moves k's phase and cut state, keeping its group's head count. */
+static void set_state(gconn_t *k, phase_t phase, bool cut)
+{
+    bool was = is_head(k);
+    k->phase = phase;
+    k->cut = cut;
+    if (k->group && was != is_head(k))
+        k->group->heads += is_head(k) ? 1 : (unsigned)-1;
+}
+
+/* Under the lock. */
+static void cut(gconn_t *k, const char *why)
+{
+    set_state(k, k->phase, true);
+    /* SHUT_RDWR, never close(): the descriptor stays MHD's */
+    shutdown(k->fd, SHUT_RDWR);
+    log_limited(LOG_INFO, why, "http: a connection closed: %s", why);
+}
+
 static void sweep(httpguard_t *g)
 {
     uint64_t now = now_ms();
     for (gconn_t *k = g->conns; k; k = k->next) {
         const char *why = k->cut ? NULL : broken_rule(k, now);
-        if (!why)
-            continue;
-        k->cut = true;
-        /* SHUT_RDWR, never close(): the descriptor stays MHD's */
-        shutdown(k->fd, SHUT_RDWR);
-        log_limited(LOG_INFO, why, "http: a connection closed: %s", why);
+        if (why)
+            cut(k, why);
     }
+}
+
+/* Slots are short: evicts the oldest unfinished head of the group holding
+ * the most, other than fresh (the connection that just came). Under the
+ * lock; at most max_connections records to look through. */
+static void evict_one(httpguard_t *g, const gconn_t *fresh)
+{
+    gconn_t *victim = NULL;
+    for (gconn_t *k = g->conns; k; k = k->next) {
+        if (k == fresh || !is_head(k) || !k->group)
+            continue;
+        if (!victim || k->group->heads > victim->group->heads ||
+            (k->group->heads == victim->group->heads && k->since_ms < victim->since_ms))
+            victim = k;
+    }
+    if (victim)
+        cut(victim, "slots are short, and its address held the most unfinished request heads");
 }
 
 static void *sweeper(void *arg)
@@ -85,12 +136,19 @@ static void *sweeper(void *arg)
     return NULL;
 }
 
-int httpguard_new(httpguard_t **out, err_t *e)
+int httpguard_new(httpguard_t **out, const httpguard_config_t *cfg, err_t *e)
 {
     *out = NULL;
     httpguard_t *g = calloc(1, sizeof *g);
+    if (g && !(g->groups = hmap_new(GROUP_KEY_LEN))) {
+        free(g);
+        g = NULL;
+    }
     if (!g)
         return err_set(e, ERR_INTERNAL, "out of memory");
+    unsigned reserve = cfg->max_connections / HTTPGUARD_RESERVE_DIV;
+    g->evict_at = cfg->max_connections - (reserve ? reserve : 1);
+    g->max_per_group = cfg->max_per_group;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -100,6 +158,7 @@ int httpguard_new(httpguard_t **out, err_t *e)
     if (pthread_create(&g->sweeper, NULL, sweeper, g) != 0) {
         pthread_cond_destroy(&g->wake);
         pthread_mutex_destroy(&g->lock);
+        hmap_destroy(&g->groups);
         free(g);
         return err_set(e, ERR_INTERNAL, "cannot start the HTTP guard's thread");
     }
@@ -122,32 +181,109 @@ void httpguard_free(httpguard_t **gp)
         g->conns = k->next;
         free(k);
     }
+    size_t pos = 0;
+    const void *key;
+    void *group;
+    while (hmap_next(g->groups, &pos, &key, &group))
+        free(group);
+    hmap_destroy(&g->groups);
     pthread_cond_destroy(&g->wake);
     pthread_mutex_destroy(&g->lock);
     free(g);
     *gp = NULL;
 }
 
+bool httpguard_group_key(const struct sockaddr *sa, uint8_t key[HTTPGUARD_GROUP_KEY_LEN])
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    memset(key, 0, HTTPGUARD_GROUP_KEY_LEN);
+    const uint8_t *v4 = NULL;
+    if (sa && sa->sa_family == AF_INET) {
+        v4 = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const uint8_t *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+        if (memcmp(a, mapped, sizeof mapped) != 0) {
+            key[0] = 6;
+            memcpy(key + 1, a, 8);
+            return true;
+        }
+        v4 = a + 12;
+    } else {
+        return false;
+    }
+    key[0] = 4;
+    memcpy(key + 1, v4, 4);
+    return true;
+}
+
+/* The group of key, created when new; NULL when memory runs out. Under the lock. */
+static group_t *group_get(httpguard_t *g, const uint8_t key[GROUP_KEY_LEN])
+{
+    group_t *grp = hmap_get(g->groups, key);
+    if (grp)
+        return grp;
+    if (!(grp = calloc(1, sizeof *grp)))
+        return NULL;
+    if (hmap_put(g->groups, key, grp) < 0) {
+        free(grp);
+        return NULL;
+    }
+    return grp;
+}
+
 static void follow(httpguard_t *g, struct MHD_Connection *c, void **socket_context)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ai =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     gconn_t *k = ci ? calloc(1, sizeof *k) : NULL;
     if (!k) {
         log_limited(LOG_WARN, "httpguard-oom", "http: a connection is not guarded (no memory)");
         return;
     }
+    uint8_t key[GROUP_KEY_LEN];
     k->g = g;
     k->fd = ci->connect_fd;
     k->phase = PHASE_HEAD;
     k->since_ms = now_ms();
     pthread_mutex_lock(&g->lock);
+    if (ai && httpguard_group_key(ai->client_addr, key)) {
+        memcpy(k->key, key, sizeof key);
+        k->group = group_get(g, key);
+    }
     k->next = g->conns;
     if (g->conns)
         g->conns->prev = k;
     g->conns = k;
+    g->live++;
+    if (k->group) {
+        k->group->conns++;
+        k->group->heads++;
+    }
+    if (k->group && k->group->conns > g->max_per_group)
+        cut(k, "its address (an IPv6 /64 counts as one) held too many connections");
+    else if (g->live > g->evict_at)
+        evict_one(g, k);
     pthread_mutex_unlock(&g->lock);
     *socket_context = k;
+}
+
+/* Forgets k (MHD closes it). Under the lock. */
+static void forget(httpguard_t *g, gconn_t *k)
+{
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        g->conns = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    g->live--;
+    set_state(k, k->phase, true); /* out of its group's heads */
+    if (k->group) {
+        if (--k->group->conns == 0)
+            free(hmap_del(g->groups, k->key));
+    }
 }
 
 void httpguard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -162,12 +298,7 @@ void httpguard_notify(void *cls, struct MHD_Connection *c, void **socket_context
     if (!k)
         return;
     pthread_mutex_lock(&g->lock);
-    if (k->prev)
-        k->prev->next = k->next;
-    else
-        g->conns = k->next;
-    if (k->next)
-        k->next->prev = k->prev;
+    forget(g, k);
     pthread_mutex_unlock(&g->lock);
     free(k);
     *socket_context = NULL;
@@ -184,7 +315,7 @@ static void update(struct MHD_Connection *c, int phase, bool restart, uint64_t b
         return;
     pthread_mutex_lock(&k->g->lock);
     if (phase >= 0 && (phase_t)phase != k->phase) {
-        k->phase = (phase_t)phase;
+        set_state(k, (phase_t)phase, k->cut);
         restart = true;
     }
     if (restart) {

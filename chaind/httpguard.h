@@ -18,12 +18,27 @@
  * closes the descriptor, so the number is never a reused one. shutdown()
  * leaves the descriptor open: MHD's own thread sees the end of the stream
  * at its next poll() and closes and frees the connection itself.
+ * Slots are guarded too, where MHD cannot:
+ *   - MHD caps connections per exact address, so an IPv6 host, which holds
+ *     a whole /64, would have 2^64 addresses; the guard counts an IPv6 /64
+ *     as one address (an IPv4 address as itself) and cuts a connection past
+ *     max_per_group at once;
+ *   - a slowloris spread over many addresses (17 of 64 connections fill the
+ *     1 024 slots) would hold every slot until the head deadline cut it, and
+ *     again as soon as it reconnected. Once fewer than a sixteenth of the
+ *     slots are free, each new connection evicts one whose request head is
+ *     unfinished (trickling, or idle on keep-alive): the oldest of the group
+ *     that holds the most of them. A one-off client is never in the largest
+ *     group, and a connection being served (an answer, an event stream) is
+ *     never evicted.
  * Cuts are logged through log_limited. */
 #ifndef CHAIND_HTTPGUARD_H
 #define CHAIND_HTTPGUARD_H
 
 #include <microhttpd.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "err.h"
 
@@ -33,13 +48,29 @@
 #define HTTPGUARD_DRAIN_MS 5000       /* a refused body is read and dropped this long at most */
 #define HTTPGUARD_SWEEP_MS 250        /* how often the sweeper looks */
 
+#define HTTPGUARD_RESERVE_DIV 16      /* eviction keeps 1/16 of the slots free */
+
+#define HTTPGUARD_GROUP_KEY_LEN 9 /* a family tag, then an IPv4 address or an IPv6 /64 */
+
 typedef struct httpguard httpguard_t;
 
+typedef struct {
+    unsigned max_connections; /* MHD's connection limit (>= 1) */
+    unsigned max_per_group;   /* of one IPv4 address or IPv6 /64 at once (>= 1) */
+} httpguard_config_t;
+
 /* Starts the sweeper. ERR_INTERNAL when memory or a thread is lacking. */
-int httpguard_new(httpguard_t **g, err_t *e) __attribute__((warn_unused_result));
+int httpguard_new(httpguard_t **g, const httpguard_config_t *cfg, err_t *e)
+    __attribute__((warn_unused_result));
 /* Stops the sweeper and frees; call after MHD_stop_daemon (every connection
  * closed). Safe on NULL; *g becomes NULL. */
 void httpguard_free(httpguard_t **g);
+
+/* The group (the unit of max_per_group and of eviction) of a client's
+ * address into key: an IPv4 address, an IPv4-mapped IPv6 address as that
+ * IPv4 address, an IPv6 address's /64. False (key zeroed) for any other
+ * family or a NULL sa. */
+bool httpguard_group_key(const struct sockaddr *sa, uint8_t key[HTTPGUARD_GROUP_KEY_LEN]);
 
 /* MHD_OPTION_NOTIFY_CONNECTION's callback, cls the guard. */
 void httpguard_notify(void *cls, struct MHD_Connection *c, void **socket_context,

@@ -46,6 +46,14 @@ struct chain {
     chain_phases_t phases;
     ahead_t ahead[CHAIN_MAX_DECODED_AHEAD]; /* oldest first */
     size_t n_ahead;
+    /* A block that extends the tip is stored in its connect's own write (one
+     * commit a block, not two): from its acceptance to that commit, its
+     * entry is indexed in memory only and its bytes are the submitter's. */
+    struct {
+        chain_entry_t *entry; /* NULL: none */
+        const uint8_t *data;
+        size_t len;
+    } unstored;
 };
 
 /* --- small helpers ------------------------------------------------------ */
@@ -124,7 +132,7 @@ static const char *const phase_names[CHAIN_PHASES] = {
     [CHAIN_PHASE_DECODE] = "decode (txids included)",
     [CHAIN_PHASE_CHECK] = "context-free checks (merkle root)",
     [CHAIN_PHASE_SIGHASH] = "sighashes, signatures queued",
-    [CHAIN_PHASE_STORE_BLOCK] = "store the block (own write, commit)",
+    [CHAIN_PHASE_STORE_BLOCK] = "LMDB: the block's bytes (a side block: own commit)",
     [CHAIN_PHASE_COINS] = "coin lookups, input rules",
     [CHAIN_PHASE_COIN_WRITES] = "LMDB: coins spent and created",
     [CHAIN_PHASE_SIG_HELP] = "signatures left in the queue, here",
@@ -186,12 +194,28 @@ static chain_entry_t *new_entry(chain_t *c, const hash32_t *hash, const block_he
     return entry;
 }
 
+/* Writes entry's index record, and its block's bytes when they are not
+ * stored yet (c->unstored), in one write. */
+static int store_entry(chain_t *c, chain_entry_t *entry, err_t *e)
+{
+    store_write_t *w;
+    int rc = store_write_begin(c->store, &w, e);
+    if (rc < 0)
+        return rc;
+    if (entry == c->unstored.entry)
+        rc = store_put_block(w, &entry->hash, c->unstored.data, c->unstored.len, e);
+    if (rc == 0)
+        rc = put_index(w, entry, e);
+    rc = store_write_end(&w, rc, e);
+    if (rc == 0 && entry == c->unstored.entry)
+        c->unstored.entry = NULL;
+    return rc;
+}
+
 static int mark_invalid(chain_t *c, chain_entry_t *entry, err_t *e)
 {
     entry->status |= STORE_INVALID;
-    store_write_t *w;
-    int rc = store_write_begin(c->store, &w, e);
-    return rc < 0 ? rc : store_write_end(&w, put_index(w, entry, e), e);
+    return store_entry(c, entry, e);
 }
 
 /* A block the index holds, from the store: missing or corrupt is the
@@ -330,6 +354,10 @@ static int connect_tip(chain_t *c, chain_entry_t *entry, const block_t *decoded,
     if (rc == 0)
         rc = apply_block(w, c, b, entry, e);
     uint64_t t = phase_start(c->timed);
+    bool unstored = entry == c->unstored.entry;
+    if (rc == 0 && unstored)
+        rc = store_put_block(w, &entry->hash, c->unstored.data, c->unstored.len, e);
+    t = lap(c, CHAIN_PHASE_STORE_BLOCK, t);
     if (rc == 0)
         rc = store_connect(w, &entry->hash, entry->height, e);
     t = lap(c, CHAIN_PHASE_UNDO, t);
@@ -343,6 +371,8 @@ static int connect_tip(chain_t *c, chain_entry_t *entry, const block_t *decoded,
     t = phase_start(c->timed);
     rc = store_write_end(&w, rc, e);
     (void)lap(c, CHAIN_PHASE_COMMIT, t);
+    if (rc == 0 && unstored)
+        c->unstored.entry = NULL;
     if (rc != 0)
         entry->status = old_status;
     else if (main_push(c, entry) < 0)
@@ -463,19 +493,6 @@ static chain_entry_t *best_candidate(chain_t *c)
 
 /* --- arrival of blocks ------------------------------------------------- */
 
-static int store_block(chain_t *c, const hash32_t *hash, const uint8_t *data, size_t len,
-                       chain_entry_t *entry, err_t *e)
-{
-    store_write_t *w;
-    int rc = store_write_begin(c->store, &w, e);
-    if (rc < 0)
-        return rc;
-    rc = store_put_block(w, hash, data, len, e);
-    if (rc == 0)
-        rc = put_index(w, entry, e);
-    return store_write_end(&w, rc, e);
-}
-
 /* Queues the signatures of block b's P2PKH inputs on the pool (see
  * vpool_prefetch); inputs of another shape are left to the script checks.
  * 0 when queued (or nothing to queue). */
@@ -501,7 +518,19 @@ static int prefetch_sigs(chain_t *c, const block_t *b, const hash32_t *hash)
     return vpool_prefetch(c->pool, hash, sigs, n);
 }
 
-/* Header rules that need the parent, then storage of the block. */
+/* Forgets the entry of a block whose write failed: the store never had it. */
+static void drop_unstored(chain_t *c)
+{
+    chain_entry_t *entry = c->unstored.entry;
+    if (!entry)
+        return;
+    hmap_del(c->index, entry->hash.b);
+    free(entry);
+    c->unstored.entry = NULL;
+}
+
+/* Header rules that need the parent, then storage of the block: a side
+ * block's now, a block on the tip's in its connect's write (c->unstored). */
 static int accept_block(chain_t *c, const block_t *b, const hash32_t *hash, const uint8_t *data,
                         size_t len, chain_entry_t *parent, uint64_t now, chain_entry_t **out,
                         err_t *e)
@@ -541,12 +570,16 @@ static int accept_block(chain_t *c, const block_t *b, const hash32_t *hash, cons
     chain_entry_t *entry = new_entry(c, hash, h, parent);
     if (!entry)
         return err_set(e, ERR_INTERNAL, "out of memory indexing a block");
-    t = phase_start(c->timed);
-    rc = store_block(c, hash, data, len, entry, e);
-    (void)lap(c, CHAIN_PHASE_STORE_BLOCK, t);
+    c->unstored.entry = entry;
+    c->unstored.data = data;
+    c->unstored.len = len;
+    if (parent != tip) { /* a side block: stored now, connected perhaps never */
+        t = phase_start(c->timed);
+        rc = store_entry(c, entry, e);
+        (void)lap(c, CHAIN_PHASE_STORE_BLOCK, t);
+    }
     if (rc < 0) {
-        hmap_del(c->index, hash->b);
-        free(entry);
+        drop_unstored(c);
         return rc;
     }
     *out = entry;
@@ -715,6 +748,9 @@ static int submit_one(chain_t *c, const uint8_t *data, size_t len, uint64_t now,
         rc = accept_block(c, &b, hash, data, len, parent, now, &entry, e);
         if (rc == 0 && u256_cmp(&entry->chainwork, &chain_tip(c)->chainwork) > 0)
             rc = reorganise(c, entry, &b, e);
+        if (rc != 0) /* an entry whose block reached no store (a write failed) is forgotten */
+            drop_unstored(c);
+        c->unstored.entry = NULL;
         if (rc == 0)
             *status = chain_is_main(c, entry) ? CHAIN_TIP : CHAIN_SIDE;
     }

@@ -129,7 +129,7 @@ typedef enum {
     CHAIN_PHASE_DECODE,      /* block_decode, txids included; both of a prefetched block */
     CHAIN_PHASE_CHECK,       /* block_check: context-free rules, the merkle root */
     CHAIN_PHASE_SIGHASH,     /* sighashes, and the signatures queued on the pool */
-    CHAIN_PHASE_STORE_BLOCK, /* the block and its index record, their own write and commit */
+    CHAIN_PHASE_STORE_BLOCK, /* the block's bytes: in its connect's write, a side block's own */
     CHAIN_PHASE_COINS,       /* coin lookups and the input rules (validate_tx_inputs) */
     CHAIN_PHASE_COIN_WRITES, /* spends (with their undo) and new outputs */
     CHAIN_PHASE_SIG_HELP,    /* the block's prefetched signatures still queued, checked here */

@@ -340,6 +340,12 @@ int store_sync(store_t *s, err_t *e)
     return rc ? lmdb_fail(e, "syncing", rc) : 0;
 }
 
+uint64_t store_commits(store_t *s)
+{
+    MDB_envinfo info;
+    return mdb_env_info(s->env, &info) == 0 ? (uint64_t)info.me_last_txnid : 0;
+}
+
 /* --- snapshots and writes ------------------------------------------------ */
 
 int store_read_begin(store_t *s, store_read_t **out, err_t *e)

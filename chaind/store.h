@@ -171,6 +171,9 @@ void store_close(store_t **s);
  * by itself (an acknowledged transaction) calls this after its commit. Any
  * thread; INTERNAL when the sync failed. */
 int store_sync(store_t *s, err_t *e) __attribute__((warn_unused_result));
+/* How many writes have committed since the store was made (LMDB's last
+ * transaction id): what a step cost in commits, each a sync of the data. */
+uint64_t store_commits(store_t *s);
 
 /* --- snapshots ----------------------------------------------------------- */
 

@@ -1405,6 +1405,37 @@ Test(chain, invalid_block_deep_in_a_branch)
     mp_buf_free(&before);
 }
 
+/* One write a block, whatever becomes of it: a block on the tip is stored
+ * in its connect's own write (each commit is a sync of the data). */
+Test(chain, a_block_costs_one_commit)
+{
+    store_t *s = chain_store(C);
+    uint64_t n = store_commits(s);
+    blk_t b1 = extend(1, 1);
+    cr_assert_eq(store_commits(s) - n, 1, "a block on the tip: %llu commits",
+                 (unsigned long long)(store_commits(s) - n));
+    n = store_commits(s);
+    blk_t s1 = mkblock(&G, 1, NULL, 0, 0, 2);
+    submit_ok(&s1, CHAIN_SIDE);
+    cr_assert_eq(store_commits(s) - n, 1, "a side block");
+    /* a block on the tip that breaks a rule: its verdict, with its bytes */
+    n = store_commits(s);
+    in_t in = {GTX, 2, &bertrand};
+    out_t out = {COIN, &stranger.pkh};
+    rtx_t theft = tb_mktx(&in, 1, &out, 1, -1);
+    blk_t bad = mkblock(&b1.hash, 2, &theft, 1, 0, 3);
+    submit_fail(&bad, ERR_SCRIPT_FAILED, "an invalid block");
+    cr_assert_eq(store_commits(s) - n, 1, "an invalid block");
+    const uint8_t *raw;
+    size_t len;
+    err_t e;
+    store_read_t *r = read_begin();
+    cr_assert_eq(store_get_block(r, &bad.hash, &raw, &len, &e), 0, "the invalid block's bytes");
+    store_read_end(&r);
+    cr_assert(chain_lookup(C, &bad.hash)->status & STORE_INVALID);
+    verify_state();
+}
+
 Test(chain, reopen_keeps_tip_and_coins)
 {
     rtx_t t = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, 7 * COIN, 5000);
@@ -1492,15 +1523,19 @@ Test(chain, writing_hook_commits_with_the_block_or_not_at_all)
     assert_same_snapshot(&before, "a failing hook");
     mp_buf_free(&before);
     cr_assert(hash32_eq(&chain_tip(C)->hash, &b1.hash));
-    cr_assert_not(chain_lookup(C, &b2.hash)->status & STORE_INVALID, "no verdict on the block");
+    /* stored in its connect's write, the block went with it: no verdict,
+     * no trace, and it may come again */
+    cr_assert_null(chain_lookup(C, &b2.hash), "a block whose write failed stays indexed");
     verify_state();
 
-    /* the hook works again: a child brings the block in with it */
+    /* the hook works again: a child waits for it, then comes in with it */
     W.fail = false;
     W.n = 0;
     blk_t b3 = mkblock(&b2.hash, 3, NULL, 0, 0, 3);
-    submit_ok(&b3, CHAIN_TIP);
+    submit_ok(&b3, CHAIN_ORPHAN);
+    cr_assert_eq(submit_at(&b2, NOW, &st, &e), 0, "%s", e.message);
     cr_assert(W.n == 2 && hash32_eq(&W.hash[0], &b2.hash) && hash32_eq(&W.hash[1], &b3.hash));
+    cr_assert(hash32_eq(&chain_tip(C)->hash, &b3.hash));
 
     /* a heavier branch from b1: b3 and b2 leave (in that order), the branch joins */
     W.n = 0;

@@ -104,17 +104,26 @@ static void sleep_ms(double ms)
 
 static const char trickle[] = "GET /status HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaa";
 
-Test(httpguard, slowloris_heads_are_cut_and_others_are_served, .fini = reap_daemon,
-     .timeout = 90)
+/* Starts chaind for an attack of n connections; log gets its log's path,
+ * *log0 the log's size before the attack. */
+static tb_chaind_t *start_for_attack(int n, char *log, size_t log_size, long *log0)
 {
     signal(SIGPIPE, SIG_IGN);
-    tb_raise_nofile(ATTACKERS + 100);
+    tb_raise_nofile(n + 100);
     tb_asan_small_quarantine();
     tb_chaind_t *d = &daemon_;
     tb_chaind_start(d, NULL, NULL);
+    snprintf(log, log_size, "%s/chaind.log", d->datadir);
+    *log0 = tb_file_size(log);
+    return d;
+}
+
+Test(httpguard, slowloris_heads_are_cut_and_others_are_served, .fini = reap_daemon,
+     .timeout = 90)
+{
     char log[1024];
-    snprintf(log, sizeof log, "%s/chaind.log", d->datadir);
-    long log0 = tb_file_size(log);
+    long log0;
+    tb_chaind_t *d = start_for_attack(ATTACKERS, log, sizeof log, &log0);
     double idle_ms = 0, took, worst = 0;
     cr_assert_eq(tb_status_probe(d, 5000, &idle_ms), 200);
     static int fds[ATTACKERS];
@@ -172,14 +181,9 @@ static void spread_attack(const tb_chaind_t *d, int *fds)
 Test(httpguard, a_slowloris_from_many_addresses_is_evicted_for_others, .fini = reap_daemon,
      .timeout = 90)
 {
-    signal(SIGPIPE, SIG_IGN);
-    tb_raise_nofile(SPREAD_ADDRS * SPREAD_EACH + 100);
-    tb_asan_small_quarantine();
-    tb_chaind_t *d = &daemon_;
-    tb_chaind_start(d, NULL, NULL);
     char log[1024];
-    snprintf(log, sizeof log, "%s/chaind.log", d->datadir);
-    long log0 = tb_file_size(log);
+    long log0;
+    tb_chaind_t *d = start_for_attack(SPREAD_ADDRS * SPREAD_EACH, log, sizeof log, &log0);
     static int fds[SPREAD_ADDRS * SPREAD_EACH];
     spread_attack(d, fds);
     double t0 = now_s(), took, worst = 0;

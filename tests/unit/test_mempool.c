@@ -32,7 +32,7 @@
 #define SUBSIDY ((amount_t)625000000)
 #define COIN AMOUNT_COIN
 #define BITS 0x207fffffu
-#define RATE 10 /* min_fee_rate of the tests' nodes */
+#define RATE TB_NODE_FEE_RATE /* min_fee_rate of the tests' nodes */
 
 /* --- fixture --------------------------------------------------------------- */
 
@@ -47,19 +47,9 @@ static size_t journal_ops; /* the next open_node's journal bound (0: default) */
 
 static void open_node_in(node_t **n, const char *datadir, size_t mempool_max_bytes)
 {
-    node_config_t cfg = {
-        .params = P,
-        .datadir = datadir,
-        .map_size = (size_t)1 << 30,
-        .verify_threads = 2,
-        .mempool_max_bytes = mempool_max_bytes,
-        .min_fee_rate = RATE,
-        .sigcache_entries = 1000,
-        .journal_max_ops = journal_ops,
-    };
-    err_t e;
-    cr_assert_eq(node_open(n, &cfg, &e), 0, "%s", e.message);
-    cr_assert_not_null(*n);
+    node_config_t cfg = tb_node_config(datadir, mempool_max_bytes);
+    cfg.journal_max_ops = journal_ops;
+    tb_node_open(n, &cfg);
 }
 
 static void open_node(size_t mempool_max_bytes) { open_node_in(&N, dir, mempool_max_bytes); }
@@ -157,18 +147,9 @@ static bool recorded(const hash32_t *txid, const rtx_t *t, uint8_t *flags)
  * the promise: settled, and on disk. */
 static void submit_flagged_ok(const rtx_t *t, uint8_t flags)
 {
-    hash32_t txid;
-    uint64_t ticket = 0;
-    err_t e = {0};
-    int rc = node_submit_tx(N, t->raw, t->len, "test", flags, &txid, &ticket, &e);
-    cr_assert_eq(rc, 0, "tx rejected: %s (%s)", err_str(e.code), e.message);
-    cr_assert(hash32_eq(&txid, &t->txid), "another txid");
-    cr_assert_gt(ticket, 0, "an admission without a ticket");
-    node_wait_durable(N, ticket);
-    cr_assert_geq(node_durable(N), ticket);
-    cr_assert_eq(node_settle_tx(N, &txid, &e), 0, "%s", e.message);
+    tb_node_submit_ok(N, t, flags);
     uint8_t got;
-    cr_assert(recorded(&txid, t, &got), "acknowledged, yet not in the store");
+    cr_assert(recorded(&t->txid, t, &got), "acknowledged, yet not in the store");
     cr_assert_eq(got, flags);
 }
 
@@ -264,13 +245,7 @@ static blk_t mkblock(const hash32_t *parent, uint64_t height, uint64_t ts, const
 
 static void submit_block_ok(const blk_t *b, chain_status_t expect)
 {
-    chain_status_t st;
-    hash32_t h;
-    err_t e = {0};
-    int rc = node_submit_block(N, b->data, b->len, "test", &st, &h, &e);
-    cr_assert_eq(rc, 0, "block rejected: %s (%s)", err_str(e.code), e.message);
-    cr_assert_eq(st, expect, "status %d, expected %d", st, expect);
-    cr_assert(hash32_eq(&h, &b->hash));
+    tb_node_block_ok(N, b, expect);
 }
 
 /* --- jobs ------------------------------------------------------------------------ */

@@ -1456,36 +1456,6 @@ Test(mempool, rpc_mempool_snapshot_and_the_unbroadcast_set)
 
 /* --- the explorer's queries ------------------------------------------------ */
 
-typedef struct {
-    int blocks, txs;
-    char last_topic[16];
-} heard_t;
-
-static void hear(void *ctx, const char *topic, const uint8_t *body, size_t len)
-{
-    (void)body, (void)len;
-    heard_t *h = ctx;
-    h->blocks += strcmp(topic, "block") == 0;
-    h->txs += strcmp(topic, "tx") == 0;
-    snprintf(h->last_topic, sizeof h->last_topic, "%s", topic);
-}
-
-Test(mempool, the_listener_hears_every_event_until_it_is_removed)
-{
-    heard_t h = {0};
-    node_set_listener(N, hear, &h);
-    rtx_t t = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10000);
-    submit_tx_ok(&t);
-    cr_assert_eq(h.txs, 1);
-    cr_assert_str_eq(h.last_topic, "tx");
-    node_advertise_peer(N, "h:1");
-    cr_assert_str_eq(h.last_topic, "peer.add");
-    node_set_listener(N, NULL, NULL);
-    rtx_t u = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, 10000);
-    submit_tx_ok(&u);
-    cr_assert_eq(h.txs, 1, "heard after removal");
-}
-
 Test(mempool, recent_histogram_and_spenders)
 {
     /* fee rates 12, 60 and 1500 units a byte: three buckets */
@@ -1519,38 +1489,4 @@ Test(mempool, recent_histogram_and_spenders)
     cr_assert_eq(node_mempool_spender(N, &GTX, 1, &by, &input), 0);
     cr_assert(hash32_eq(&by, &b.txid) && input == 0);
     cr_assert_eq(node_mempool_spender(N, &GTX, 3, &by, &input), -1);
-}
-
-Test(mempool, what_mempool_transactions_did_to_an_address)
-{
-    /* albert: a pays bertrand from albert's 40 (sent), b and c pay albert */
-    rtx_t a = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10000);
-    rtx_t b = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, 2 * COIN, 10000);
-    rtx_t c = tb_pay(&GTX, 2, 10 * COIN, &camille, &albert.pkh, 3 * COIN, 10000);
-    submit_tx_ok(&a);
-    submit_tx_ok(&b);
-    submit_tx_ok(&c);
-    store_outpoint_t coins[1] = {{GTX, 0}};
-    amount_t amounts[1] = {40 * COIN};
-    node_address_tx_t out[4];
-    bool more = true;
-    cr_assert_eq(node_mempool_address(N, &albert.pkh, coins, amounts, 1, UINT64_MAX, out, 4,
-                                      &more), 3);
-    cr_assert_not(more);
-    cr_assert(hash32_eq(&out[0].txid, &c.txid) && out[0].received == 3 * COIN &&
-              out[0].sent == 0);
-    cr_assert(hash32_eq(&out[1].txid, &b.txid) && out[1].received == 2 * COIN);
-    /* a spent albert's 40 and paid him the change: one record, both amounts */
-    cr_assert(hash32_eq(&out[2].txid, &a.txid) && out[2].sent == 40 * COIN &&
-              out[2].received == 39 * COIN - 10000);
-    /* a page of one, then the next from its seq */
-    cr_assert_eq(node_mempool_address(N, &albert.pkh, coins, amounts, 1, UINT64_MAX, out, 1,
-                                      &more), 1);
-    cr_assert(more && hash32_eq(&out[0].txid, &c.txid));
-    cr_assert_eq(node_mempool_address(N, &albert.pkh, coins, amounts, 1, out[0].seq, out, 4,
-                                      &more), 2);
-    cr_assert(!more && hash32_eq(&out[0].txid, &b.txid) && hash32_eq(&out[1].txid, &a.txid));
-    cr_assert_eq(node_mempool_address(N, &stranger.pkh, NULL, NULL, 0, UINT64_MAX, out, 4,
-                                      &more), 0);
-    cr_assert_not(more);
 }

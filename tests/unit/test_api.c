@@ -7,6 +7,7 @@
  * test_views.c's. */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -284,6 +285,20 @@ Test(api, a_block_by_height_or_hash)
     cr_assert_eq(hex_decode(raw, b1.len, hex, 2 * b1.len), (long)b1.len);
     cr_assert(memcmp(raw, b1.data, b1.len) == 0, "other bytes");
     answer_free(&out);
+
+    /* a side block: found by hash, off the main chain, its transactions too */
+    tb_blk_t side = mkblock(&G, 1, NULL, 0, 0, 9);
+    tb_node_block_ok(N, &side, CHAIN_SIDE);
+    char side_hex[65];
+    hex_encode(side_hex, side.hash.b, 32);
+    const api_handler_t handlers[] = {api_get_block, api_get_block_txs};
+    for (int i = 0; i < 2; i++) {
+        c = (call_t){"a side block", handlers[i], side_hex, NOQ, NULL, ERR_OK};
+        cr_assert_eq(call(&c, &out, &e), 0, "%s", e.message);
+        json_t *mc = json_object_get(out.json, "main_chain");
+        cr_assert(json_is_false(mc), "handler %d: a side block on the main chain", i);
+        answer_free(&out);
+    }
 }
 
 Test(api, block_pages_and_summaries)
@@ -527,6 +542,57 @@ Test(api, search_queries)
         }
         answer_free(&out);
     }
+}
+
+/* Handlers are thread-safe: threads asking at once all get their answers,
+ * and the one UTXO digest. */
+enum { THREADS = 4, ROUNDS = 20 };
+
+static void *ask_often(void *arg)
+{
+    char **digest = arg;
+    const call_t calls[] = {
+        {"utxo-set", api_get_utxo_set, NULL, NOQ, NULL, ERR_OK},
+        {"blocks", api_get_blocks, NULL, NOQ, NULL, ERR_OK},
+        {"status", api_get_status, NULL, NOQ, NULL, ERR_OK},
+        {"search", api_get_search, NULL, Q1("q", t2_hex), NULL, ERR_OK},
+        {"txs", api_get_address_txs, albert_addr, NOQ, NULL, ERR_OK},
+    };
+    for (int r = 0; r < ROUNDS; r++)
+        for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+            api_answer_t out;
+            err_t e;
+            if (call(&calls[i], &out, &e) < 0 || !out.json)
+                return (void *)calls[i].what;
+            if (i == 0 && !*digest)
+                *digest = json_dumps(out.json, JSON_SORT_KEYS);
+            else if (i == 0) {
+                char *again = json_dumps(out.json, JSON_SORT_KEYS);
+                bool same = again && strcmp(again, *digest) == 0;
+                free(again);
+                if (!same)
+                    return "another utxo-set digest";
+            }
+            answer_free(&out);
+        }
+    return NULL;
+}
+
+Test(api, handlers_answer_threads_at_once)
+{
+    pthread_t th[THREADS];
+    char *digest[THREADS] = {0};
+    for (int t = 0; t < THREADS; t++)
+        cr_assert_eq(pthread_create(&th[t], NULL, ask_often, &digest[t]), 0);
+    for (int t = 0; t < THREADS; t++) {
+        void *failed;
+        pthread_join(th[t], &failed);
+        cr_assert_null(failed, "thread %d: %s", t, (const char *)failed);
+    }
+    for (int t = 1; t < THREADS; t++)
+        cr_assert_str_eq(digest[t], digest[0], "threads saw different digests");
+    for (int t = 0; t < THREADS; t++)
+        free(digest[t]);
 }
 
 /* --- submissions ------------------------------------------------------------------ */

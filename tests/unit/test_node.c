@@ -4,7 +4,6 @@
  * settling a held answer, durability subscriptions, the phase counters, and
  * the explorer's mempool queries. */
 #include <criterion/criterion.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -445,6 +444,15 @@ static void on_durable(void *ctx, uint64_t durable)
     d->calls++;
 }
 
+/* Waits (10 s at most: a bound on liveness, not a timing) until d heard
+ * ticket: the callback runs on the journal's thread, after the waiters wake. */
+static void wait_heard(durable_seen_t *d, uint64_t ticket, const char *who)
+{
+    for (int ms = 0; d->seen < ticket && ms < 10000; ms++)
+        nanosleep(&(struct timespec){0, 1000000L}, NULL);
+    cr_assert_geq(d->seen, ticket, "%s did not hear its ticket", who);
+}
+
 /* Subscribers hear durable move; the slots are bounded (JOURNAL_MAX_SUBSCRIBERS)
  * and a freed one can be taken again; a removed one hears no more. */
 Test(node, durable_subscriptions)
@@ -468,15 +476,9 @@ Test(node, durable_subscriptions)
     cr_assert_eq(node_submit_tx(N, t.raw, t.len, "test", 0, &txid, &ticket, &e), 0, "%s",
                  e.message);
     node_wait_durable(N, ticket);
-    /* the callback runs on the journal's thread, after the waiters wake */
-    for (int spins = 0; extra.seen < ticket && spins < 100000; spins++)
-        sched_yield();
-    cr_assert_geq(extra.seen, ticket, "the subscriber did not hear its ticket");
-    for (int i = 1; i < JOURNAL_MAX_SUBSCRIBERS; i++) {
-        for (int spins = 0; d[i].seen < ticket && spins < 100000; spins++)
-            sched_yield();
-        cr_assert_geq(d[i].seen, ticket, "subscriber %d", i);
-    }
+    wait_heard(&extra, ticket, "the subscriber in a freed slot");
+    for (int i = 1; i < JOURNAL_MAX_SUBSCRIBERS; i++)
+        wait_heard(&d[i], ticket, "a subscriber");
     cr_assert_eq(d[0].calls, 0, "a removed subscriber was called");
     node_unsubscribe_durable(N, again);
     for (int i = 1; i < JOURNAL_MAX_SUBSCRIBERS; i++)

@@ -511,7 +511,9 @@ int node_job_body(node_t *n, mp_buf_t *out)
 void node_tick(node_t *n, uint64_t ms)
 {
     pthread_mutex_lock(&n->lock);
-    if (n->tip_changed || (n->mempool_changed && ms - n->last_job_ms >= JOB_INTERVAL_MS))
+    /* not ms - last_job_ms: a reading older than the last job (taken before
+     * the lock while another thread made one) would wrap to a huge age */
+    if (n->tip_changed || (n->mempool_changed && ms >= n->last_job_ms + JOB_INTERVAL_MS))
         publish_job(n);
     pthread_mutex_unlock(&n->lock);
 }

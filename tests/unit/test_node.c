@@ -247,6 +247,15 @@ Test(node, the_tick_publishes_jobs_when_the_mempool_changed)
               tx_count == 1);
     node_tick(N, after + 100 * JOB_INTERVAL_MS);
     cr_assert_eq(count_topic("job"), 1, "the same mempool published twice");
+
+    /* a reading taken before the last job was made (rpc.c reads the clock
+     * before the node's lock, while another thread's block makes a job) is
+     * not a second after it */
+    tb_rtx_t u = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, 10000);
+    tb_node_submit_ok(N, &u, 0);
+    n_events = 0;
+    node_tick(N, before - 1);
+    cr_assert_eq(count_topic("job"), 0, "a stale clock reading published a job at once");
 }
 
 /* --- miners and peers --------------------------------------------------------- */

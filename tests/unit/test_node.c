@@ -275,6 +275,10 @@ Test(node, miners_rates_are_summed_replaced_and_forgotten)
     cr_assert_eq(status_now().hashrate, 1120, "a report within the TTL did not count");
     node_report_hashrate(N, "b", 0, now);
     cr_assert_eq(status_now().hashrate, 1070);
+    /* a report a little after node_status's own reading of the clock (rpc.c
+     * reads it before the lock, and so does node_status) is not 2 minutes old */
+    node_report_hashrate(N, "ahead", 5, clock_unix() + 5);
+    cr_assert_eq(status_now().hashrate, 1075, "a report newer than the status's clock dropped");
 }
 
 /* The table is bounded: a new worker takes the stalest slot. */

@@ -531,7 +531,7 @@ Test(node, open_refuses_what_it_cannot_open)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cfg = tb_node_config(cases[i].datadir, 1 << 20);
         cfg.params = params_by_name(cases[i].network);
-        n = (node_t *)&cfg; /* must become NULL */
+        n = (node_t *)&cfg; /* any pointer: a failed open must leave NULL */
         err_t e = {0};
         int rc = node_open(&n, &cfg, &e);
         cr_assert_eq(rc, -(int)cases[i].code, "%s: rc %d (%s)", cases[i].what, rc, e.message);

@@ -43,11 +43,6 @@ static void signed_hash(uint8_t fill, hash32_t *h, uint8_t sig[KEY_SIG_LEN])
     cr_assert_eq(key_sign(&alice.key, sig, h->b, 32, &e), 0, "%s", e.message);
 }
 
-static void stats(sigcache_t *c, uint64_t *hits, uint64_t *misses, size_t *entries)
-{
-    sigcache_stats(c, hits, misses, entries);
-}
-
 /* What sigcache_verify must refuse, and never remember. */
 typedef struct {
     const char *what;
@@ -75,14 +70,14 @@ Test(validate, sigcache_keeps_only_valid_signatures_and_counts_each_lookup)
     signed_hash(0xa1, &h, sig);
     uint64_t hits, misses;
     size_t entries;
-    stats(c, &hits, &misses, &entries);
+    sigcache_stats(c, &hits, &misses, &entries);
     cr_assert(hits == 0 && misses == 0 && entries == 0);
     cr_assert(sigcache_verify(c, alice.key.pubkey, sig, &h));
-    stats(c, &hits, &misses, &entries);
+    sigcache_stats(c, &hits, &misses, &entries);
     cr_assert(hits == 0 && misses == 1 && entries == 1, "%llu %llu %zu",
               (unsigned long long)hits, (unsigned long long)misses, entries);
     cr_assert(sigcache_verify(c, alice.key.pubkey, sig, &h));
-    stats(c, &hits, &misses, &entries);
+    sigcache_stats(c, &hits, &misses, &entries);
     cr_assert(hits == 1 && misses == 1 && entries == 1, "the second lookup missed");
 
     for (size_t i = 0; i < sizeof bad_sigs / sizeof bad_sigs[0]; i++) {
@@ -102,7 +97,7 @@ Test(validate, sigcache_keeps_only_valid_signatures_and_counts_each_lookup)
             cr_assert_not(sigcache_verify(c, pub, s, &m), "%s: accepted", b->what);
         uint64_t h2, m2;
         size_t n2;
-        stats(c, &h2, &m2, &n2);
+        sigcache_stats(c, &h2, &m2, &n2);
         cr_assert_eq(n2, 1, "%s: cached", b->what);
         cr_assert_eq(h2, hits, "%s: a hit", b->what);
         cr_assert_eq(m2, misses + 2 * (i + 1), "%s: lookups not counted as misses", b->what);
@@ -124,7 +119,7 @@ Test(validate, sigcache_never_grows_past_its_bound_and_drops_the_oldest)
     for (int i = 0; i < SIGS; i++) {
         signed_hash((uint8_t)(0x10 + i), &h[i], sig[i]);
         cr_assert(sigcache_verify(c, alice.key.pubkey, sig[i], &h[i]));
-        stats(c, &hits, &misses, &entries);
+        sigcache_stats(c, &hits, &misses, &entries);
         cr_assert_eq(entries, i < MAX ? (size_t)i + 1 : MAX, "signature %d: %zu entries", i,
                      entries);
     }
@@ -132,10 +127,10 @@ Test(validate, sigcache_never_grows_past_its_bound_and_drops_the_oldest)
     /* the newest MAX answer from the cache; the oldest is checked again */
     for (int i = SIGS - MAX; i < SIGS; i++)
         cr_assert(sigcache_verify(c, alice.key.pubkey, sig[i], &h[i]));
-    stats(c, &hits, &misses, &entries);
+    sigcache_stats(c, &hits, &misses, &entries);
     cr_assert_eq(hits, MAX, "the newest were not kept");
     cr_assert(sigcache_verify(c, alice.key.pubkey, sig[0], &h[0]));
-    stats(c, &hits, &misses, &entries);
+    sigcache_stats(c, &hits, &misses, &entries);
     cr_assert_eq(misses, SIGS + 1, "the oldest was kept past the bound");
     cr_assert_eq(entries, MAX);
     sigcache_destroy(&c);
@@ -191,7 +186,7 @@ Test(validate, sigcache_shared_by_threads)
     }
     uint64_t hits, misses;
     size_t entries;
-    stats(shared.c, &hits, &misses, &entries);
+    sigcache_stats(shared.c, &hits, &misses, &entries);
     cr_assert_eq(entries, SHARED_SIGS);
     cr_assert_eq(hits + misses, (uint64_t)SHARED_THREADS * SHARED_ROUNDS * SHARED_SIGS * 2);
     cr_assert_geq(misses, SHARED_THREADS * SHARED_ROUNDS * SHARED_SIGS, "refusals were hits");
@@ -386,7 +381,7 @@ Test(validate, scripts_on_the_calling_thread)
     assert_names(&e, ERR_SCRIPT_FAILED, 9, 1, "a forged signature");
     uint64_t hits, misses;
     size_t entries;
-    stats(c, &hits, &misses, &entries);
+    sigcache_stats(c, &hits, &misses, &entries);
     cr_assert_eq(entries, 1, "input 0 checked into the cache, input 1 refused, 2 not reached");
     sigcache_destroy(&c);
     tx_free(&s.tx);

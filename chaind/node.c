@@ -511,7 +511,9 @@ int node_job_body(node_t *n, mp_buf_t *out)
 void node_tick(node_t *n, uint64_t ms)
 {
     pthread_mutex_lock(&n->lock);
-    if (n->tip_changed || (n->mempool_changed && ms - n->last_job_ms >= JOB_INTERVAL_MS))
+    /* not ms - last_job_ms: a reading older than the last job (taken before
+     * the lock while another thread made one) would wrap to a huge age */
+    if (n->tip_changed || (n->mempool_changed && ms >= n->last_job_ms + JOB_INTERVAL_MS))
         publish_job(n);
     pthread_mutex_unlock(&n->lock);
 }
@@ -689,7 +691,8 @@ void node_status(node_t *n, node_status_t *s)
     s->orphans = chain_orphan_count(n->chain);
     s->hashrate = 0;
     for (int i = 0; i < NODE_MAX_WORKERS; i++)
-        if (n->rates[i].time && now - n->rates[i].time <= HASHRATE_TTL &&
+        /* not now - time: a report made after `now` was read would wrap */
+        if (n->rates[i].time && n->rates[i].time + HASHRATE_TTL >= now &&
             __builtin_add_overflow(s->hashrate, n->rates[i].rate, &s->hashrate))
             s->hashrate = UINT64_MAX; /* saturates: reports never wrap the sum to 0 */
     pthread_mutex_unlock(&n->lock);

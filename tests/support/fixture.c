@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "block.h"
+#include "err.h"
 #include "mp.h"
 #include "tx.h"
 
@@ -63,4 +64,49 @@ tb_blk_t tb_mkblock(const hash32_t *parent, uint64_t height, uint64_t cb_height,
     k.len = b.len;
     k.height = height;
     return k;
+}
+
+node_config_t tb_node_config(const char *datadir, size_t mempool_max_bytes)
+{
+    return (node_config_t){
+        .params = params_by_name("regtest"),
+        .datadir = datadir,
+        .map_size = (size_t)1 << 30,
+        .verify_threads = 2,
+        .mempool_max_bytes = mempool_max_bytes,
+        .min_fee_rate = TB_NODE_FEE_RATE,
+        .sigcache_entries = 1000,
+    };
+}
+
+void tb_node_open(node_t **n, const node_config_t *cfg)
+{
+    err_t e;
+    cr_assert_eq(node_open(n, cfg, &e), 0, "%s", e.message);
+    cr_assert_not_null(*n);
+}
+
+void tb_node_submit_ok(node_t *n, const tb_rtx_t *t, uint8_t flags)
+{
+    hash32_t txid;
+    uint64_t ticket = 0;
+    err_t e = {0};
+    int rc = node_submit_tx(n, t->raw, t->len, "test", flags, &txid, &ticket, &e);
+    cr_assert_eq(rc, 0, "tx rejected: %s (%s)", err_str(e.code), e.message);
+    cr_assert(hash32_eq(&txid, &t->txid), "another txid");
+    cr_assert_gt(ticket, 0, "an admission without a ticket");
+    node_wait_durable(n, ticket);
+    cr_assert_geq(node_durable(n), ticket);
+    cr_assert_eq(node_settle_tx(n, &txid, &e), 0, "%s", e.message);
+}
+
+void tb_node_block_ok(node_t *n, const tb_blk_t *b, chain_status_t expect)
+{
+    chain_status_t st;
+    hash32_t h;
+    err_t e = {0};
+    int rc = node_submit_block(n, b->data, b->len, "test", &st, &h, &e);
+    cr_assert_eq(rc, 0, "block rejected: %s (%s)", err_str(e.code), e.message);
+    cr_assert_eq(st, expect, "status %d, expected %d", st, expect);
+    cr_assert(hash32_eq(&h, &b->hash));
 }

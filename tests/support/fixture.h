@@ -1,6 +1,7 @@
-/* fixture: what the chain and mempool tests share — buffers kept until the
- * test ends (freed by tb_keep_free(), so a failed assert leaks nothing), and
- * transactions and blocks as their encodings with their hashes. */
+/* fixture: what the chain, mempool, node and api tests share — buffers kept
+ * until the test ends (freed by tb_keep_free(), so a failed assert leaks
+ * nothing), transactions and blocks as their encodings with their hashes,
+ * and a node in process (chaind/node.h). */
 #ifndef TEST_FIXTURE_H
 #define TEST_FIXTURE_H
 
@@ -8,6 +9,7 @@
 #include <stdint.h>
 
 #include "builder.h"
+#include "node.h"
 
 typedef struct {
     uint8_t *raw; /* kept */
@@ -40,5 +42,21 @@ tb_rtx_t tb_pay(const hash32_t *txid, uint32_t index, amount_t in_amount, const 
 tb_blk_t tb_mkblock(const hash32_t *parent, uint64_t height, uint64_t cb_height, uint64_t ts,
                     uint32_t bits, const hash20_t *payout, amount_t value, const tb_rtx_t *txs,
                     size_t n, uint64_t tag);
+
+/* --- a node in process -------------------------------------------------- */
+
+#define TB_NODE_FEE_RATE 10 /* min_fee_rate of tb_node_config(), units a byte */
+
+/* The tests' node on regtest in datadir: a 1 GiB map, two verify threads, a
+ * mempool of mempool_max_bytes at TB_NODE_FEE_RATE, 1000 cached signatures,
+ * the default journal bound. */
+node_config_t tb_node_config(const char *datadir, size_t mempool_max_bytes);
+/* node_open(cfg), asserting that it opens. */
+void tb_node_open(node_t **n, const node_config_t *cfg);
+/* Submits t with flags, waits for the ticket as a submitter does, and asserts
+ * the promise: admitted under t's txid with a ticket, durable, settled. */
+void tb_node_submit_ok(node_t *n, const tb_rtx_t *t, uint8_t flags);
+/* node_submit_block(b), asserting it is taken with status expect. */
+void tb_node_block_ok(node_t *n, const tb_blk_t *b, chain_status_t expect);
 
 #endif

@@ -32,7 +32,7 @@
 #define SUBSIDY ((amount_t)625000000)
 #define COIN AMOUNT_COIN
 #define BITS 0x207fffffu
-#define RATE 10 /* min_fee_rate of the tests' nodes */
+#define RATE TB_NODE_FEE_RATE /* min_fee_rate of the tests' nodes */
 
 /* --- fixture --------------------------------------------------------------- */
 
@@ -47,19 +47,9 @@ static size_t journal_ops; /* the next open_node's journal bound (0: default) */
 
 static void open_node_in(node_t **n, const char *datadir, size_t mempool_max_bytes)
 {
-    node_config_t cfg = {
-        .params = P,
-        .datadir = datadir,
-        .map_size = (size_t)1 << 30,
-        .verify_threads = 2,
-        .mempool_max_bytes = mempool_max_bytes,
-        .min_fee_rate = RATE,
-        .sigcache_entries = 1000,
-        .journal_max_ops = journal_ops,
-    };
-    err_t e;
-    cr_assert_eq(node_open(n, &cfg, &e), 0, "%s", e.message);
-    cr_assert_not_null(*n);
+    node_config_t cfg = tb_node_config(datadir, mempool_max_bytes);
+    cfg.journal_max_ops = journal_ops;
+    tb_node_open(n, &cfg);
 }
 
 static void open_node(size_t mempool_max_bytes) { open_node_in(&N, dir, mempool_max_bytes); }
@@ -157,18 +147,9 @@ static bool recorded(const hash32_t *txid, const rtx_t *t, uint8_t *flags)
  * the promise: settled, and on disk. */
 static void submit_flagged_ok(const rtx_t *t, uint8_t flags)
 {
-    hash32_t txid;
-    uint64_t ticket = 0;
-    err_t e = {0};
-    int rc = node_submit_tx(N, t->raw, t->len, "test", flags, &txid, &ticket, &e);
-    cr_assert_eq(rc, 0, "tx rejected: %s (%s)", err_str(e.code), e.message);
-    cr_assert(hash32_eq(&txid, &t->txid), "another txid");
-    cr_assert_gt(ticket, 0, "an admission without a ticket");
-    node_wait_durable(N, ticket);
-    cr_assert_geq(node_durable(N), ticket);
-    cr_assert_eq(node_settle_tx(N, &txid, &e), 0, "%s", e.message);
+    tb_node_submit_ok(N, t, flags);
     uint8_t got;
-    cr_assert(recorded(&txid, t, &got), "acknowledged, yet not in the store");
+    cr_assert(recorded(&t->txid, t, &got), "acknowledged, yet not in the store");
     cr_assert_eq(got, flags);
 }
 
@@ -264,13 +245,7 @@ static blk_t mkblock(const hash32_t *parent, uint64_t height, uint64_t ts, const
 
 static void submit_block_ok(const blk_t *b, chain_status_t expect)
 {
-    chain_status_t st;
-    hash32_t h;
-    err_t e = {0};
-    int rc = node_submit_block(N, b->data, b->len, "test", &st, &h, &e);
-    cr_assert_eq(rc, 0, "block rejected: %s (%s)", err_str(e.code), e.message);
-    cr_assert_eq(st, expect, "status %d, expected %d", st, expect);
-    cr_assert(hash32_eq(&h, &b->hash));
+    tb_node_block_ok(N, b, expect);
 }
 
 /* --- jobs ------------------------------------------------------------------------ */
@@ -1481,36 +1456,6 @@ Test(mempool, rpc_mempool_snapshot_and_the_unbroadcast_set)
 
 /* --- the explorer's queries ------------------------------------------------ */
 
-typedef struct {
-    int blocks, txs;
-    char last_topic[16];
-} heard_t;
-
-static void hear(void *ctx, const char *topic, const uint8_t *body, size_t len)
-{
-    (void)body, (void)len;
-    heard_t *h = ctx;
-    h->blocks += strcmp(topic, "block") == 0;
-    h->txs += strcmp(topic, "tx") == 0;
-    snprintf(h->last_topic, sizeof h->last_topic, "%s", topic);
-}
-
-Test(mempool, the_listener_hears_every_event_until_it_is_removed)
-{
-    heard_t h = {0};
-    node_set_listener(N, hear, &h);
-    rtx_t t = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10000);
-    submit_tx_ok(&t);
-    cr_assert_eq(h.txs, 1);
-    cr_assert_str_eq(h.last_topic, "tx");
-    node_advertise_peer(N, "h:1");
-    cr_assert_str_eq(h.last_topic, "peer.add");
-    node_set_listener(N, NULL, NULL);
-    rtx_t u = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, COIN, 10000);
-    submit_tx_ok(&u);
-    cr_assert_eq(h.txs, 1, "heard after removal");
-}
-
 Test(mempool, recent_histogram_and_spenders)
 {
     /* fee rates 12, 60 and 1500 units a byte: three buckets */
@@ -1544,38 +1489,4 @@ Test(mempool, recent_histogram_and_spenders)
     cr_assert_eq(node_mempool_spender(N, &GTX, 1, &by, &input), 0);
     cr_assert(hash32_eq(&by, &b.txid) && input == 0);
     cr_assert_eq(node_mempool_spender(N, &GTX, 3, &by, &input), -1);
-}
-
-Test(mempool, what_mempool_transactions_did_to_an_address)
-{
-    /* albert: a pays bertrand from albert's 40 (sent), b and c pay albert */
-    rtx_t a = tb_pay(&GTX, 0, 40 * COIN, &albert, &bertrand.pkh, COIN, 10000);
-    rtx_t b = tb_pay(&GTX, 1, 30 * COIN, &bertrand, &albert.pkh, 2 * COIN, 10000);
-    rtx_t c = tb_pay(&GTX, 2, 10 * COIN, &camille, &albert.pkh, 3 * COIN, 10000);
-    submit_tx_ok(&a);
-    submit_tx_ok(&b);
-    submit_tx_ok(&c);
-    store_outpoint_t coins[1] = {{GTX, 0}};
-    amount_t amounts[1] = {40 * COIN};
-    node_address_tx_t out[4];
-    bool more = true;
-    cr_assert_eq(node_mempool_address(N, &albert.pkh, coins, amounts, 1, UINT64_MAX, out, 4,
-                                      &more), 3);
-    cr_assert_not(more);
-    cr_assert(hash32_eq(&out[0].txid, &c.txid) && out[0].received == 3 * COIN &&
-              out[0].sent == 0);
-    cr_assert(hash32_eq(&out[1].txid, &b.txid) && out[1].received == 2 * COIN);
-    /* a spent albert's 40 and paid him the change: one record, both amounts */
-    cr_assert(hash32_eq(&out[2].txid, &a.txid) && out[2].sent == 40 * COIN &&
-              out[2].received == 39 * COIN - 10000);
-    /* a page of one, then the next from its seq */
-    cr_assert_eq(node_mempool_address(N, &albert.pkh, coins, amounts, 1, UINT64_MAX, out, 1,
-                                      &more), 1);
-    cr_assert(more && hash32_eq(&out[0].txid, &c.txid));
-    cr_assert_eq(node_mempool_address(N, &albert.pkh, coins, amounts, 1, out[0].seq, out, 4,
-                                      &more), 2);
-    cr_assert(!more && hash32_eq(&out[0].txid, &b.txid) && hash32_eq(&out[1].txid, &a.txid));
-    cr_assert_eq(node_mempool_address(N, &stranger.pkh, NULL, NULL, 0, UINT64_MAX, out, 4,
-                                      &more), 0);
-    cr_assert_not(more);
 }

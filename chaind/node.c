@@ -836,7 +836,8 @@ void node_set_peers(node_t *n, const uint8_t *peers, size_t len, size_t count)
     uint8_t *copy = malloc(len ? len : 1);
     if (!copy)
         return;
-    memcpy(copy, peers, len);
+    if (len)
+        memcpy(copy, peers, len);
     pthread_mutex_lock(&n->lock);
     free(n->peers_raw);
     n->peers_raw = copy;

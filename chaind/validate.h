@@ -23,8 +23,8 @@ typedef struct sigcache sigcache_t;
  * more than the prefetched blocks (VPOOL_MAX_PREFETCH) need. */
 #define SIGCACHE_DEFAULT_ENTRIES 200000
 
-/* A cache of at most max_entries verified (pubkey, sig, sighash) triples.
- * Thread-safe. NULL when memory runs out. */
+/* A cache of at most max_entries (0 counts as 1) verified (pubkey, sig,
+ * sighash) triples. Thread-safe. NULL when memory runs out. */
 sigcache_t *sigcache_new(size_t max_entries);
 void sigcache_destroy(sigcache_t **c);
 /* Verifies one signature, answering from the cache when it can; a valid
@@ -112,10 +112,11 @@ void validate_store_view(coin_view_t *view, store_read_t *r);
 
 /* Checks a non-coinbase transaction's inputs against view for a spend in a
  * block at `height`: every coin exists (ERR_UNKNOWN_UTXO), coinbase coins are
- * mature (ERR_IMMATURE_COINBASE), inputs sum within max money and cover the
- * outputs (ERR_INSUFFICIENT_FUNDS). *fee gets inputs - outputs. When jobs is
- * set, appends one script job per input (jobs[*n_jobs], capacity cap_jobs), its
- * locking script copied into arena (so it outlives the view's borrowed bytes;
+ * mature (ERR_IMMATURE_COINBASE), no coin and no sum of inputs passes max
+ * money (ERR_BAD_AMOUNT), and the inputs cover the outputs
+ * (ERR_INSUFFICIENT_FUNDS). *fee gets inputs - outputs. When jobs is set,
+ * appends one script job per input at jobs[*n_jobs] (the caller sizes jobs
+ * for every input it will check), its locking script copied into arena (so it outlives the view's borrowed bytes;
  * pointers are fixed up by validate_fix_jobs() once the arena stops growing). */
 int validate_tx_inputs(const tx_t *tx, const coin_view_t *view, uint64_t height,
                        uint32_t maturity, amount_t *fee, const hash32_t *sighash,

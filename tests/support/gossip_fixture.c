@@ -215,6 +215,25 @@ void *tg_hello_peer(tg_fixture_t *f, uint8_t id_byte)
     return s;
 }
 
+void tg_hello(mp_buf_t *b, uint64_t version, uint64_t height, const char *listen,
+              uint8_t id_byte)
+{
+    uint8_t zero[32] = {0}, id[PEER_ID_LEN];
+    memset(id, id_byte, sizeof id);
+    mp_buf_reset(b);
+    proto_open_peer(b, "regtest", PROTO_MSG_HELLO);
+    mp_put_cstr(b, "version");
+    mp_put_uint(b, version);
+    mp_put_cstr(b, "height");
+    mp_put_uint(b, height);
+    mp_put_cstr(b, "tip");
+    mp_put_bin(b, zero, 32);
+    mp_put_cstr(b, "listen");
+    mp_put_cstr(b, listen);
+    mp_put_cstr(b, "node_id");
+    mp_put_bin(b, id, PEER_ID_LEN);
+}
+
 const peer_t *tg_node(const tg_fixture_t *f, uint8_t id_byte)
 {
     uint8_t id[PEER_ID_LEN];

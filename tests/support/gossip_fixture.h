@@ -85,6 +85,10 @@ const peer_t *tg_shake_hands(tg_fixture_t *f, void *s, const char *listen, uint8
 void tg_send_nonce(tg_fixture_t *f, void *s, proto_msg_t type, uint64_t nonce);
 /* Sends a hello without a listen address (node id_byte) on a new connection. */
 void *tg_hello_peer(tg_fixture_t *f, uint8_t id_byte);
+/* A hello of node id_byte (all 8 id bytes) at version and height, claiming
+ * listen, into b (reset first): what sample_hello() writes, with those two. */
+void tg_hello(mp_buf_t *b, uint64_t version, uint64_t height, const char *listen,
+              uint8_t id_byte);
 /* The peer of node id_byte (all 8 id bytes), or NULL. */
 const peer_t *tg_node(const tg_fixture_t *f, uint8_t id_byte);
 

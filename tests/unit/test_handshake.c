@@ -3,8 +3,10 @@
  * dropped; the dial-back that makes a claimed listen address a peer's own
  * (the test plays the claimed node), and the other side of it (a probe
  * answered with our proof, never a peer); on loopback a verified listen
- * address is the group; and hostile hellos (an old version, a banned
- * claim) that end a connection without a word more. */
+ * address is the group. Then function by function: the node id drawn and
+ * the advertised address kept (cut to fit); a known node (ourselves, one
+ * connected); our hello; hostile hellos (an older version, a banned claim)
+ * that end a connection and ban nothing; claims that cannot be dialled. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "clock.h"
 #include "gossip.h"
 #include "gossip_fixture.h"
+#include "gossip_state.h"
 #include "peer.h"
 #include "proto.h"
 #include "sample.h"
@@ -215,5 +218,139 @@ Test(handshake, on_loopback_one_verified_listen_address_is_one_group)
     zmq_close(s[0]);
     zmq_close(s[1]);
     zmq_close(l.sock);
+    tg_close(&f);
+}
+
+/* --- the contract function by function ------------------------------------------- */
+
+Test(handshake, init_draws_a_node_id_and_keeps_the_advertised_address)
+{
+    handshake_state_t a, b;
+    cr_assert_eq(handshake_init(&a, NULL, 0), 0);
+    cr_assert_str_eq(a.advertise, "", "NULL is no advertised address");
+    cr_assert_eq(handshake_init(&b, "10.1.2.3:9333", 0), 0);
+    cr_assert_str_eq(b.advertise, "10.1.2.3:9333");
+    cr_assert_neq(memcmp(a.node_id, b.node_id, PEER_ID_LEN), 0, "two nodes drew one id");
+    /* one longer than an address can be is cut to fit, not overrun */
+    char long_addr[1000];
+    memset(long_addr, 'a', sizeof long_addr - 1);
+    long_addr[sizeof long_addr - 1] = '\0';
+    cr_assert_eq(handshake_init(&a, long_addr, 0), 0);
+    cr_assert_eq(strlen(a.advertise), ADDRBOOK_ADDR_MAX);
+}
+
+Test(handshake, a_known_node_is_ourselves_or_one_connected)
+{
+    tg_fixture_t f;
+    tg_open(&f, NULL);
+    static uint8_t buf[1 << 16];
+    proto_peer_msg_t m;
+    void *s = tg_hello_peer(&f, 0x81);
+    tg_expect(&f, s, PROTO_MSG_HELLO, &m, buf, sizeof buf);
+    uint8_t own[PEER_ID_LEN], other[PEER_ID_LEN], connected[PEER_ID_LEN];
+    cr_assert_eq(proto_get_bin_exact(&m.body, "node_id", own, PEER_ID_LEN), 0);
+    memset(connected, 0x81, sizeof connected);
+    memset(other, 0x82, sizeof other);
+    cr_assert(handshake_known_node(f.g, own), "ourselves");
+    cr_assert(handshake_known_node(f.g, connected), "a connected node");
+    cr_assert_not(handshake_known_node(f.g, other), "a node never seen");
+    zmq_close(s);
+    tg_close(&f);
+}
+
+/* Our hello says who we are: the protocol version, our node id and the
+ * advertised address. */
+Test(handshake, our_hello_names_us)
+{
+    tg_fixture_t f;
+    tg_open(&f, NULL);
+    static uint8_t buf[1 << 16];
+    proto_peer_msg_t m;
+    void *s = tg_hello_peer(&f, 0x83);
+    tg_expect(&f, s, PROTO_MSG_HELLO, &m, buf, sizeof buf);
+    uint64_t version, height;
+    char listen[64];
+    uint8_t id[PEER_ID_LEN];
+    cr_assert_eq(proto_get_uint(&m.body, "version", &version), 0);
+    cr_assert_eq(version, PROTO_VERSION);
+    cr_assert_eq(proto_get_uint(&m.body, "height", &height), 0);
+    cr_assert_eq(height, 0, "a daemon without a chain view claims a height");
+    cr_assert_eq(proto_get_str(&m.body, "listen", listen, sizeof listen), 0);
+    cr_assert_str_eq(listen, "127.0.0.1:1");
+    cr_assert_eq(proto_get_bin_exact(&m.body, "node_id", id, PEER_ID_LEN), 0);
+    cr_assert(handshake_known_node(f.g, id), "the hello's id is not ours");
+    zmq_close(s);
+    tg_close(&f);
+}
+
+/* Sends b from a new connection of routing id rid, and runs the daemon
+ * until it closed that routing id (5 s at most): the connection was heard,
+ * and ended. */
+static void *closed_after(tg_fixture_t *f, const char *rid, const mp_buf_t *b)
+{
+    void *s = zmq_socket(f->zctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    cr_assert_eq(zmq_setsockopt(s, ZMQ_ROUTING_ID, rid, strlen(rid)), 0);
+    cr_assert_eq(zmq_connect(s, f->listen), 0);
+    tg_send(s, b);
+    uint64_t until = clock_ms() + 5000;
+    while (!conn_rid_closed(f->g, (const uint8_t *)rid, strlen(rid)) && clock_ms() < until)
+        tg_pass(f, 10);
+    cr_assert(conn_rid_closed(f->g, (const uint8_t *)rid, strlen(rid)),
+              "connection %s was not ended", rid);
+    return s;
+}
+
+/* An older protocol, or a claim of a banned address, ends the connection
+ * before it is a peer; neither bans anything. */
+Test(handshake, an_older_version_or_a_banned_claim_ends_the_connection)
+{
+    tg_fixture_t f;
+    tg_open(&f, NULL);
+    const peer_table_t *pt = gossip_peers(f.g);
+    tg_hello(&f.b, PROTO_VERSION - 1, 0, "", 0x84);
+    void *s = closed_after(&f, "old-version", &f.b);
+    cr_assert_eq(pt->n_inbound, 0, "an older version was admitted");
+    cr_assert_eq(pt->n_bans, 0, "an older version was banned");
+    /* a newer version is welcome */
+    void *t = tg_dial(&f);
+    tg_hello(&f.b, PROTO_VERSION + 1, 0, "", 0x85);
+    tg_send(t, &f.b);
+    tg_ready_peer(&f, 1);
+    cr_assert_eq(tg_node(&f, 0x85)->version, PROTO_VERSION + 1);
+    /* a claim of a banned address */
+    peer_ban(&f.g->pt, "10.1.1.9:9333", clock_unix(), 3600);
+    size_t bans = pt->n_bans;
+    tg_hello(&f.b, PROTO_VERSION, 0, "10.1.1.9:9333", 0x86);
+    void *u = closed_after(&f, "banned-claim", &f.b);
+    cr_assert_null(tg_node(&f, 0x86), "a peer claiming a banned address stayed");
+    cr_assert_eq(pt->n_inbound, 1);
+    cr_assert_eq(pt->n_bans, bans, "a claim was banned");
+    zmq_close(s);
+    zmq_close(t);
+    zmq_close(u);
+    tg_close(&f);
+}
+
+/* A wildcard or unspecified host in a claim is the connection's own IP:
+ * on ipc:// (no IP) such a claim is no claim. */
+Test(handshake, a_claim_that_cannot_be_dialled_is_no_claim)
+{
+    tg_fixture_t f;
+    tg_open(&f, NULL);
+    static uint8_t buf[1 << 16];
+    proto_peer_msg_t m;
+    static const char *claims[] = {"0.0.0.0:9333", "not an address", "10.1.1.1", "10.1.1.1:0",
+                                   ":9333", "10.1.1.1:99999"};
+    for (size_t i = 0; i < sizeof claims / sizeof claims[0]; i++) {
+        void *s = tg_dial(&f);
+        const peer_t *p = tg_shake_hands(&f, s, claims[i], (uint8_t)(0x90 + i), &m, buf,
+                                         sizeof buf);
+        cr_assert_str_eq(p->claim, "", "\"%s\" was taken for a claim", claims[i]);
+        cr_assert_eq(p->claim_state, PEER_CLAIM_NONE, "\"%s\"", claims[i]);
+        conn_close(f.g, (peer_t *)p, "the next case", true);
+        zmq_close(s);
+    }
     tg_close(&f);
 }

@@ -1,18 +1,25 @@
 /* handlers.h: what each peer message does, over a real socket (the test
  * peers of support/gossip_fixture.h): the dispatch of each message type, a
  * message before the hello scored and not handled, answers to our own
- * requests free of the flood bucket and the rest charged; and hostile
- * bodies (an unknown inventory kind, oversized or malformed fields, a
- * message of several frames) scored, never crashing the daemon. */
+ * requests free of the flood bucket and the rest charged. Then, handed to
+ * handlers_handle() directly: hostile messages scored by what they are (a
+ * message of several frames, a block that is no block, unknown kinds and
+ * types, another network, past PROTO_MAX_INV, truncated); a hello again
+ * telling the height; a challenge from an inbound peer ignored; an addr's
+ * new addresses learnt and passed on (10 at most, never to the sender); an
+ * inv of what we lack asked for once; and the download's operations
+ * reaching only the ready, undoomed peer of a slot. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <zmq.h>
 
+#include "block.h"
 #include "clock.h"
 #include "gossip.h"
 #include "gossip_fixture.h"
+#include "gossip_state.h"
 #include "peer.h"
 #include "proto.h"
 #include "sample.h"
@@ -97,6 +104,344 @@ Test(handlers, answers_to_our_requests_are_free_the_rest_cost_a_token)
     cr_assert_eq(peer_count_ready(gossip_peers(f.g)), 0, "a flood of unsolicited pongs stayed");
     cr_assert_not(peer_banned(gossip_peers(f.g), "10.1.1.4:9333", (uint64_t)time(NULL)),
                   "an unverified claim was banned");
+    zmq_close(s);
+    tg_close(&f);
+}
+
+/* --- the contract function by function ------------------------------------------- */
+
+Test(handlers, init_allocates_and_free_is_safe_twice)
+{
+    handlers_state_t h;
+    cr_assert_eq(handlers_init(&h), 0);
+    cr_assert(h.hashes && h.hdrbuf);
+    h.hashes[PROTO_MAX_INV - 1] = (hash32_t){{1}};
+    h.hdrbuf[(size_t)PROTO_MAX_HEADERS * BLOCK_HEADER_LEN - 1] = 1; /* the bounds are writable */
+    handlers_free(&h);
+    cr_assert_null(h.hashes);
+    cr_assert_null(h.hdrbuf);
+    handlers_free(&h);
+}
+
+static uint8_t buf[1 << 16];
+
+/* A ready peer of node id_byte on a new DEALER (*s). */
+static peer_t *ready(tg_fixture_t *f, void **s, uint8_t id_byte)
+{
+    proto_peer_msg_t m;
+    *s = tg_hello_peer(f, id_byte);
+    tg_expect(f, *s, PROTO_MSG_HELLO, &m, buf, sizeof buf);
+    peer_t *p = (peer_t *)tg_node(f, id_byte);
+    cr_assert_not_null(p);
+    return p;
+}
+
+/* Hands f->b to the handler as p's (frames > 1: malformed). */
+static void handle(tg_fixture_t *f, peer_t *p, bool malformed)
+{
+    cr_assert(mp_buf_ok(&f->b));
+    handlers_handle(f->g, p, f->b.data, f->b.len, malformed);
+}
+
+static void put_hashes(mp_buf_t *b, proto_msg_t type, const char *kind, const hash32_t *h,
+                       size_t n)
+{
+    mp_buf_reset(b);
+    proto_open_peer(b, "regtest", type);
+    mp_put_cstr(b, "kind");
+    mp_put_cstr(b, kind);
+    mp_put_cstr(b, "hashes");
+    mp_put_array(b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        mp_put_bin(b, h[i].b, 32);
+}
+
+/* Each hostile message on a fresh peer: the score it costs, and whether it
+ * dooms the peer to a ban. Handed to the handler directly, so nothing but
+ * the message decides. */
+Test(handlers, hostile_messages_are_scored_by_what_they_are)
+{
+    enum { MULTI_FRAME, NO_BLOCK, BAD_KIND_NOTFOUND, BAD_KIND_INV, WRONG_NETWORK, TOO_MANY,
+           UNKNOWN_TYPE, TRUNCATED, COUNT };
+    static const struct {
+        const char *what;
+        int score;
+    } cases[COUNT] = {
+        [MULTI_FRAME] = {"a message of several frames", 100},
+        [NO_BLOCK] = {"a block that is no block", 100},
+        [BAD_KIND_NOTFOUND] = {"a notfound of an unknown kind", 20},
+        [BAD_KIND_INV] = {"an inv of an unknown kind", 20},
+        [WRONG_NETWORK] = {"a ping of another network", 100},
+        [TOO_MANY] = {"an inv past PROTO_MAX_INV", 20},
+        [UNKNOWN_TYPE] = {"a message of no type", 20},
+        [TRUNCATED] = {"a truncated ping", 100},
+    };
+    tg_fixture_t f;
+    tg_open(&f, NULL);
+    static hash32_t many[PROTO_MAX_INV + 1];
+    for (int c = 0; c < COUNT; c++) {
+        void *s;
+        peer_t *p = ready(&f, &s, (uint8_t)(0xc0 + c));
+        switch (c) {
+        case MULTI_FRAME: tg_hello(&f.b, PROTO_VERSION, 0, "", 1); break;
+        case NO_BLOCK:
+            mp_buf_reset(&f.b);
+            proto_open_peer(&f.b, "regtest", PROTO_MSG_BLOCK);
+            mp_put_cstr(&f.b, "block");
+            mp_put_bin(&f.b, (const uint8_t *)"\x92\xc4\x03" "abc\x90", 7);
+            break;
+        case BAD_KIND_NOTFOUND: put_hashes(&f.b, PROTO_MSG_NOTFOUND, "utxo", many, 1); break;
+        case BAD_KIND_INV: put_hashes(&f.b, PROTO_MSG_INV, "", many, 1); break;
+        case WRONG_NETWORK:
+            mp_buf_reset(&f.b);
+            proto_open_peer(&f.b, "demo", PROTO_MSG_PING);
+            mp_put_cstr(&f.b, "nonce");
+            mp_put_uint(&f.b, 1);
+            break;
+        case TOO_MANY: put_hashes(&f.b, PROTO_MSG_INV, "tx", many, PROTO_MAX_INV + 1); break;
+        case UNKNOWN_TYPE:
+            mp_buf_reset(&f.b);
+            mp_put_array(&f.b, 3);
+            mp_put_cstr(&f.b, "regtest");
+            mp_put_cstr(&f.b, "nosuchtype");
+            mp_put_map(&f.b, 0);
+            break;
+        case TRUNCATED:
+            mp_buf_reset(&f.b);
+            proto_open_peer(&f.b, "regtest", PROTO_MSG_PING);
+            mp_put_cstr(&f.b, "nonce");
+            mp_put_uint(&f.b, 1);
+            f.b.len -= 1;
+            break;
+        }
+        handle(&f, p, c == MULTI_FRAME);
+        cr_assert_eq(p->score, cases[c].score, "%s: score %d", cases[c].what, p->score);
+        cr_assert_eq(p->doom, cases[c].score >= PEER_BAN_SCORE ? PEER_BAN : PEER_KEEP, "%s",
+                     cases[c].what);
+        conn_reap(f.g, p);
+        zmq_close(s);
+    }
+    tg_close(&f);
+}
+
+/* A hello after the handshake only tells the peer's height. */
+Test(handlers, a_hello_after_the_handshake_tells_the_height)
+{
+    tg_fixture_t f;
+    tg_open(&f, NULL);
+    void *s;
+    peer_t *p = ready(&f, &s, 0xd1);
+    uint32_t slot = peer_slot(&f.g->pt, p);
+    cr_assert_eq(sync_peer_get_height(f.g->sync, slot), 0);
+    tg_hello(&f.b, PROTO_VERSION, 77, "10.1.1.1:9333", 0xd1);
+    handle(&f, p, false);
+    cr_assert_eq(sync_peer_get_height(f.g->sync, slot), 77);
+    cr_assert_eq(p->state, PEER_READY);
+    cr_assert_eq(p->score, 0);
+    cr_assert_str_eq(p->claim, "", "a second hello made a claim");
+    zmq_close(s);
+    tg_close(&f);
+}
+
+/* A challenge means something only from a peer we dialled. */
+Test(handlers, a_challenge_from_an_inbound_peer_is_ignored)
+{
+    tg_fixture_t f;
+    tg_open(&f, NULL);
+    void *s;
+    peer_t *p = ready(&f, &s, 0xd2);
+    uint8_t nonce[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    tg_put_bins(&f.b, PROTO_MSG_CHALLENGE, "nonce", nonce, NULL, NULL);
+    handle(&f, p, false);
+    cr_assert_not(p->have_challenge);
+    zmq_close(s);
+    tg_close(&f);
+}
+
+/* Waits (the loop not run) for the next message on s: true with it in *m. */
+static bool next_msg(void *s, proto_peer_msg_t *m)
+{
+    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, 5000) <= 0)
+        return false;
+    int n = zmq_recv(s, buf, sizeof buf, 0);
+    err_t e;
+    cr_assert_eq(proto_decode_peer(m, "regtest", buf, (size_t)n, &e), 0, "%s", e.message);
+    return true;
+}
+
+/* Runs the daemon until s has an addr holding needle: its address count. */
+static uint32_t addr_with(tg_fixture_t *f, void *s, const char *needle)
+{
+    uint64_t until = clock_ms() + 5000;
+    while (clock_ms() < until) {
+        proto_peer_msg_t m;
+        tg_expect(f, s, PROTO_MSG_ADDR, &m, buf, sizeof buf);
+        mp_reader_t r;
+        uint32_t n;
+        cr_assert_eq(proto_get_array(&m.body, "addrs", &r, &n), 0);
+        bool found = false;
+        for (uint32_t i = 0; i < n; i++) {
+            const char *a;
+            size_t len;
+            cr_assert_eq(mp_get_str(&r, &a, &len), 0);
+            found |= len == strlen(needle) && memcmp(a, needle, len) == 0;
+        }
+        if (found)
+            return n;
+    }
+    cr_assert_fail("no addr with %s", needle);
+    return 0;
+}
+
+static void put_addrs(mp_buf_t *b, const char *const *addrs, size_t n)
+{
+    mp_buf_reset(b);
+    proto_open_peer(b, "regtest", PROTO_MSG_ADDR);
+    mp_put_cstr(b, "addrs");
+    mp_put_array(b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        mp_put_cstr(b, addrs[i]);
+}
+
+/* An addr's new, dialable addresses are learnt and passed on to the other
+ * peers (at most 10 from one message), never back to the sender; what the
+ * book knows already, or cannot dial, goes nowhere. */
+Test(handlers, an_addr_is_learnt_and_its_new_addresses_passed_on)
+{
+    tg_fixture_t f;
+    tg_open(&f, NULL);
+    void *a, *b;
+    peer_t *pa = ready(&f, &a, 0xe1);
+    ready(&f, &b, 0xe2);
+    size_t known = addrbook_count(f.g->ab);
+    static const char *first[] = {"10.20.30.40:9333", "not an address", "", "10.20.30.40:9333",
+                                  "10.20.30.40"};
+    put_addrs(&f.b, first, 5);
+    handle(&f, pa, false);
+    cr_assert_eq(addrbook_count(f.g->ab), known + 1, "not one address learnt");
+    cr_assert_eq(addr_with(&f, b, "10.20.30.40:9333"), 1, "more than the new address passed on");
+    static const char *second[] = {"10.20.30.40:9333", "10.20.30.41:9333"};
+    put_addrs(&f.b, second, 2);
+    handle(&f, pa, false);
+    cr_assert_eq(addr_with(&f, b, "10.20.30.41:9333"), 1, "a known address passed on again");
+    /* 15 new ones: 10 passed on */
+    char many[15][32];
+    const char *ptrs[15];
+    for (int i = 0; i < 15; i++) {
+        snprintf(many[i], sizeof many[i], "10.21.0.%d:9333", i + 1);
+        ptrs[i] = many[i];
+    }
+    put_addrs(&f.b, ptrs, 15);
+    handle(&f, pa, false);
+    cr_assert_eq(addr_with(&f, b, "10.21.0.1:9333"), 10);
+    cr_assert_eq(addrbook_count(f.g->ab), known + 17, "an address past the forward bound lost");
+    /* none of it came back to the sender: its next message is the pong */
+    tg_send_nonce(&f, a, PROTO_MSG_PING, 9);
+    proto_peer_msg_t m;
+    while (next_msg(a, &m) && m.type != PROTO_MSG_PONG) {
+        if (m.type == PROTO_MSG_ADDR) {
+            mp_reader_t r;
+            uint32_t n;
+            cr_assert_eq(proto_get_array(&m.body, "addrs", &r, &n), 0);
+            const char *x;
+            size_t len;
+            cr_assert(n > 0 && mp_get_str(&r, &x, &len) == 0);
+            cr_assert(len < 5 || memcmp(x, "10.2", 4) != 0, "an address went back to its sender");
+        }
+        tg_pass(&f, 10);
+    }
+    cr_assert_eq(m.type, PROTO_MSG_PONG);
+    cr_assert_eq(pa->score, 0);
+    zmq_close(a);
+    zmq_close(b);
+    tg_close(&f);
+}
+
+static uint32_t hashes_of(const proto_peer_msg_t *m, hash32_t *out, uint32_t cap)
+{
+    mp_reader_t r;
+    uint32_t n;
+    cr_assert_eq(proto_get_array(&m->body, "hashes", &r, &n), 0);
+    cr_assert_leq(n, cap);
+    for (uint32_t i = 0; i < n; i++)
+        cr_assert_eq(mp_get_bin_exact(&r, out[i].b, 32), 0);
+    return n;
+}
+
+/* An inv of transactions we lack becomes one getdata of them; what was
+ * asked for already is not asked again. */
+Test(handlers, an_inv_of_what_we_lack_is_asked_for_once)
+{
+    tg_fixture_t f;
+    tg_open(&f, NULL);
+    void *s;
+    peer_t *p = ready(&f, &s, 0xe3);
+    proto_peer_msg_t m;
+    while (next_msg(s, &m) && m.type != PROTO_MSG_ADDR) /* what the handshake sent */
+        ;
+    hash32_t h[3] = {sample_hash(1, 0xf1), sample_hash(2, 0xf1), sample_hash(3, 0xf1)}, got[4];
+    put_hashes(&f.b, PROTO_MSG_INV, "tx", h, 2);
+    handle(&f, p, false);
+    cr_assert(next_msg(s, &m));
+    cr_assert_eq(m.type, PROTO_MSG_GETDATA);
+    cr_assert_eq(hashes_of(&m, got, 4), 2);
+    cr_assert_arr_eq(got[0].b, h[0].b, 32);
+    cr_assert_arr_eq(got[1].b, h[1].b, 32);
+    put_hashes(&f.b, PROTO_MSG_INV, "tx", h, 3);
+    handle(&f, p, false);
+    cr_assert(next_msg(s, &m));
+    cr_assert_eq(m.type, PROTO_MSG_GETDATA);
+    cr_assert_eq(hashes_of(&m, got, 4), 1, "a hash asked for already was asked again");
+    cr_assert_arr_eq(got[0].b, h[2].b, 32);
+    cr_assert_eq(p->score, 0);
+    zmq_close(s);
+    tg_close(&f);
+}
+
+/* The download's operations reach the peer of a slot, and nothing else. */
+Test(handlers, the_sync_ops_act_on_the_ready_peer_of_a_slot)
+{
+    tg_fixture_t f;
+    tg_open(&f, NULL);
+    void *s;
+    peer_t *p = ready(&f, &s, 0xe4);
+    uint32_t slot = peer_slot(&f.g->pt, p);
+    proto_peer_msg_t m;
+    while (next_msg(s, &m) && m.type != PROTO_MSG_ADDR)
+        ;
+    sync_ops_t ops = handlers_sync_ops(f.g);
+    cr_assert_eq(ops.ctx, f.g);
+    hash32_t h[2] = {sample_hash(1, 0xf2), sample_hash(2, 0xf2)}, got[2];
+    ops.getheaders(ops.ctx, slot, h, 2);
+    cr_assert(next_msg(s, &m));
+    cr_assert_eq(m.type, PROTO_MSG_GETHEADERS);
+    ops.getdata(ops.ctx, slot, h, 2);
+    cr_assert(next_msg(s, &m));
+    cr_assert_eq(m.type, PROTO_MSG_GETDATA);
+    cr_assert_eq(hashes_of(&m, got, 2), 2);
+    char kind[8];
+    cr_assert_eq(proto_get_str(&m.body, "kind", kind, sizeof kind), 0);
+    cr_assert_str_eq(kind, "block");
+    /* free slots and slots past the table are no one */
+    for (uint32_t k = 0; k <= f.g->pt.cap; k++)
+        if (k != slot) {
+            ops.misbehave(ops.ctx, k, ERR_BAD_POW, "nobody");
+            ops.drop(ops.ctx, k, "nobody");
+            ops.getdata(ops.ctx, k, h, 2);
+        }
+    ops.misbehave(ops.ctx, UINT32_MAX, ERR_BAD_POW, "nobody");
+    cr_assert_eq(p->score, 0);
+    ops.misbehave(ops.ctx, slot, ERR_BAD_TIMESTAMP, "a block from the future");
+    cr_assert_eq(p->score, err_ban_score(ERR_BAD_TIMESTAMP));
+    cr_assert_eq(p->doom, PEER_KEEP);
+    ops.drop(ops.ctx, slot, "it stalls");
+    cr_assert_eq(p->doom, PEER_CLOSE);
+    cr_assert_str_eq(p->doom_why, "it stalls");
+    /* a doomed peer is no one either */
+    ops.getdata(ops.ctx, slot, h, 2);
+    ops.misbehave(ops.ctx, slot, ERR_BAD_TIMESTAMP, "again");
+    cr_assert_eq(p->score, err_ban_score(ERR_BAD_TIMESTAMP));
     zmq_close(s);
     tg_close(&f);
 }

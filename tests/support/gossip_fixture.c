@@ -241,6 +241,55 @@ const peer_t *tg_node(const tg_fixture_t *f, uint8_t id_byte)
     return peer_find_id(gossip_peers(f->g), id, NULL);
 }
 
+peer_t *tg_peer(tg_fixture_t *f, void **s, uint8_t id_byte)
+{
+    static uint8_t buf[1 << 16];
+    proto_peer_msg_t m;
+    *s = tg_hello_peer(f, id_byte);
+    tg_expect(f, *s, PROTO_MSG_HELLO, &m, buf, sizeof buf);
+    peer_t *p = (peer_t *)tg_node(f, id_byte);
+    cr_assert_not_null(p, "node %02x is no peer", id_byte);
+    cr_assert_eq(p->state, PEER_READY);
+    return p;
+}
+
+bool tg_recv(void *s, proto_peer_msg_t *m, uint8_t *buf, size_t cap)
+{
+    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, WAIT_MS) <= 0)
+        return false;
+    int n = zmq_recv(s, buf, cap, 0);
+    cr_assert_geq(n, 0);
+    cr_assert_leq((size_t)n, cap);
+    err_t e;
+    cr_assert_eq(proto_decode_peer(m, "regtest", buf, (size_t)n, &e), 0, "%s", e.message);
+    return true;
+}
+
+void tg_put_hashes(mp_buf_t *b, proto_msg_t type, const char *kind, const hash32_t *h, size_t n)
+{
+    mp_buf_reset(b);
+    proto_open_peer(b, "regtest", type);
+    if (kind) {
+        mp_put_cstr(b, "kind");
+        mp_put_cstr(b, kind);
+    }
+    mp_put_cstr(b, kind ? "hashes" : "locator");
+    mp_put_array(b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        mp_put_bin(b, h[i].b, 32);
+}
+
+uint32_t tg_hashes(const proto_peer_msg_t *m, hash32_t *out, uint32_t cap)
+{
+    mp_reader_t r;
+    uint32_t n;
+    cr_assert_eq(proto_get_array(&m->body, "hashes", &r, &n), 0);
+    for (uint32_t i = 0; out && i < n && i < cap; i++)
+        cr_assert_eq(mp_get_bin_exact(&r, out[i].b, 32), 0);
+    return n;
+}
+
 /* --- the node a peer claims to be ------------------------------------------------- */
 
 void tg_listen_at(tg_fixture_t *f, tg_listener_t *l, int port)

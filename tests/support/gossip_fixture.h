@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "gossip.h"
+#include "hash.h"
 #include "mp.h"
 #include "peer.h"
 #include "proto.h"
@@ -91,6 +92,20 @@ void tg_hello(mp_buf_t *b, uint64_t version, uint64_t height, const char *listen
               uint8_t id_byte);
 /* The peer of node id_byte (all 8 id bytes), or NULL. */
 const peer_t *tg_node(const tg_fixture_t *f, uint8_t id_byte);
+
+/* A ready peer of node id_byte on a new DEALER (*s, the caller closes it),
+ * after the daemon's hello: writable, for the tests of the daemon's own
+ * modules (gossip_state.h). */
+peer_t *tg_peer(tg_fixture_t *f, void **s, uint8_t id_byte);
+/* The next message on s (5 s at most; the loop is not run): true with it in
+ * *m, its body in buf. */
+bool tg_recv(void *s, proto_peer_msg_t *m, uint8_t *buf, size_t cap);
+/* An inv, getdata or notfound of kind and h[0..n) into b (reset first);
+ * kind NULL: a getheaders of locator h[0..n). */
+void tg_put_hashes(mp_buf_t *b, proto_msg_t type, const char *kind, const hash32_t *h, size_t n);
+/* The "hashes" of an inv, getdata or notfound: their count, and (out not
+ * NULL) the first cap of them into out. */
+uint32_t tg_hashes(const proto_peer_msg_t *m, hash32_t *out, uint32_t cap);
 
 /* The node a peer claims to be: a ROUTER on 127.0.0.1:port. */
 typedef struct {

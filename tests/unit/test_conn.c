@@ -24,16 +24,12 @@ static uint8_t buf[1 << 16];
 static void *socks[16];
 static size_t n_socks;
 
-/* A ready peer on a real DEALER (*s), after the daemon's hello. */
+/* tg_peer(), its DEALER closed by done(). */
 static peer_t *real_peer(tg_fixture_t *f, void **s, uint8_t id_byte)
 {
-    proto_peer_msg_t m;
     cr_assert_lt(n_socks, sizeof socks / sizeof socks[0]);
-    *s = socks[n_socks++] = tg_hello_peer(f, id_byte);
-    tg_expect(f, *s, PROTO_MSG_HELLO, &m, buf, sizeof buf);
-    peer_t *p = (peer_t *)tg_node(f, id_byte);
-    cr_assert_not_null(p);
-    cr_assert_eq(p->state, PEER_READY);
+    peer_t *p = tg_peer(f, s, id_byte);
+    socks[n_socks++] = *s;
     return p;
 }
 
@@ -60,18 +56,9 @@ static void done(tg_fixture_t *f)
 /* Waits (the loop not run) for a message of type on s; others skipped. */
 static bool recv_type(void *s, proto_msg_t type, proto_peer_msg_t *m)
 {
-    uint64_t until = clock_ms() + 5000;
-    while (clock_ms() < until) {
-        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&it, 1, 50) <= 0)
-            continue;
-        int n = zmq_recv(s, buf, sizeof buf, 0);
-        cr_assert_geq(n, 0);
-        err_t e;
-        cr_assert_eq(proto_decode_peer(m, "regtest", buf, (size_t)n, &e), 0, "%s", e.message);
+    while (tg_recv(s, m, buf, sizeof buf))
         if (m->type == type)
             return true;
-    }
     return false;
 }
 
@@ -347,14 +334,6 @@ Test(conn, a_send_to_a_gone_peer_dooms_it)
     done(&f);
 }
 
-static size_t inv_count(const proto_peer_msg_t *m)
-{
-    mp_reader_t r;
-    uint32_t n;
-    cr_assert_eq(proto_get_array(&m->body, "hashes", &r, &n), 0);
-    return n;
-}
-
 Test(conn, announcements_are_batched_and_a_full_queue_goes_at_once)
 {
     tg_fixture_t f;
@@ -370,7 +349,7 @@ Test(conn, announcements_are_batched_and_a_full_queue_goes_at_once)
     conn_announce(g, p, RELAY_TX, &h);
     conn_flush_due(g);
     cr_assert(recv_type(s, PROTO_MSG_INV, &m));
-    cr_assert_eq(inv_count(&m), 1);
+    cr_assert_eq(tg_hashes(&m, NULL, 0), 1);
     cr_assert_eq(g->conn.last_flush_ms, t0);
     /* within CONN_INV_FLUSH_MS: queued, a timer armed for when it is due */
     g->now_ms = t0 + CONN_INV_FLUSH_MS - 1;
@@ -384,7 +363,7 @@ Test(conn, announcements_are_batched_and_a_full_queue_goes_at_once)
     g->now_ms = t0 + CONN_INV_FLUSH_MS;
     conn_flush_due(g);
     cr_assert(recv_type(s, PROTO_MSG_INV, &m));
-    cr_assert_eq(inv_count(&m), 3, "the batch was not one inv");
+    cr_assert_eq(tg_hashes(&m, NULL, 0), 3, "the batch was not one inv");
     cr_assert_eq(relay_inv_pending(g->relay, peer_slot(&g->pt, p), RELAY_TX), 0);
     /* a full queue is a full inv, sent without waiting */
     for (uint64_t i = 0; i <= RELAY_INV_MAX; i++) {
@@ -392,7 +371,7 @@ Test(conn, announcements_are_batched_and_a_full_queue_goes_at_once)
         conn_announce(g, p, RELAY_BLOCK, &h);
     }
     cr_assert(recv_type(s, PROTO_MSG_INV, &m));
-    cr_assert_eq(inv_count(&m), RELAY_INV_MAX);
+    cr_assert_eq(tg_hashes(&m, NULL, 0), RELAY_INV_MAX);
     cr_assert_eq(relay_inv_pending(g->relay, peer_slot(&g->pt, p), RELAY_BLOCK), 1);
     done(&f);
 }

@@ -125,35 +125,11 @@ Test(handlers, init_allocates_and_free_is_safe_twice)
 
 static uint8_t buf[1 << 16];
 
-/* A ready peer of node id_byte on a new DEALER (*s). */
-static peer_t *ready(tg_fixture_t *f, void **s, uint8_t id_byte)
-{
-    proto_peer_msg_t m;
-    *s = tg_hello_peer(f, id_byte);
-    tg_expect(f, *s, PROTO_MSG_HELLO, &m, buf, sizeof buf);
-    peer_t *p = (peer_t *)tg_node(f, id_byte);
-    cr_assert_not_null(p);
-    return p;
-}
-
 /* Hands f->b to the handler as p's (frames > 1: malformed). */
 static void handle(tg_fixture_t *f, peer_t *p, bool malformed)
 {
     cr_assert(mp_buf_ok(&f->b));
     handlers_handle(f->g, p, f->b.data, f->b.len, malformed);
-}
-
-static void put_hashes(mp_buf_t *b, proto_msg_t type, const char *kind, const hash32_t *h,
-                       size_t n)
-{
-    mp_buf_reset(b);
-    proto_open_peer(b, "regtest", type);
-    mp_put_cstr(b, "kind");
-    mp_put_cstr(b, kind);
-    mp_put_cstr(b, "hashes");
-    mp_put_array(b, (uint32_t)n);
-    for (size_t i = 0; i < n; i++)
-        mp_put_bin(b, h[i].b, 32);
 }
 
 /* Each hostile message on a fresh peer: the score it costs, and whether it
@@ -181,7 +157,7 @@ Test(handlers, hostile_messages_are_scored_by_what_they_are)
     static hash32_t many[PROTO_MAX_INV + 1];
     for (int c = 0; c < COUNT; c++) {
         void *s;
-        peer_t *p = ready(&f, &s, (uint8_t)(0xc0 + c));
+        peer_t *p = tg_peer(&f, &s, (uint8_t)(0xc0 + c));
         switch (c) {
         case MULTI_FRAME: tg_hello(&f.b, PROTO_VERSION, 0, "", 1); break;
         case NO_BLOCK:
@@ -190,15 +166,15 @@ Test(handlers, hostile_messages_are_scored_by_what_they_are)
             mp_put_cstr(&f.b, "block");
             mp_put_bin(&f.b, (const uint8_t *)"\x92\xc4\x03" "abc\x90", 7);
             break;
-        case BAD_KIND_NOTFOUND: put_hashes(&f.b, PROTO_MSG_NOTFOUND, "utxo", many, 1); break;
-        case BAD_KIND_INV: put_hashes(&f.b, PROTO_MSG_INV, "", many, 1); break;
+        case BAD_KIND_NOTFOUND: tg_put_hashes(&f.b, PROTO_MSG_NOTFOUND, "utxo", many, 1); break;
+        case BAD_KIND_INV: tg_put_hashes(&f.b, PROTO_MSG_INV, "", many, 1); break;
         case WRONG_NETWORK:
             mp_buf_reset(&f.b);
             proto_open_peer(&f.b, "demo", PROTO_MSG_PING);
             mp_put_cstr(&f.b, "nonce");
             mp_put_uint(&f.b, 1);
             break;
-        case TOO_MANY: put_hashes(&f.b, PROTO_MSG_INV, "tx", many, PROTO_MAX_INV + 1); break;
+        case TOO_MANY: tg_put_hashes(&f.b, PROTO_MSG_INV, "tx", many, PROTO_MAX_INV + 1); break;
         case UNKNOWN_TYPE:
             mp_buf_reset(&f.b);
             mp_put_array(&f.b, 3);
@@ -230,7 +206,7 @@ Test(handlers, a_hello_after_the_handshake_tells_the_height)
     tg_fixture_t f;
     tg_open(&f, NULL);
     void *s;
-    peer_t *p = ready(&f, &s, 0xd1);
+    peer_t *p = tg_peer(&f, &s, 0xd1);
     uint32_t slot = peer_slot(&f.g->pt, p);
     cr_assert_eq(sync_peer_get_height(f.g->sync, slot), 0);
     tg_hello(&f.b, PROTO_VERSION, 77, "10.1.1.1:9333", 0xd1);
@@ -249,25 +225,13 @@ Test(handlers, a_challenge_from_an_inbound_peer_is_ignored)
     tg_fixture_t f;
     tg_open(&f, NULL);
     void *s;
-    peer_t *p = ready(&f, &s, 0xd2);
+    peer_t *p = tg_peer(&f, &s, 0xd2);
     uint8_t nonce[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     tg_put_bins(&f.b, PROTO_MSG_CHALLENGE, "nonce", nonce, NULL, NULL);
     handle(&f, p, false);
     cr_assert_not(p->have_challenge);
     zmq_close(s);
     tg_close(&f);
-}
-
-/* Waits (the loop not run) for the next message on s: true with it in *m. */
-static bool next_msg(void *s, proto_peer_msg_t *m)
-{
-    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, 5000) <= 0)
-        return false;
-    int n = zmq_recv(s, buf, sizeof buf, 0);
-    err_t e;
-    cr_assert_eq(proto_decode_peer(m, "regtest", buf, (size_t)n, &e), 0, "%s", e.message);
-    return true;
 }
 
 /* Runs the daemon until s has an addr holding needle: its address count. */
@@ -312,8 +276,8 @@ Test(handlers, an_addr_is_learnt_and_its_new_addresses_passed_on)
     tg_fixture_t f;
     tg_open(&f, NULL);
     void *a, *b;
-    peer_t *pa = ready(&f, &a, 0xe1);
-    ready(&f, &b, 0xe2);
+    peer_t *pa = tg_peer(&f, &a, 0xe1);
+    tg_peer(&f, &b, 0xe2);
     size_t known = addrbook_count(f.g->ab);
     static const char *first[] = {"10.20.30.40:9333", "not an address", "", "10.20.30.40:9333",
                                   "10.20.30.40"};
@@ -339,7 +303,7 @@ Test(handlers, an_addr_is_learnt_and_its_new_addresses_passed_on)
     /* none of it came back to the sender: its next message is the pong */
     tg_send_nonce(&f, a, PROTO_MSG_PING, 9);
     proto_peer_msg_t m;
-    while (next_msg(a, &m) && m.type != PROTO_MSG_PONG) {
+    while (tg_recv(a, &m, buf, sizeof buf) && m.type != PROTO_MSG_PONG) {
         if (m.type == PROTO_MSG_ADDR) {
             mp_reader_t r;
             uint32_t n;
@@ -358,17 +322,6 @@ Test(handlers, an_addr_is_learnt_and_its_new_addresses_passed_on)
     tg_close(&f);
 }
 
-static uint32_t hashes_of(const proto_peer_msg_t *m, hash32_t *out, uint32_t cap)
-{
-    mp_reader_t r;
-    uint32_t n;
-    cr_assert_eq(proto_get_array(&m->body, "hashes", &r, &n), 0);
-    cr_assert_leq(n, cap);
-    for (uint32_t i = 0; i < n; i++)
-        cr_assert_eq(mp_get_bin_exact(&r, out[i].b, 32), 0);
-    return n;
-}
-
 /* An inv of transactions we lack becomes one getdata of them; what was
  * asked for already is not asked again. */
 Test(handlers, an_inv_of_what_we_lack_is_asked_for_once)
@@ -376,23 +329,23 @@ Test(handlers, an_inv_of_what_we_lack_is_asked_for_once)
     tg_fixture_t f;
     tg_open(&f, NULL);
     void *s;
-    peer_t *p = ready(&f, &s, 0xe3);
+    peer_t *p = tg_peer(&f, &s, 0xe3);
     proto_peer_msg_t m;
-    while (next_msg(s, &m) && m.type != PROTO_MSG_ADDR) /* what the handshake sent */
+    while (tg_recv(s, &m, buf, sizeof buf) && m.type != PROTO_MSG_ADDR) /* what the handshake sent */
         ;
     hash32_t h[3] = {sample_hash(1, 0xf1), sample_hash(2, 0xf1), sample_hash(3, 0xf1)}, got[4];
-    put_hashes(&f.b, PROTO_MSG_INV, "tx", h, 2);
+    tg_put_hashes(&f.b, PROTO_MSG_INV, "tx", h, 2);
     handle(&f, p, false);
-    cr_assert(next_msg(s, &m));
+    cr_assert(tg_recv(s, &m, buf, sizeof buf));
     cr_assert_eq(m.type, PROTO_MSG_GETDATA);
-    cr_assert_eq(hashes_of(&m, got, 4), 2);
+    cr_assert_eq(tg_hashes(&m, got, 4), 2);
     cr_assert_arr_eq(got[0].b, h[0].b, 32);
     cr_assert_arr_eq(got[1].b, h[1].b, 32);
-    put_hashes(&f.b, PROTO_MSG_INV, "tx", h, 3);
+    tg_put_hashes(&f.b, PROTO_MSG_INV, "tx", h, 3);
     handle(&f, p, false);
-    cr_assert(next_msg(s, &m));
+    cr_assert(tg_recv(s, &m, buf, sizeof buf));
     cr_assert_eq(m.type, PROTO_MSG_GETDATA);
-    cr_assert_eq(hashes_of(&m, got, 4), 1, "a hash asked for already was asked again");
+    cr_assert_eq(tg_hashes(&m, got, 4), 1, "a hash asked for already was asked again");
     cr_assert_arr_eq(got[0].b, h[2].b, 32);
     cr_assert_eq(p->score, 0);
     zmq_close(s);
@@ -405,21 +358,21 @@ Test(handlers, the_sync_ops_act_on_the_ready_peer_of_a_slot)
     tg_fixture_t f;
     tg_open(&f, NULL);
     void *s;
-    peer_t *p = ready(&f, &s, 0xe4);
+    peer_t *p = tg_peer(&f, &s, 0xe4);
     uint32_t slot = peer_slot(&f.g->pt, p);
     proto_peer_msg_t m;
-    while (next_msg(s, &m) && m.type != PROTO_MSG_ADDR)
+    while (tg_recv(s, &m, buf, sizeof buf) && m.type != PROTO_MSG_ADDR)
         ;
     sync_ops_t ops = handlers_sync_ops(f.g);
     cr_assert_eq(ops.ctx, f.g);
     hash32_t h[2] = {sample_hash(1, 0xf2), sample_hash(2, 0xf2)}, got[2];
     ops.getheaders(ops.ctx, slot, h, 2);
-    cr_assert(next_msg(s, &m));
+    cr_assert(tg_recv(s, &m, buf, sizeof buf));
     cr_assert_eq(m.type, PROTO_MSG_GETHEADERS);
     ops.getdata(ops.ctx, slot, h, 2);
-    cr_assert(next_msg(s, &m));
+    cr_assert(tg_recv(s, &m, buf, sizeof buf));
     cr_assert_eq(m.type, PROTO_MSG_GETDATA);
-    cr_assert_eq(hashes_of(&m, got, 2), 2);
+    cr_assert_eq(tg_hashes(&m, got, 2), 2);
     char kind[8];
     cr_assert_eq(proto_get_str(&m.body, "kind", kind, sizeof kind), 0);
     cr_assert_str_eq(kind, "block");

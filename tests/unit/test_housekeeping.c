@@ -93,11 +93,9 @@ Test(housekeeping, the_tick_pings_a_quiet_peer_and_drops_a_silent_one)
         cr_skip_test("the monotonic clock is younger than the silence bound");
     tg_fixture_t f;
     tg_open(&f, NULL);
-    void *s = tg_hello_peer(&f, 0x31);
+    void *s;
+    peer_t *p = tg_peer(&f, &s, 0x31);
     proto_peer_msg_t m;
-    tg_expect(&f, s, PROTO_MSG_HELLO, &m, buf, sizeof buf);
-    peer_t *p = (peer_t *)tg_node(&f, 0x31);
-    cr_assert_not_null(p);
     cr_assert_not(p->ping_out, "pinged before HOUSEKEEPING_PING_MS");
     p->last_ping_ms = clock_ms() - HOUSEKEEPING_PING_MS;
     tg_expect(&f, s, PROTO_MSG_PING, &m, buf, sizeof buf);

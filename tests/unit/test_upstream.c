@@ -43,17 +43,6 @@ static void open_with_chaind(tg_fixture_t *f)
     tg_open(f, &(tg_options_t){.chaind = true});
 }
 
-/* A ready peer of node id_byte on a new DEALER (*s). */
-static peer_t *ready(tg_fixture_t *f, void **s, uint8_t id_byte)
-{
-    proto_peer_msg_t m;
-    *s = tg_hello_peer(f, id_byte);
-    tg_expect(f, *s, PROTO_MSG_HELLO, &m, buf, sizeof buf);
-    peer_t *p = (peer_t *)tg_node(f, id_byte);
-    cr_assert_not_null(p);
-    return p;
-}
-
 static void reply(tg_fixture_t *f, const uint8_t *rid, size_t rid_len)
 {
     tg_chaind_reply(&f->chaind, rid, rid_len, &f->b);
@@ -216,8 +205,8 @@ Test(upstream, a_tx_event_is_announced_to_every_peer_but_its_origin)
     open_with_chaind(&f);
     tg_chaind_subscribed(&f.chaind, 3, tg_pump, &f);
     void *a, *b;
-    peer_t *pa = ready(&f, &a, 0x41);
-    ready(&f, &b, 0x42);
+    peer_t *pa = tg_peer(&f, &a, 0x41);
+    tg_peer(&f, &b, 0x42);
     hash32_t txid = sample_hash(9, 0x99);
     mp_buf_reset(&f.b);
     proto_open_event(&f.b, PROTO_TOPIC_TX, 0);
@@ -228,12 +217,8 @@ Test(upstream, a_tx_event_is_announced_to_every_peer_but_its_origin)
     tg_chaind_publish(&f.chaind, PROTO_TOPIC_TX, &f.b);
     proto_peer_msg_t m;
     tg_expect(&f, b, PROTO_MSG_INV, &m, buf, sizeof buf);
-    mp_reader_t r;
-    uint32_t n;
     hash32_t got;
-    cr_assert_eq(proto_get_array(&m.body, "hashes", &r, &n), 0);
-    cr_assert_eq(n, 1);
-    cr_assert_eq(mp_get_bin_exact(&r, got.b, 32), 0);
+    cr_assert_eq(tg_hashes(&m, &got, 1), 1);
     cr_assert(hash32_eq(&got, &txid));
     cr_assert_not(inv_before_pong(&f, a, &txid), "the transaction went back to its origin");
     zmq_close(a);
@@ -267,7 +252,7 @@ Test(upstream, a_peers_transaction_goes_to_chaind_and_its_verdict_scores_it)
     tg_fixture_t f;
     open_with_chaind(&f);
     void *s;
-    peer_t *p = ready(&f, &s, 0x51);
+    peer_t *p = tg_peer(&f, &s, 0x51);
     uint8_t rid[256], rbuf[4096];
     size_t rid_len;
     proto_request_t req;
@@ -300,21 +285,6 @@ Test(upstream, a_peers_transaction_goes_to_chaind_and_its_verdict_scores_it)
     tg_close(&f);
 }
 
-static void put_hashes(mp_buf_t *b, proto_msg_t type, const char *kind, const hash32_t *h,
-                       size_t n)
-{
-    mp_buf_reset(b);
-    proto_open_peer(b, "regtest", type);
-    mp_put_cstr(b, kind ? "kind" : "locator");
-    if (kind)
-        mp_put_cstr(b, kind);
-    if (kind)
-        mp_put_cstr(b, "hashes");
-    mp_put_array(b, (uint32_t)n);
-    for (size_t i = 0; i < n; i++)
-        mp_put_bin(b, h[i].b, 32);
-}
-
 /* What a peer asks for is asked of chaind: what it has goes to the peer,
  * what it lacks is answered notfound, and a served txid is marked
  * broadcast. */
@@ -323,9 +293,9 @@ Test(upstream, a_getdata_is_served_from_chaind)
     tg_fixture_t f;
     open_with_chaind(&f);
     void *s;
-    ready(&f, &s, 0x61);
+    tg_peer(&f, &s, 0x61);
     hash32_t h[2] = {sample_hash(1, 0x61), sample_hash(2, 0x61)};
-    put_hashes(&f.b, PROTO_MSG_GETDATA, "tx", h, 2);
+    tg_put_hashes(&f.b, PROTO_MSG_GETDATA, "tx", h, 2);
     tg_send(s, &f.b);
     uint8_t rid[256], rbuf[4096];
     size_t rid_len;
@@ -353,13 +323,11 @@ Test(upstream, a_getdata_is_served_from_chaind)
     cr_assert_eq(len, 3);
     cr_assert_eq(memcmp(tx, "xyz", 3), 0);
     tg_expect(&f, s, PROTO_MSG_NOTFOUND, &m, buf, sizeof buf);
+    hash32_t got;
+    cr_assert_eq(tg_hashes(&m, &got, 1), 1);
+    cr_assert(hash32_eq(&got, &h[1]));
     mp_reader_t r;
     uint32_t n;
-    hash32_t got;
-    cr_assert_eq(proto_get_array(&m.body, "hashes", &r, &n), 0);
-    cr_assert_eq(n, 1);
-    cr_assert_eq(mp_get_bin_exact(&r, got.b, 32), 0);
-    cr_assert(hash32_eq(&got, &h[1]));
     expect_request(&f, PROTO_REQ_MARK_BROADCAST, rid, &rid_len, &req, rbuf, sizeof rbuf);
     cr_assert_eq(proto_get_array(&req.body, "txids", &r, &n), 0);
     cr_assert_eq(n, 1, "not only the served txid was marked");
@@ -376,18 +344,18 @@ Test(upstream, one_getheaders_of_a_peer_at_a_time)
     tg_fixture_t f;
     open_with_chaind(&f);
     void *s;
-    peer_t *p = ready(&f, &s, 0x71);
+    peer_t *p = tg_peer(&f, &s, 0x71);
     uint32_t slot = peer_slot(&f.g->pt, p);
     hash32_t loc[3] = {sample_hash(1, 0x71), sample_hash(2, 0x71), sample_hash(3, 0x71)};
     uint8_t rid[256], rbuf[4096];
     size_t rid_len;
     proto_request_t req;
-    put_hashes(&f.b, PROTO_MSG_GETHEADERS, NULL, &loc[0], 1);
+    tg_put_hashes(&f.b, PROTO_MSG_GETHEADERS, NULL, &loc[0], 1);
     tg_send(s, &f.b);
     expect_request(&f, PROTO_REQ_GET_HEADERS, rid, &rid_len, &req, rbuf, sizeof rbuf);
     cr_assert(f.g->up.serving_headers[slot]);
     uint64_t first = req.id;
-    put_hashes(&f.b, PROTO_MSG_GETHEADERS, NULL, &loc[1], 1);
+    tg_put_hashes(&f.b, PROTO_MSG_GETHEADERS, NULL, &loc[1], 1);
     tg_send(s, &f.b);
     /* the answer waits until the second getheaders was heard */
     proto_peer_msg_t m;
@@ -404,7 +372,7 @@ Test(upstream, one_getheaders_of_a_peer_at_a_time)
     cr_assert_eq(proto_get_array(&m.body, "headers", &r, &n), 0);
     cr_assert_eq(n, 0);
     cr_assert_not(f.g->up.serving_headers[slot]);
-    put_hashes(&f.b, PROTO_MSG_GETHEADERS, NULL, &loc[2], 1);
+    tg_put_hashes(&f.b, PROTO_MSG_GETHEADERS, NULL, &loc[2], 1);
     tg_send(s, &f.b);
     expect_request(&f, PROTO_REQ_GET_HEADERS, rid, &rid_len, &req, rbuf, sizeof rbuf);
     cr_assert_eq(proto_get_array(&req.body, "locator", &r, &n), 0);
@@ -444,7 +412,7 @@ Test(upstream, the_peers_report_lists_the_ready_peers)
     open_with_chaind(&f);
     gossip_t *g = f.g;
     void *s;
-    peer_t *p = ready(&f, &s, 0x91);
+    peer_t *p = tg_peer(&f, &s, 0x91);
     uint8_t rid[256], rbuf[4096];
     size_t rid_len;
     proto_request_t req;

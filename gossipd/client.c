@@ -250,8 +250,12 @@ int client_recv(client_t *c, client_result_t *out)
         err_t e;
         memset(out, 0, sizeof *out);
         if (zmq_msg_more(&c->reply_msg)) {
-            /* chaind answers in one frame: drain anything else */
+            /* chaind answers in one frame: drain the rest of this message,
+             * whose last frame is no reply of its own */
             LOGDEBUG("a multi-frame reply from chaind, dropped");
+            while (zmq_msg_more(&c->reply_msg) &&
+                   zmq_msg_recv(&c->reply_msg, c->rpc, ZMQ_DONTWAIT) >= 0)
+                ;
             continue;
         }
         if (proto_decode_reply(&out->reply, zmq_msg_data(&c->reply_msg),
@@ -307,13 +311,13 @@ int client_recv_event(client_t *c, proto_event_t *ev, bool *gap)
             zmq_msg_close(&topic);
             continue;
         }
-        while (zmq_msg_more(&c->event_msg)) { /* an event has two frames: drop extras */
+        /* an event has two frames: drop extras, up to this message's last
+         * (the next event's frames are not extras) */
+        for (bool more = zmq_msg_more(&c->event_msg); more;) {
             zmq_msg_t extra;
             zmq_msg_init(&extra);
-            int rc = zmq_msg_recv(&extra, c->sub, ZMQ_DONTWAIT);
+            more = zmq_msg_recv(&extra, c->sub, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&extra);
             zmq_msg_close(&extra);
-            if (rc < 0)
-                break;
         }
         err_t e;
         int rc = two ? proto_decode_event(ev, zmq_msg_data(&topic), zmq_msg_size(&topic),

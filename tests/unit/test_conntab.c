@@ -1,4 +1,4 @@
-/* conntab.h (and netgroup.h, the groups it counts): at most per_group
+/* conntab.h (the groups it counts: test_netgroup.c): at most per_group
  * connections of one address group, the newest over it refused; local
  * connections uncounted by group; a full table making room with its oldest
  * connection not yet ready, never a ready one; descriptors reused under a
@@ -10,28 +10,6 @@
 
 #include "conntab.h"
 #include "netgroup.h"
-
-Test(conntab, address_groups)
-{
-    static const struct {
-        const char *ip, *group; /* group NULL: local */
-    } cases[] = {
-        {"10.1.2.3", "v4:10.1"},        {"10.1.200.9", "v4:10.1"},
-        {"10.2.2.3", "v4:10.2"},        {"2001:db8:1::5", "v6:2001:0db8"},
-        {"2001:db8:ffff::1", "v6:2001:0db8"}, {"2001:db9::1", "v6:2001:0db9"},
-        {"127.0.0.1", NULL},            {"127.8.9.10", NULL},
-        {"::1", NULL},                  {"", NULL},
-        {"not-an-ip", "ip:not-an-ip"},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        cr_assert_eq(netgroup_local(cases[i].ip), cases[i].group == NULL, "%s", cases[i].ip);
-        if (!cases[i].group)
-            continue;
-        char g[NETGROUP_MAX];
-        netgroup_of(cases[i].ip, g);
-        cr_assert_str_eq(g, cases[i].group, "%s", cases[i].ip);
-    }
-}
 
 Test(conntab, one_group_holds_per_group_and_no_more)
 {
@@ -140,6 +118,5 @@ Test(conntab, a_descriptor_with_another_address_is_another_connection)
     cr_assert_eq(conntab_accept(&t, 6, "2001:db8::1", "v6:2001:0db8", &seq, &v), CONNTAB_ADMIT);
     cr_assert(conntab_find(&t, 6, "2001:0db8:0:0::1", &s));
     cr_assert_not(conntab_find(&t, 6, "2001:db8::2", &s));
-    cr_assert(netgroup_same_ip("fe80::1%eth0", "fe80::1"), "a zone is not the address");
     conntab_free(&t);
 }

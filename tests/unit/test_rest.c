@@ -6,6 +6,7 @@
  * back by rest_error(). */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -17,7 +18,7 @@
 
 #include "rest.h"
 
-#define BIG_ANSWER ((size_t)(64u << 20) + 1) /* rest.c's MAX_ANSWER, and one byte more */
+#define MAX_ANSWER ((size_t)64u << 20) /* rest.c's bound on an answer */
 
 typedef struct {
     struct MHD_Daemon *mhd;
@@ -226,11 +227,26 @@ Test(rest, replies_of_every_kind)
     }
 }
 
+Test(rest, an_answer_at_the_bound_is_taken)
+{
+    server_t s;
+    server_start(&s, 200, NULL);
+    s.big = MAX_ANSWER;
+    long status = 0;
+    json_t *answer = (json_t *)1;
+    err_t e;
+    cr_assert_eq(rest_call(s.base, "GET", "/block", NULL, &status, &answer, &e), 0, "%s",
+                 e.message);
+    cr_assert_eq(status, 200);
+    cr_assert_null(answer, "spaces are no JSON");
+    server_stop(&s);
+}
+
 Test(rest, an_answer_past_the_bound_is_refused)
 {
     server_t s;
     server_start(&s, 200, NULL);
-    s.big = BIG_ANSWER;
+    s.big = MAX_ANSWER + 1;
     long status;
     json_t *answer = (json_t *)1;
     err_t e;
@@ -238,6 +254,9 @@ Test(rest, an_answer_past_the_bound_is_refused)
                  -(int)ERR_UNAVAILABLE);
     cr_assert_null(answer);
     cr_assert_not_null(strstr(e.message, s.base), "%s", e.message);
+    /* refused by the bound, not timed out */
+    cr_assert_not_null(strstr(e.message, curl_easy_strerror(CURLE_WRITE_ERROR)), "%s",
+                       e.message);
     server_stop(&s);
 }
 

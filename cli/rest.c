@@ -8,19 +8,28 @@
 
 typedef struct {
     char *data;
-    size_t len;
+    size_t len, cap;
 } answer_t;
 
+/* The buffer doubles: curl hands the answer over in 16 KiB pieces, and
+ * growing by a piece at a time copies a big answer over and over. */
 static size_t collect(char *data, size_t size, size_t n, void *arg)
 {
     answer_t *a = arg;
     size_t add = size * n;
     if (a->len + add > MAX_ANSWER)
         return 0;
-    char *grown = realloc(a->data, a->len + add + 1);
-    if (!grown)
-        return 0;
-    a->data = grown;
+    if (a->len + add + 1 > a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 4096;
+        while (cap < a->len + add + 1)
+            cap *= 2;
+        cap = cap > MAX_ANSWER + 1 ? MAX_ANSWER + 1 : cap;
+        char *grown = realloc(a->data, cap);
+        if (!grown)
+            return 0;
+        a->data = grown;
+        a->cap = cap;
+    }
     memcpy(a->data + a->len, data, add);
     a->len += add;
     a->data[a->len] = '\0';
@@ -47,7 +56,7 @@ int rest_call(const char *base_url, const char *method, const char *path, const 
     if (b && base_url[b - 1] == '/' && path[0] == '/')
         memmove(url + b - 1, url + b, strlen(url + b) + 1);
     struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-    answer_t a = {NULL, 0};
+    answer_t a = {NULL, 0, 0};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);

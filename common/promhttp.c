@@ -81,8 +81,9 @@ int promhttp_start(promhttp_t **out, const char *hostport, promhttp_render_fn re
                    err_t *e)
 {
     struct addrinfo *ai;
-    if (resolve(hostport, &ai, e) < 0)
-        return -1;
+    int rc = resolve(hostport, &ai, e);
+    if (rc < 0)
+        return rc;
     promhttp_t *s = calloc(1, sizeof *s);
     if (!s) {
         freeaddrinfo(ai);

@@ -78,6 +78,18 @@ void tb_tx_multi(mp_buf_t *out, hash32_t *txid, const tb_input_t *ins, size_t n_
     free(lock);
 }
 
+char *tb_tx_hex(const tx_t *tx, bool blank)
+{
+    mp_buf_t b;
+    mp_buf_init(&b, (size_t)4 << 20);
+    cr_assert_eq(tx_encode(tx, &b, blank), 0, "tx_encode failed");
+    char *s = malloc(2 * b.len + 1);
+    cr_assert_not_null(s);
+    hex_encode(s, b.data, b.len);
+    mp_buf_free(&b);
+    return s;
+}
+
 void tb_tx(mp_buf_t *out, hash32_t *txid, const hash32_t *prev_txid, uint32_t index,
            amount_t in_amount, const tb_wallet_t *from, const hash20_t *to, amount_t amount,
            amount_t fee)

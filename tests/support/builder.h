@@ -63,6 +63,10 @@ void tb_block(mp_buf_t *out, hash32_t *hash, hash32_t *coinbase_txid, const hash
               amount_t coinbase_value, const uint8_t *const *txs, const size_t *tx_lens,
               size_t n_txs, uint64_t tag);
 
+/* The canonical encoding of tx as lowercase hex (blank: the sighash
+ * preimage), malloc'd: the caller frees. */
+char *tb_tx_hex(const tx_t *tx, bool blank);
+
 /* The regtest genesis: its hash and the txid of its allocation transaction
  * (outputs 0..3: albert 40, bertrand 30, camille 10, camille 5 coins). */
 void tb_genesis(const chain_params_t *p, hash32_t *hash, hash32_t *txid);

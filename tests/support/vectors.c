@@ -1,6 +1,7 @@
 #include "vectors.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,4 +73,19 @@ void vhex_exact(const json_t *o, const char *key, uint8_t *out, size_t len)
 {
     cr_assert_eq(hex_decode_exact(out, len, vstr(o, key)), 0,
                  "vector field \"%s\" is not %zu hex bytes", key, len);
+}
+
+uint8_t *vectors_block(size_t header_index, size_t *len)
+{
+    const json_t *hv = json_array_get(vectors_section("headers"), header_index);
+    const json_t *cb = json_array_get(vectors_section("coinbase"), 0);
+    cr_assert_not_null(hv);
+    char hex[2048];
+    int n = snprintf(hex, sizeof hex, "92c458%s91%s", vstr(hv, "hex"), vstr(cb, "hex"));
+    cr_assert(n > 0 && (size_t)n < sizeof hex);
+    *len = (size_t)n / 2;
+    uint8_t *raw = malloc(*len);
+    cr_assert_not_null(raw);
+    cr_assert_eq(hex_decode(raw, *len, hex, (size_t)n), (long)*len);
+    return raw;
 }

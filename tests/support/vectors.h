@@ -28,5 +28,9 @@ bool vbool(const json_t *o, const char *key);
 uint8_t *vhex(const json_t *o, const char *key, size_t *len);
 /* Decodes hex field `key` of o into exactly len bytes of out. */
 void vhex_exact(const json_t *o, const char *key, uint8_t *out, size_t len);
+/* headers[header_index] (whose merkle root is coinbase[0]'s txid) with
+ * coinbase[0]: the block encoding written out by hand from DESIGN §3.4
+ * (malloc'd: the caller frees); *len. */
+uint8_t *vectors_block(size_t header_index, size_t *len);
 
 #endif

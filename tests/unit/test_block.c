@@ -293,22 +293,6 @@ Test(block_header, bits_against_the_network_limit)
 
 /* ---- a block made of the vectors -------------------------------------- */
 
-/* headers[k] (whose merkle root is coinbase[0]'s txid) with coinbase[0]: the
- * block encoding written out by hand from DESIGN §3.4. */
-static uint8_t *vector_block(size_t header_index, size_t *len)
-{
-    const json_t *hv = json_array_get(vectors_section("headers"), header_index);
-    const json_t *cb = json_array_get(vectors_section("coinbase"), 0);
-    cr_assert_not_null(hv);
-    char hex[2048];
-    int n = snprintf(hex, sizeof hex, "92c458%s91%s", vstr(hv, "hex"), vstr(cb, "hex"));
-    cr_assert(n > 0 && (size_t)n < sizeof hex);
-    *len = (size_t)n / 2;
-    uint8_t *raw = malloc(*len);
-    cr_assert_not_null(raw);
-    cr_assert_eq(hex_decode(raw, *len, hex, (size_t)n), (long)*len);
-    return raw;
-}
 
 Test(block_vectors, header_and_coinbase_block)
 {
@@ -322,7 +306,7 @@ Test(block_vectors, header_and_coinbase_block)
                  "the verdict table covers every header vector");
     for (size_t k = 0; k < 4; k++) {
         size_t len;
-        uint8_t *raw = vector_block(k, &len);
+        uint8_t *raw = vectors_block(k, &len);
         block_t b;
         err_t e = {0};
         cr_assert_eq(block_decode(&b, raw, len, &e), 0, "block of header %zu: %s", k, e.message);
@@ -361,7 +345,7 @@ Test(block_vectors, json)
     const json_t *cb = json_array_get(vectors_section("coinbase"), 0);
     const json_t *hv = json_array_get(vectors_section("headers"), 0);
     size_t len;
-    uint8_t *raw = vector_block(0, &len);
+    uint8_t *raw = vectors_block(0, &len);
     block_t b;
     err_t e = {0};
     cr_assert_eq(block_decode(&b, raw, len, &e), 0, "%s", e.message);
@@ -717,7 +701,7 @@ Test(block_decode, non_canonical_forms)
 Test(block_decode, every_truncation_fails)
 {
     size_t vlen;
-    uint8_t *vraw = vector_block(0, &vlen);
+    uint8_t *vraw = vectors_block(0, &vlen);
     built_t bb;
     build_block(&bb, 3);
     mp_buf_t out = encode_block(&bb.b);
@@ -792,7 +776,7 @@ Test(block_assemble, matches_the_encoding)
 {
     /* the vector block: header 0 and coinbase 0, nothing else */
     size_t vlen;
-    uint8_t *vraw = vector_block(0, &vlen);
+    uint8_t *vraw = vectors_block(0, &vlen);
     block_t vb;
     err_t e = {0};
     cr_assert_eq(block_decode(&vb, vraw, vlen, &e), 0, "%s", e.message);
@@ -830,122 +814,4 @@ Test(block_assemble, matches_the_encoding)
     for (size_t i = 0; i < 2; i++)
         mp_buf_free(&enc[i]);
     mp_buf_free(&expected);
-}
-
-/* ---- the JSON form parsed back (POST /block: jsonfmt_parse_block) -------- */
-
-/* jsonfmt_parse_block(j) must give exactly want[0..len). */
-static void parses_to(json_t *j, const uint8_t *want, size_t len, const char *what)
-{
-    mp_buf_t out;
-    err_t e = {0};
-    cr_assert_eq(jsonfmt_parse_block(&out, j, &e), 0, "%s: %s", what, e.message);
-    cr_assert(out.len == len && memcmp(out.data, want, len) == 0, "%s: other bytes", what);
-    mp_buf_free(&out);
-}
-
-/* The vector block (raw, len: malloc'd) decoded into *b and its JSON at
- * height. */
-static json_t *vector_json(int64_t height, block_t *b, uint8_t **raw, size_t *len)
-{
-    err_t e;
-    *raw = vector_block(0, len);
-    cr_assert_eq(block_decode(b, *raw, *len, &e), 0, "%s", e.message);
-    json_t *j = jsonfmt_block(b, height);
-    cr_assert_not_null(j);
-    return j;
-}
-
-Test(block_json, parse_gives_back_the_encoding)
-{
-    size_t len;
-    uint8_t *raw;
-    block_t b;
-    err_t e;
-    json_t *j = vector_json(1, &b, &raw, &len); /* "height" and "hash" in the header */
-    parses_to(j, raw, len, "the JSON of a block");
-    json_t *header = json_object_get(j, "header");
-    json_t *flat = json_deep_copy(header);
-    json_object_set(flat, "transactions", json_object_get(j, "transactions"));
-    parses_to(flat, raw, len, "the header's fields beside the transactions");
-    json_decref(flat);
-    json_object_set_new(header, "nonce", json_integer((json_int_t)b.header.nonce));
-    parses_to(j, raw, len, "the nonce as an integer");
-    json_object_del(header, "version");
-    json_object_del(header, "hash");
-    parses_to(j, raw, len, "no version (1) and no hash");
-    block_header_t h;
-    cr_assert_eq(jsonfmt_parse_header(&h, header, &e), 0, "%s", e.message);
-    cr_assert(memcmp(&h.merkle_root, &b.header.merkle_root, 32) == 0 &&
-              h.nonce == b.header.nonce && h.timestamp == b.header.timestamp &&
-              h.bits == b.header.bits && h.version == 1);
-    json_decref(j);
-    block_free(&b);
-    free(raw);
-}
-
-/* A block JSON that must be refused with code and a message saying needle. */
-static void refused(json_t *j, err_code_t code, const char *needle)
-{
-    mp_buf_t out;
-    err_t e = {0};
-    cr_assert_eq(jsonfmt_parse_block(&out, j, &e), -(int)code, "%s: accepted or %s", needle,
-                 err_str(e.code));
-    cr_assert(strstr(e.message, needle), "\"%s\" does not say \"%s\"", e.message, needle);
-    mp_buf_free(&out);
-    json_decref(j);
-}
-
-/* A copy of block JSON good with header[key] = value (taken; NULL: key
- * deleted). */
-static json_t *with(const json_t *good, const char *key, json_t *value)
-{
-    json_t *c = json_deep_copy(good), *h = json_object_get(c, "header");
-    if (value)
-        json_object_set_new(h, key, value);
-    else
-        json_object_del(h, key);
-    return c;
-}
-
-Test(block_json, parse_refusals)
-{
-    size_t len;
-    uint8_t *raw;
-    block_t b;
-    json_t *good = vector_json(-1, &b, &raw, &len);
-    block_free(&b);
-    free(raw);
-    refused(json_string("x"), ERR_BAD_REQUEST, "\"block\" must be an object");
-    refused(json_pack("{s:{}}", "header"), ERR_BAD_REQUEST, "\"transactions\"");
-    refused(with(good, "previous_block_hash", NULL), ERR_BAD_REQUEST,
-            "header: \"previous_block_hash\" must be 64 hex digits");
-    refused(with(good, "merkle_root", json_string("abcd")), ERR_BAD_REQUEST, "\"merkle_root\"");
-    refused(with(good, "bits", json_integer((json_int_t)1 << 32)), ERR_BAD_REQUEST,
-            "\"bits\" must be an integer from 0 to 4294967295");
-    refused(with(good, "timestamp", json_integer(-1)), ERR_BAD_REQUEST, "\"timestamp\"");
-    refused(with(good, "version", json_string("1")), ERR_BAD_REQUEST, "\"version\"");
-    refused(with(good, "nonce", json_string("xyz")), ERR_BAD_REQUEST, "\"nonce\" must be 16 hex");
-    refused(with(good, "nonce", json_integer(-5)), ERR_BAD_REQUEST, "\"nonce\"");
-    refused(with(good, "timestamp", json_integer(12)), ERR_BAD_REQUEST, "\"hash\" does not match");
-    json_t *bad_tx = json_deep_copy(good);
-    json_array_append_new(json_object_get(bad_tx, "transactions"), json_pack("{s:[]}", "inputs"));
-    refused(bad_tx, ERR_BAD_REQUEST, "transaction 1: ");
-    /* past a block's size: 120 transactions of a 9 000-byte script each */
-    char *script = malloc(2 + 18000 + 1);
-    memcpy(script, "0x", 2);
-    memset(script + 2, 'a', 18000);
-    script[18002] = '\0';
-    json_t *tx = json_pack("{s:[{s:s, s:i, s:s}], s:[{s:i, s:s}]}", "inputs", "transaction_hash",
-                           "0101010101010101010101010101010101010101010101010101010101010101",
-                           "output_index", 0, "unlocking_script", "", "outputs", "amount", 1,
-                           "locking_script", script);
-    free(script);
-    cr_assert_not_null(tx);
-    json_t *big = json_deep_copy(good), *txs = json_object_get(big, "transactions");
-    for (int i = 0; i < 120; i++)
-        json_array_append(txs, tx);
-    json_decref(tx);
-    refused(big, ERR_TOO_LARGE, "the block is over 1000000 bytes");
-    json_decref(good);
 }

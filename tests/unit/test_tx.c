@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "builder.h"
 #include "hex.h"
 #include "jsonfmt.h"
 #include "key.h"
@@ -23,17 +24,6 @@ static char *to_hex(const uint8_t *d, size_t n)
     char *s = malloc(2 * n + 1);
     cr_assert_not_null(s);
     hex_encode(s, d, n);
-    return s;
-}
-
-/* The canonical encoding of tx as hex (blank: the sighash preimage). */
-static char *encode_hex(const tx_t *tx, bool blank)
-{
-    mp_buf_t b;
-    mp_buf_init(&b, (size_t)4 << 20);
-    cr_assert_eq(tx_encode(tx, &b, blank), 0, "tx_encode failed");
-    char *s = to_hex(b.data, b.len);
-    mp_buf_free(&b);
     return s;
 }
 
@@ -120,10 +110,10 @@ Test(tx_vectors, decode_reencode_txid_sighash)
         decode_vector(&tx, v, i);
         cr_assert_not_null(tx.mem, "a decoded tx owns its storage");
 
-        char *enc = encode_hex(&tx, false);
+        char *enc = tb_tx_hex(&tx, false);
         cr_assert_str_eq(enc, vstr(v, "hex"), "re-encoding of vector %zu", i);
         free(enc);
-        char *pre = encode_hex(&tx, true);
+        char *pre = tb_tx_hex(&tx, true);
         cr_assert_str_eq(pre, vstr(v, "sighash_preimage_hex"), "sighash preimage of vector %zu", i);
         free(pre);
 
@@ -242,7 +232,7 @@ Test(tx_vectors, json_form)
         tx_t parsed;
         cr_assert_eq(jsonfmt_parse_tx(&parsed, expected, &e), 0, "vector %zu JSON: %s", i,
                      e.message);
-        char *enc = encode_hex(&parsed, false);
+        char *enc = tb_tx_hex(&parsed, false);
         cr_assert_str_eq(enc, vstr(v, "hex"), "JSON of vector %zu re-encodes", i);
         free(enc);
         tx_free(&parsed);
@@ -291,7 +281,7 @@ Test(tx_vectors, coinbase)
         }
         tx_t tx = {.version = TX_VERSION, .n_inputs = 1, .inputs = &in, .n_outputs = n_out,
                    .outputs = out};
-        char *enc = encode_hex(&tx, false);
+        char *enc = tb_tx_hex(&tx, false);
         cr_assert_str_eq(enc, vstr(v, "hex"), "hand-built coinbase of vector %zu", i);
         free(enc);
         hash32_t txid;
@@ -310,7 +300,7 @@ Test(tx_vectors, coinbase)
         /* from its JSON */
         tx_t parsed;
         cr_assert_eq(jsonfmt_parse_tx(&parsed, j, &e), 0, "coinbase JSON %zu: %s", i, e.message);
-        enc = encode_hex(&parsed, false);
+        enc = tb_tx_hex(&parsed, false);
         cr_assert_str_eq(enc, vstr(v, "hex"), "coinbase JSON of vector %zu", i);
         free(enc);
         cr_assert_eq(tx_txid(&parsed, &txid), 0);
@@ -802,73 +792,6 @@ Test(tx_check, coinbase_form)
     assert_bad_coinbase(s, 12, "height push then a truncated push");
 }
 
-/* ---- jsonfmt_parse_tx refusals --------------------------------------- */
-
-static int parse_json_text(const char *text, tx_t *tx, err_t *e)
-{
-    json_error_t je;
-    json_t *j = json_loads(text, 0, &je);
-    cr_assert_not_null(j, "test JSON does not parse: %s", je.text);
-    int rc = jsonfmt_parse_tx(tx, j, e);
-    json_decref(j);
-    return rc;
-}
-
-#define PREV "\"e26e1e6badeafdd7f86bb576867d9e6dc28c27a9669a701f38422fd19c4b4ed7\""
-
-Test(tx_json, parse_defaults_and_refusals)
-{
-    tx_t tx;
-    err_t e = {0};
-    /* version may be left out; "OP_EQUAL_VERIFY" is the tutorial's spelling */
-    const char *ok = "{\"inputs\":[{\"transaction_hash\":" PREV ",\"output_index\":1,"
-                     "\"unlocking_script\":\"\"}],\"outputs\":[{\"amount\":1,\"locking_script\":"
-                     "\"OP_DUP OP_HASH160 8d6324c8d2eb4c79afed7baaf78cc248a10de8c5 "
-                     "OP_EQUAL_VERIFY OP_CHECKSIG\"}]}";
-    cr_assert_eq(parse_json_text(ok, &tx, &e), 0, "%s", e.message);
-    char *enc = encode_hex(&tx, false);
-    /* the "index needing uint32" vector's preimage shape: index 1, P2PKH to 8d63… */
-    cr_assert_str_eq(enc, "93019193c420"
-                          "e26e1e6badeafdd7f86bb576867d9e6dc28c27a9669a701f38422fd19c4b4ed7"
-                          "01c400919201c419"
-                          "76a9148d6324c8d2eb4c79afed7baaf78cc248a10de8c588ac");
-    free(enc);
-    tx_free(&tx);
-
-    static const struct {
-        const char *json, *why;
-        err_code_t code;
-    } bad[] = {
-        {"[]", "an array", ERR_BAD_REQUEST},
-        {"{\"outputs\":[]}", "no inputs field", ERR_BAD_REQUEST},
-        {"{\"inputs\":[]}", "no outputs field", ERR_BAD_REQUEST},
-        {"{\"inputs\":{},\"outputs\":[]}", "inputs not an array", ERR_BAD_REQUEST},
-        {"{\"version\":-1,\"inputs\":[],\"outputs\":[]}", "negative version", ERR_BAD_REQUEST},
-        {"{\"version\":\"1\",\"inputs\":[],\"outputs\":[]}", "version as string", ERR_BAD_REQUEST},
-        {"{\"inputs\":[{\"transaction_hash\":\"e26e\",\"output_index\":1,"
-         "\"unlocking_script\":\"\"}],\"outputs\":[]}", "short txid", ERR_BAD_REQUEST},
-        {"{\"inputs\":[{\"transaction_hash\":" PREV ",\"output_index\":4294967296,"
-         "\"unlocking_script\":\"\"}],\"outputs\":[]}", "index over 32 bits", ERR_BAD_REQUEST},
-        {"{\"inputs\":[{\"transaction_hash\":" PREV ",\"output_index\":1}],\"outputs\":[]}",
-         "no unlocking script", ERR_BAD_REQUEST},
-        {"{\"inputs\":[{\"transaction_hash\":" PREV ",\"output_index\":1,"
-         "\"unlocking_script\":\"OP_FOO\"}],\"outputs\":[]}", "bad unlocking ASM", ERR_BAD_SCRIPT},
-        {"{\"inputs\":[],\"outputs\":[{\"amount\":-5,\"locking_script\":\"\"}]}",
-         "negative amount", ERR_BAD_REQUEST},
-        {"{\"inputs\":[],\"outputs\":[{\"amount\":1.5,\"locking_script\":\"\"}]}",
-         "fractional amount", ERR_BAD_REQUEST},
-        {"{\"inputs\":[],\"outputs\":[{\"amount\":1,\"locking_script\":\"abc\"}]}",
-         "odd hex in a locking script", ERR_BAD_SCRIPT},
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        memset(&e, 0, sizeof e);
-        int rc = parse_json_text(bad[i].json, &tx, &e);
-        cr_assert_eq(rc, -(int)bad[i].code, "%s: got %d (%s)", bad[i].why, rc, e.message);
-        cr_assert_neq(e.message[0], '\0', "%s: message", bad[i].why);
-        cr_assert_null(tx.mem, "%s: nothing owned after failure", bad[i].why);
-    }
-}
-
 /* ---- the miner's and the wallet's helpers ----------------------------- */
 
 /* tx_coinbase_build gives exactly each coinbase vector (one P2PKH output). */
@@ -888,7 +811,7 @@ Test(tx_vectors, coinbase_build)
         uint64_t height = (uint64_t)json_integer_value(json_object_get(v, "height"));
         amount_t amount = (amount_t)json_integer_value(json_object_get(o, "amount"));
         cr_assert_eq(tx_coinbase_build(&cb, height, en, en_len, &payout, amount), 0);
-        char *enc = encode_hex(&cb.tx, false);
+        char *enc = tb_tx_hex(&cb.tx, false);
         cr_assert_str_eq(enc, vstr(v, "hex"), "tx_coinbase_build of vector %zu", i);
         free(enc);
         hash32_t txid;
@@ -927,7 +850,7 @@ Test(tx_vectors, sign_p2pkh)
         uint8_t (*unlock)[SCRIPT_P2PKH_UNLOCK_LEN] = calloc(tx.n_inputs, sizeof *unlock);
         cr_assert_not_null(unlock);
         cr_assert_eq(tx_sign_p2pkh(&tx, &k, unlock, &e), 0, "%s", e.message);
-        char *enc = encode_hex(&tx, false);
+        char *enc = tb_tx_hex(&tx, false);
         cr_assert_str_eq(enc, vstr(v, "hex"), "signed vector %zu", i);
         free(enc);
         for (size_t n = 0; n < tx.n_inputs; n++)
@@ -935,29 +858,4 @@ Test(tx_vectors, sign_p2pkh)
         tx_free(&tx);
         free(unlock);
     }
-}
-
-/* JSON integers are int64 here: an amount over 2^63 - 1 (only an invalid
- * transaction has one) makes the builder fail instead of showing it negative;
- * max money and 2^63 - 1 itself are shown exactly. */
-Test(tx_json, amounts_beyond_int64_are_not_shown_negative)
-{
-    uint8_t lock[SCRIPT_P2PKH_LOCK_LEN] = {0};
-    tx_input_t in = {.index = 0};
-    tx_output_t out = {AMOUNT_MAX_MONEY, lock, sizeof lock};
-    tx_t tx = {.version = TX_VERSION, .n_inputs = 1, .inputs = &in, .n_outputs = 1,
-               .outputs = &out};
-    const uint64_t shown[] = {AMOUNT_MAX_MONEY, (uint64_t)INT64_MAX};
-    for (size_t i = 0; i < 2; i++) {
-        out.amount = shown[i];
-        json_t *j = jsonfmt_tx(&tx, NULL);
-        cr_assert_not_null(j);
-        json_t *amount = json_object_get(json_array_get(json_object_get(j, "outputs"), 0), "amount");
-        cr_assert_eq((uint64_t)json_integer_value(amount), shown[i]);
-        json_decref(j);
-    }
-    out.amount = (uint64_t)INT64_MAX + 1;
-    cr_assert_null(jsonfmt_tx(&tx, NULL));
-    out.amount = UINT64_MAX;
-    cr_assert_null(jsonfmt_tx(&tx, NULL));
 }

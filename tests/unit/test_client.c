@@ -13,7 +13,7 @@
 #include <zmq.h>
 
 #include "builder.h"
-#include "client.h"
+#include "../../gossipd/client.h" /* minerd has a client.h too: named by path */
 #include "clock.h"
 #include "gossip_fixture.h"
 #include "proto.h"

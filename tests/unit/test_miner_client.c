@@ -15,7 +15,7 @@
 #include <zmq.h>
 
 #include "builder.h"
-#include "client.h"
+#include "../../minerd/client.h" /* gossipd has a client.h too: named by path */
 #include "log.h"
 #include "miner.h"
 #include "proto.h"

@@ -30,7 +30,7 @@ static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const c
 static enum MHD_Result error(struct MHD_Connection *c, err_code_t code, const char *message)
 {
     char body[256];
-    int n = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+    int n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"message\":\"%s\"}",
                      err_str(code), message);
     return answer(c, (unsigned)err_http_status(code), "application/json", body, (size_t)n,
                   MHD_RESPMEM_MUST_COPY);

@@ -100,7 +100,7 @@ def check_other_paths(url):
         return f"{url}: /nope answered 2xx"
     except urllib.error.HTTPError as e:
         body = json.loads(e.read())
-        if e.code != 404 or body["error"]["code"] != "not_found":
+        if e.code != 404 or body.get("error") != "not_found":
             return f"{url}: /nope gave {e.code} {body}"
     return None
 

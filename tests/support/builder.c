@@ -44,6 +44,16 @@ void tb_demo_wallet(tb_wallet_t *w, const char *name)
     hash_hash160(&w->pkh, w->key.pubkey, KEY_PUBKEY_LEN);
 }
 
+void tb_cast(tb_wallet_t *albert, tb_wallet_t *bertrand, tb_wallet_t *camille,
+             tb_wallet_t *miner, tb_wallet_t *stranger)
+{
+    tb_demo_wallet(albert, "albert");
+    tb_demo_wallet(bertrand, "bertrand");
+    tb_demo_wallet(camille, "camille");
+    tb_wallet(miner, 0x11);
+    tb_wallet(stranger, 0x22);
+}
+
 void tb_tx_multi(mp_buf_t *out, hash32_t *txid, const tb_input_t *ins, size_t n_in,
                  const tb_output_t *outs, size_t n_out, int corrupt)
 {

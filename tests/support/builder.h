@@ -27,6 +27,10 @@ typedef struct {
 void tb_wallet(tb_wallet_t *w, uint8_t seed_byte);
 /* A demo user's wallet from deploy/demo-keys/<name>.pem. */
 void tb_demo_wallet(tb_wallet_t *w, const char *name);
+/* The chain tests' cast: three demo users, a miner (seed 0x11) and a
+ * stranger (0x22), the same keys in every file. */
+void tb_cast(tb_wallet_t *albert, tb_wallet_t *bertrand, tb_wallet_t *camille,
+             tb_wallet_t *miner, tb_wallet_t *stranger);
 
 /* An input of tb_tx_multi(): the coin and the wallet that signs for it. */
 typedef struct {

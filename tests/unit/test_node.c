@@ -38,11 +38,7 @@ static void setup(void)
     tb_node_open(&N, &cfg);
     tb_genesis(P, &G, &GTX);
     GT = P->genesis_timestamp;
-    tb_demo_wallet(&albert, "albert");
-    tb_demo_wallet(&bertrand, "bertrand");
-    tb_demo_wallet(&camille, "camille");
-    tb_wallet(&miner, 0x11);
-    tb_wallet(&stranger, 0x22);
+    tb_cast(&albert, &bertrand, &camille, &miner, &stranger);
 }
 
 static void teardown(void)

@@ -365,7 +365,7 @@ int api_get_metrics(api_t *a, const api_request_t *q, api_answer_t *out, err_t *
     node_status(a->node, &s);
     char *text;
     size_t len;
-    int rc = metrics_render(&text, &len, &s, node_params(a->node), q->http_requests, e);
+    int rc = metrics_render(&text, &len, &s, node_params(a->node), &q->http, e);
     if (rc < 0)
         return rc;
     *out = (api_answer_t){.status = 200, .content_type = METRICS_CONTENT_TYPE, .text = text,

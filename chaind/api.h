@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "metrics.h"
 #include "node.h"
 
 typedef struct api api_t;
@@ -29,7 +30,7 @@ typedef struct {
      * key given without "=") when present, false when absent. */
     bool (*query)(void *ctx, const char *key, const char **value, size_t *len);
     void *query_ctx;
-    uint64_t http_requests; /* requests the server received so far (/metrics) */
+    metrics_http_t http; /* what the server counted so far (/metrics) */
 } api_request_t;
 
 /* An answer: json (a reference the transport takes) or, when content_type is

@@ -384,7 +384,8 @@ static enum MHD_Result dispatch(ctx_t *x, const route_t *rt, bool post, const ch
     char *copy = arg ? strndup(arg, arg_len) : NULL;
     if (arg && !copy)
         return reply_error(x, ERR_INTERNAL, "out of memory");
-    api_request_t q = {copy, NULL, query_arg, x->c, http_requests_total(x->s)};
+    api_request_t q = {copy, NULL, query_arg, x->c, {http_requests_total(x->s), {{0}}}};
+    httpguard_stats(x->s->guard, &q.http.guard);
     api_answer_t a = {0};
     err_t e;
     if (post && !(q.body = body_json(x, &e))) {

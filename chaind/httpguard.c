@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ struct httpguard {
     unsigned evict_at; /* live count from which a new connection evicts one */
     unsigned max_per_group;
     hmap_t *groups; /* group key -> group_t */
+    _Atomic uint64_t cuts[HTTPGUARD_CUTS]; /* read without the lock (every request's) */
 };
 
 static uint64_t now_ms(void)
@@ -51,21 +53,38 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The rule k breaks at now, or NULL. */
-static const char *broken_rule(const gconn_t *k, uint64_t now)
+static const struct {
+    const char *name, *why; /* the metric's label, the log line's reason */
+} cuts[HTTPGUARD_CUTS] = {
+    [HTTPGUARD_CUT_SLOW_HEAD] = {"slow_head", "its request head took over 10 s"},
+    [HTTPGUARD_CUT_SLOW_BODY] = {"slow_body", "its body came slower than 4096 bytes a second"},
+    [HTTPGUARD_CUT_LONG_DRAIN] = {"long_drain", "its refused body ran on past 5 s"},
+    [HTTPGUARD_CUT_OVER_GROUP] = {"over_per_ip", "its address (an IPv6 /64 counts as one) held "
+                                                 "too many connections"},
+    [HTTPGUARD_CUT_EVICTED] = {"evicted", "slots are short, and its address held the most "
+                                          "unfinished request heads"},
+};
+
+const char *httpguard_cut_name(httpguard_cut_t why)
+{
+    return why < HTTPGUARD_CUTS ? cuts[why].name : "?";
+}
+
+/* The rule k breaks at now, or HTTPGUARD_CUTS for none. */
+static httpguard_cut_t broken_rule(const gconn_t *k, uint64_t now)
 {
     uint64_t age = now - k->since_ms;
     switch (k->phase) {
     case PHASE_HEAD:
-        return age > HTTPGUARD_HEAD_MS ? "its request head took over 10 s" : NULL;
+        return age > HTTPGUARD_HEAD_MS ? HTTPGUARD_CUT_SLOW_HEAD : HTTPGUARD_CUTS;
     case PHASE_BODY:
         return age > HTTPGUARD_BODY_GRACE_MS && k->bytes * 1000 < HTTPGUARD_BODY_MIN_RATE * age
-                   ? "its body came slower than 4096 bytes a second"
-                   : NULL;
+                   ? HTTPGUARD_CUT_SLOW_BODY
+                   : HTTPGUARD_CUTS;
     case PHASE_DRAIN:
-        return age > HTTPGUARD_DRAIN_MS ? "its refused body ran on past 5 s" : NULL;
+        return age > HTTPGUARD_DRAIN_MS ? HTTPGUARD_CUT_LONG_DRAIN : HTTPGUARD_CUTS;
     default:
-        return NULL;
+        return HTTPGUARD_CUTS;
     }
 }
 
@@ -73,30 +92,31 @@ static const char *broken_rule(const gconn_t *k, uint64_t now)
 static bool is_head(const gconn_t *k) { return k->phase == PHASE_HEAD && !k->cut; }
 
 /* Moves k's phase and cut state, keeping its group's head count. */
-static void set_state(gconn_t *k, phase_t phase, bool cut)
+static void set_state(gconn_t *k, phase_t phase, bool is_cut)
 {
     bool was = is_head(k);
     k->phase = phase;
-    k->cut = cut;
+    k->cut = is_cut;
     if (k->group && was != is_head(k))
         k->group->heads += is_head(k) ? 1 : (unsigned)-1;
 }
 
 /* Under the lock. */
-static void cut(gconn_t *k, const char *why)
+static void cut(gconn_t *k, httpguard_cut_t why)
 {
     set_state(k, k->phase, true);
+    atomic_fetch_add_explicit(&k->g->cuts[why], 1, memory_order_relaxed);
     /* SHUT_RDWR, never close(): the descriptor stays MHD's */
     shutdown(k->fd, SHUT_RDWR);
-    log_limited(LOG_INFO, why, "http: a connection closed: %s", why);
+    log_limited(LOG_INFO, cuts[why].name, "http: a connection closed: %s", cuts[why].why);
 }
 
 static void sweep(httpguard_t *g)
 {
     uint64_t now = now_ms();
     for (gconn_t *k = g->conns; k; k = k->next) {
-        const char *why = k->cut ? NULL : broken_rule(k, now);
-        if (why)
+        httpguard_cut_t why = k->cut ? HTTPGUARD_CUTS : broken_rule(k, now);
+        if (why != HTTPGUARD_CUTS)
             cut(k, why);
     }
 }
@@ -115,7 +135,7 @@ static void evict_one(httpguard_t *g, const gconn_t *fresh)
             victim = k;
     }
     if (victim)
-        cut(victim, "slots are short, and its address held the most unfinished request heads");
+        cut(victim, HTTPGUARD_CUT_EVICTED);
 }
 
 static void *sweeper(void *arg)
@@ -164,6 +184,12 @@ int httpguard_new(httpguard_t **out, const httpguard_config_t *cfg, err_t *e)
     }
     *out = g;
     return 0;
+}
+
+void httpguard_stats(httpguard_t *g, httpguard_stats_t *out)
+{
+    for (int i = 0; i < HTTPGUARD_CUTS; i++)
+        out->cuts[i] = g ? atomic_load_explicit(&g->cuts[i], memory_order_relaxed) : 0;
 }
 
 void httpguard_free(httpguard_t **gp)
@@ -262,7 +288,7 @@ static void follow(httpguard_t *g, struct MHD_Connection *c, void **socket_conte
         k->group->heads++;
     }
     if (k->group && k->group->conns > g->max_per_group)
-        cut(k, "its address (an IPv6 /64 counts as one) held too many connections");
+        cut(k, HTTPGUARD_CUT_OVER_GROUP);
     else if (g->live > g->evict_at)
         evict_one(g, k);
     pthread_mutex_unlock(&g->lock);

@@ -59,9 +59,29 @@ typedef struct {
     unsigned max_per_group;   /* of one IPv4 address or IPv6 /64 at once (>= 1) */
 } httpguard_config_t;
 
+/* Why the guard closed a connection (chain_http_connections_cut_total's
+ * reason label: httpguard_cut_name). */
+typedef enum {
+    HTTPGUARD_CUT_SLOW_HEAD,  /* its head passed HTTPGUARD_HEAD_MS */
+    HTTPGUARD_CUT_SLOW_BODY,  /* under HTTPGUARD_BODY_MIN_RATE */
+    HTTPGUARD_CUT_LONG_DRAIN, /* a refused body past HTTPGUARD_DRAIN_MS */
+    HTTPGUARD_CUT_OVER_GROUP, /* its group past max_per_group */
+    HTTPGUARD_CUT_EVICTED,    /* slots were short */
+    HTTPGUARD_CUTS
+} httpguard_cut_t;
+
+typedef struct {
+    uint64_t cuts[HTTPGUARD_CUTS]; /* connections closed so far, by why */
+} httpguard_stats_t;
+
+/* "slow_head", "slow_body", "long_drain", "over_per_ip", "evicted". */
+const char *httpguard_cut_name(httpguard_cut_t why);
+
 /* Starts the sweeper. ERR_INTERNAL when memory or a thread is lacking. */
 int httpguard_new(httpguard_t **g, const httpguard_config_t *cfg, err_t *e)
     __attribute__((warn_unused_result));
+/* What the guard did so far; zeros for a NULL g. Any thread, lock-free. */
+void httpguard_stats(httpguard_t *g, httpguard_stats_t *out);
 /* Stops the sweeper and frees; call after MHD_stop_daemon (every connection
  * closed). Safe on NULL; *g becomes NULL. */
 void httpguard_free(httpguard_t **g);

@@ -117,7 +117,7 @@ static bool metric(char *buf, size_t cap, size_t *pos, const char *name, const c
 }
 
 int metrics_render(char **text, size_t *len, const node_status_t *s, const chain_params_t *p,
-                   uint64_t http_requests, err_t *e)
+                   const metrics_http_t *http, err_t *e)
 {
     size_t cap = METRICS_CAP, pos = 0;
     char *buf = malloc(cap);
@@ -164,7 +164,13 @@ int metrics_render(char **text, size_t *len, const node_status_t *s, const chain
         metric(buf, cap, &pos, "chain_sigcache_entries", "gauge",
                "Verified signatures held by the signature cache.", s->sigcache_entries) &&
         metric(buf, cap, &pos, "chain_http_requests_total", "counter",
-               "HTTP requests received.", http_requests);
+               "HTTP requests received.", http->requests) &&
+        appendf(buf, cap, &pos, "# HELP chain_http_connections_cut_total HTTP connections the "
+                "guard closed, by why (docs/PROTOCOL.md, \"Slow and greedy clients\").\n"
+                "# TYPE chain_http_connections_cut_total counter\n");
+    for (int i = 0; ok && i < HTTPGUARD_CUTS; i++)
+        ok = appendf(buf, cap, &pos, "chain_http_connections_cut_total{reason=\"%s\"} %" PRIu64
+                     "\n", httpguard_cut_name((httpguard_cut_t)i), http->guard.cuts[i]);
     /* chaind --phases: where node_submit_tx's time goes */
     for (int i = 0; ok && s->phases.on && i <= NODE_PHASES; i++)
         ok = i == NODE_PHASES

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "err.h"
+#include "httpguard.h"
 #include "node.h"
 #include "params.h"
 
@@ -16,11 +17,16 @@
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
+/* What the HTTP server counted so far. */
+typedef struct {
+    uint64_t requests;       /* requests received */
+    httpguard_stats_t guard; /* connections its guard closed */
+} metrics_http_t;
+
 /* Renders every metric into *text (malloc'd, the caller frees; *len bytes,
- * NUL-terminated). http_requests: requests the HTTP server received so far.
- * ERR_INTERNAL when memory runs out. */
+ * NUL-terminated). ERR_INTERNAL when memory runs out. */
 int metrics_render(char **text, size_t *len, const node_status_t *s, const chain_params_t *p,
-                   uint64_t http_requests, err_t *e) __attribute__((warn_unused_result));
+                   const metrics_http_t *http, err_t *e) __attribute__((warn_unused_result));
 
 /* Times one HTTP request of route (a path pattern from http.c's route table,
  * static storage; NULL: no route matched, label "none") from start

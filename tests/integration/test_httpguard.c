@@ -208,6 +208,19 @@ Test(httpguard, a_slowloris_from_many_addresses_is_evicted_for_others, .fini = r
     cr_assert_lt(open, 1024, "every slot still held");
     cr_assert_lt(log_bytes, LOG_BOUND_BYTES, "the log grew %ld bytes", log_bytes);
     cr_assert(tb_log_mentions(log, log0, "slots are short"), "no eviction was logged");
+    /* and /metrics counts them */
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", d->http_port);
+    tb_http_t m;
+    tb_http(&m, "GET", url, NULL, 0, NULL);
+    cr_assert_eq(m.status, 200);
+    const char *series = "chain_http_connections_cut_total{reason=\"evicted\"} ";
+    const char *at = strstr(m.body, series);
+    cr_assert_not_null(at, "no eviction series in /metrics");
+    long evicted = strtol(at + strlen(series), NULL, 10);
+    cr_log_info("spread slowloris: /metrics counts %ld evictions", evicted);
+    cr_assert_geq(evicted, SPREAD_ADDRS * SPREAD_EACH - 1024, "%ld evictions counted", evicted);
+    tb_http_free(&m);
     stop_daemon(d);
 }
 

@@ -164,7 +164,7 @@ static int call(const call_t *c, api_answer_t *out, err_t *e)
 {
     json_t *body = body_of(c->body);
     api_request_t q = {.arg = c->arg, .body = body, .query = query_of,
-                       .query_ctx = (void *)&c->q, .http_requests = 3};
+                       .query_ctx = (void *)&c->q, .http = {.requests = 3}};
     memset(out, 0, sizeof *out);
     *e = (err_t){0};
     int rc = c->h(A, &q, out, e);

@@ -17,10 +17,11 @@ Test(metrics, every_metric_with_help_type_and_value)
                        .orphans = 1, .sigcache_hits = 10, .sigcache_misses = 4,
                        .sigcache_entries = 7, .mempool_unbroadcast = 5, .mempool_parked = 8,
                        .journal = {.commits = 20, .ops = 300, .failures = 1, .waiting = 6}};
+    metrics_http_t http = {.requests = 321, .guard = {.cuts = {1, 2, 3, 4, 5}}};
     char *text;
     size_t len;
     err_t e;
-    cr_assert_eq(metrics_render(&text, &len, &s, params_by_name("demo"), 321, &e), 0, "%s",
+    cr_assert_eq(metrics_render(&text, &len, &s, params_by_name("demo"), &http, &e), 0, "%s",
                  e.message);
     cr_assert_eq(strlen(text), len);
     const struct { const char *name, *type, *value; } want[] = {
@@ -59,6 +60,22 @@ Test(metrics, every_metric_with_help_type_and_value)
                   (int)(n + 12), line);
         line += strlen(value);
     }
+    /* the guard's cuts, a series a reason */
+    const char *cut_help = "# HELP chain_http_connections_cut_total ";
+    cr_assert(strncmp(line, cut_help, strlen(cut_help)) == 0, "no cuts: %.80s", line);
+    line = strchr(line, '\n') + 1;
+    const char *cut_type = "# TYPE chain_http_connections_cut_total counter\n";
+    cr_assert(strncmp(line, cut_type, strlen(cut_type)) == 0);
+    line += strlen(cut_type);
+    const char *reasons[] = {"slow_head", "slow_body", "long_drain", "over_per_ip", "evicted"};
+    for (int i = 0; i < HTTPGUARD_CUTS; i++) {
+        char want_line[128];
+        snprintf(want_line, sizeof want_line,
+                 "chain_http_connections_cut_total{reason=\"%s\"} %d\n", reasons[i], i + 1);
+        cr_assert(strncmp(line, want_line, strlen(want_line)) == 0, "\"%.60s\", not %s", line,
+                  want_line);
+        line += strlen(want_line);
+    }
     const char *tail = "# HELP chain_http_request_duration_seconds ";
     cr_assert(strncmp(line, tail, strlen(tail)) == 0, "more than the metrics listed: %s", line);
     cr_assert_not_null(strstr(line, "# TYPE chain_block_connect_seconds histogram\n"));
@@ -76,7 +93,8 @@ Test(metrics, routes_are_timed_under_their_label)
     char *text;
     size_t len;
     err_t e;
-    cr_assert_eq(metrics_render(&text, &len, &s, params_by_name("demo"), 0, &e), 0, "%s",
+    metrics_http_t http = {0};
+    cr_assert_eq(metrics_render(&text, &len, &s, params_by_name("demo"), &http, &e), 0, "%s",
                  e.message);
     cr_assert_not_null(strstr(text, "chain_http_request_duration_seconds_count{route=\"/status\"} 1\n"));
     cr_assert_not_null(strstr(text, "chain_http_request_duration_seconds_count{route=\"none\"} 1\n"));

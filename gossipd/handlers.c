@@ -334,8 +334,13 @@ void handlers_handle(gossip_t *g, peer_t *p, const uint8_t *data, size_t len, bo
         return;
     }
     if (!peer_charge(p, g->now_ms, cost_of(g, p, &m))) {
+        /* which message found the bucket empty, and in which state: what an
+         * operator needs to tell a flood from an honest burst */
+        char why[96];
+        snprintf(why, sizeof why, "a flood of messages (the last a %s, %s)",
+                 proto_msg_name(m.type), p->state == PEER_READY ? "after the hello" : "before");
         if (peer_should_ban(p))
-            conn_doom(p, PEER_BAN, "a flood of messages");
+            conn_doom(p, PEER_BAN, why);
         return;
     }
     LOGDEBUG("peer %s: %s", conn_name(p), proto_msg_name(m.type));

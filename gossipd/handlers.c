@@ -66,8 +66,8 @@ static void on_addr(gossip_t *g, peer_t *p, const proto_peer_msg_t *m)
             conn_send_addrs(g, &g->pt.peers[i], fwd, n_fresh);
 }
 
-/* The kind field of inv, getdata, notfound; -1 (and a score) for another. */
-static int kind_of(gossip_t *g, peer_t *p, const proto_peer_msg_t *m)
+/* The kind field of inv, getdata, notfound; -1 for another. */
+static int parse_kind(const proto_peer_msg_t *m)
 {
     char kind[8];
     if (proto_get_str(&m->body, "kind", kind, sizeof kind) == 0) {
@@ -76,8 +76,16 @@ static int kind_of(gossip_t *g, peer_t *p, const proto_peer_msg_t *m)
         if (strcmp(kind, "block") == 0)
             return RELAY_BLOCK;
     }
-    conn_misbehave(g, p, err_ban_score(ERR_BAD_REQUEST), "an unknown inventory kind");
     return -1;
+}
+
+/* As parse_kind, scoring p for another kind. */
+static int kind_of(gossip_t *g, peer_t *p, const proto_peer_msg_t *m)
+{
+    int kind = parse_kind(m);
+    if (kind < 0)
+        conn_misbehave(g, p, err_ban_score(ERR_BAD_REQUEST), "an unknown inventory kind");
+    return kind;
 }
 
 /* The kind of an inv, getdata or notfound (-1 as kind_of) and its hashes,
@@ -272,6 +280,30 @@ static bool tx_solicited(gossip_t *g, peer_t *p, const proto_peer_msg_t *m)
     return relay_asked(g->relay, peer_slot(&g->pt, p), &h);
 }
 
+/* A notfound answers us when we asked this peer for every hash in it: a
+ * peer serving a getdata from its chaind says notfound an item at a time,
+ * so a big getdata of things gone meanwhile (confirmed, or off the tip)
+ * comes back as that many messages. Scores nothing: on_notfound does. */
+static bool notfound_solicited(gossip_t *g, peer_t *p, const proto_peer_msg_t *m)
+{
+    int kind = parse_kind(m);
+    mp_reader_t r;
+    uint32_t n;
+    if (kind < 0 || proto_get_array(&m->body, "hashes", &r, &n) < 0 || n == 0 ||
+        n > PROTO_MAX_INV)
+        return false;
+    uint32_t slot = peer_slot(&g->pt, p);
+    for (uint32_t i = 0; i < n; i++) {
+        hash32_t h;
+        if (mp_get_bin_exact(&r, h.b, 32) < 0)
+            return false;
+        if (!relay_asked(g->relay, slot, &h) &&
+            !(kind == RELAY_BLOCK && sync_expects(g->sync, slot, &h)))
+            return false;
+    }
+    return true;
+}
+
 static bool headers_solicited(gossip_t *g, peer_t *p, const proto_peer_msg_t *m)
 {
     (void)m;
@@ -299,7 +331,7 @@ static const route_t routes[PROTO_MSG_COUNT] = {
     [PROTO_MSG_ADDR] = {on_addr, NULL},
     [PROTO_MSG_INV] = {on_inv, NULL},
     [PROTO_MSG_GETDATA] = {on_getdata, NULL},
-    [PROTO_MSG_NOTFOUND] = {on_notfound, NULL},
+    [PROTO_MSG_NOTFOUND] = {on_notfound, notfound_solicited},
     [PROTO_MSG_TX] = {on_tx, tx_solicited},
     [PROTO_MSG_BLOCK] = {on_block, block_solicited},
     [PROTO_MSG_GETHEADERS] = {on_getheaders, NULL},

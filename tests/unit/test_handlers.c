@@ -22,6 +22,7 @@
 #include "gossip_state.h"
 #include "peer.h"
 #include "proto.h"
+#include "relay.h"
 #include "sample.h"
 
 Test(handlers, a_peer_shakes_hands_and_each_message_reaches_its_handler)
@@ -130,6 +131,43 @@ static void handle(tg_fixture_t *f, peer_t *p, bool malformed)
 {
     cr_assert(mp_buf_ok(&f->b));
     handlers_handle(f->g, p, f->b.data, f->b.len, malformed);
+}
+
+/* A peer serving our getdata from its chaind says notfound an item at a
+ * time: answers to what we asked of it are free, however many; a notfound
+ * of what we never asked costs a token like any unsolicited message. (The
+ * soak once banned an honest peer for the first kind.) */
+Test(handlers, notfounds_of_what_we_asked_are_free)
+{
+    enum { N = 2 * PEER_FLOOD_BURST };
+    cr_assert_leq(N, RELAY_REQ_MAX);
+    tg_fixture_t f;
+    tg_open(&f, NULL);
+    void *s;
+    peer_t *p = tg_peer(&f, &s, 0xd7);
+    uint32_t slot = peer_slot(&f.g->pt, p);
+    static hash32_t asked[N];
+    for (int i = 0; i < N; i++) {
+        asked[i].b[0] = 0xa5;
+        memcpy(asked[i].b + 1, &i, sizeof i);
+        cr_assert(relay_request(f.g->relay, slot, RELAY_TX, &asked[i], f.g->now_ms));
+    }
+    for (int i = 0; i < N; i++) {
+        tg_put_hashes(&f.b, PROTO_MSG_NOTFOUND, "tx", &asked[i], 1);
+        handle(&f, p, false);
+    }
+    cr_assert_eq(p->score, 0, "notfounds of what we asked were charged");
+    cr_assert_eq(p->doom, PEER_KEEP);
+    cr_assert_not(relay_asked(f.g->relay, slot, &asked[0]), "a notfound leaves the request");
+    /* the same again: asked no more, so a flood */
+    for (int i = 0; i < N && p->doom == PEER_KEEP; i++) {
+        tg_put_hashes(&f.b, PROTO_MSG_NOTFOUND, "tx", &asked[i], 1);
+        handle(&f, p, false);
+    }
+    cr_assert_geq(p->score, PEER_BAN_SCORE, "unsolicited notfounds cost nothing");
+    conn_reap(f.g, p);
+    zmq_close(s);
+    tg_close(&f);
 }
 
 /* Each hostile message on a fresh peer: the score it costs, and whether it

@@ -201,7 +201,7 @@ bool peer_charge(peer_t *p, uint64_t now_ms, double cost)
         p->tokens -= cost;
         return true;
     }
-    peer_misbehave(p, err_ban_score(ERR_FLOOD), now_ms);
+    peer_misbehave(p, PEER_FLOOD_DROP_SCORE, now_ms);
     return false;
 }
 

@@ -15,7 +15,11 @@
  *
  * Flood bucket: each peer holds up to PEER_FLOOD_BURST tokens, refilled at
  * PEER_FLOOD_RATE a second; a message the node did not ask for costs one. A
- * message that finds the bucket empty is dropped and scores ERR_FLOOD.
+ * message that finds the bucket empty is dropped and scores
+ * PEER_FLOOD_DROP_SCORE: the drop is the protection, and the ban is for a
+ * peer that keeps on past it (PEER_BAN_SCORE drops, within the score's
+ * decay), not for an honest burst a few messages over (the soak banned an
+ * honest peer for a day for 2 drops when each scored ERR_FLOOD's 50).
  *
  * Bans: keys with an expiry in unix seconds, at most PEER_BAN_MAX (the
  * soonest to expire is dropped for a new one), persisted as text ("key
@@ -44,6 +48,7 @@
 #define PEER_SCORE_DECAY_MS 60000 /* one point a minute */
 #define PEER_FLOOD_RATE 1000      /* tokens a second */
 #define PEER_FLOOD_BURST 2000
+#define PEER_FLOOD_DROP_SCORE 1   /* a message dropped on an empty bucket */
 #define PEER_BAN_MAX 1024
 #define PEER_BAN_KEY_MAX 255
 #define PEER_ADDR_MAX 255
@@ -173,7 +178,7 @@ void peer_set_addr(peer_t *p, const char *addr);
 int peer_decode(peer_t *p, const char *network, const uint8_t *data, size_t len, uint64_t now_ms,
                 proto_peer_msg_t *msg, err_t *e) __attribute__((warn_unused_result));
 /* Takes cost tokens from p's bucket. false when it is empty: the message is
- * to be dropped; ERR_FLOOD's score has been added. */
+ * to be dropped; PEER_FLOOD_DROP_SCORE has been added. */
 bool peer_charge(peer_t *p, uint64_t now_ms, double cost);
 /* Adds points to p's score (after decaying it to now_ms). */
 void peer_misbehave(peer_t *p, int points, uint64_t now_ms);

@@ -73,13 +73,19 @@ Test(peer, flood_bucket_refills_and_scores_when_empty)
         cr_assert(peer_charge(p, 0, 1), "message %d of the burst refused", i);
     cr_assert_eq(p->score, 0);
     cr_assert_not(peer_charge(p, 0, 1), "the burst is past but the message passed");
-    cr_assert_eq(p->score, err_ban_score(ERR_FLOOD));
+    cr_assert_eq(p->score, PEER_FLOOD_DROP_SCORE);
     cr_assert(peer_charge(p, 0, 0), "an answer to our own request costs nothing");
     /* a second later PEER_FLOOD_RATE more pass */
     for (int i = 0; i < PEER_FLOOD_RATE; i++)
         cr_assert(peer_charge(p, 1000, 1));
     cr_assert_not(peer_charge(p, 1000, 1));
-    cr_assert(peer_should_ban(p), "two floods make a ban");
+    cr_assert_not(peer_should_ban(p), "an honest burst two messages over made a ban");
+    /* a peer that keeps on past the bucket is banned */
+    int drops = 2;
+    while (!peer_should_ban(p) && drops < 10 * PEER_BAN_SCORE)
+        drops += !peer_charge(p, 1000, 1);
+    cr_assert(peer_should_ban(p), "a flood went on unbanned");
+    cr_assert_eq(drops, PEER_BAN_SCORE / PEER_FLOOD_DROP_SCORE, "banned after %d drops", drops);
     peer_table_free(&t);
 }
 

@@ -97,8 +97,10 @@ static void set_state(gconn_t *k, phase_t phase, bool is_cut)
     bool was = is_head(k);
     k->phase = phase;
     k->cut = is_cut;
-    if (k->group && was != is_head(k))
-        k->group->heads += is_head(k) ? 1 : (unsigned)-1;
+    if (k->group && was && !is_head(k))
+        k->group->heads--;
+    else if (k->group && !was && is_head(k))
+        k->group->heads++;
 }
 
 /* Under the lock. */

@@ -351,7 +351,6 @@ static size_t settle_candidates(node_t *n)
 
 #define NO_PARENT "it spends a coin that is not confirmed, of no transaction the node holds"
 
-
 /* After a block: the parked are offered to the pool again, in the order
  * they came; one whose parent is still pending keeps waiting. */
 static void retry_parked(node_t *n)
@@ -370,8 +369,10 @@ static void retry_parked(node_t *n)
         }
         if (rc == 0)
             admitted++;
-        else if (!confirmed(n, &x.txid)) /* confirmed: its block took its record */
-            unpark_drop(n, &x.txid, e.message), gone++;
+        else if (!confirmed(n, &x.txid)) { /* confirmed: its block took its record */
+            unpark_drop(n, &x.txid, e.message);
+            gone++;
+        }
         parking_remove(&n->parked, &x.txid);
     }
     if (admitted || gone)
